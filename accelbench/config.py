@@ -1,0 +1,47 @@
+"""The suite's options as one frozen value, validated once at start-up."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from accelbench.sizes import DEFAULT_PROFILE, PROFILES
+from accelbench.spec import DEVICE_NAMES, DTYPES, FRAMEWORKS
+
+
+class OptionError(ValueError):
+    """A bad option value; the message is one line for the user."""
+
+
+def parse_list(option: str, text: str, valid: tuple[str, ...]) -> tuple[str, ...]:
+    names = tuple(dict.fromkeys(n.strip().lower() for n in text.split(",") if n.strip()))
+    if not names:
+        raise OptionError(f"{option} is empty; choose from {', '.join(valid)}")
+    unknown = [n for n in names if n not in valid]
+    if unknown:
+        names_text = ", ".join(map(repr, unknown))
+        raise OptionError(f"{option}: unknown value {names_text}; choose from {', '.join(valid)}")
+    return names
+
+
+def parse_choice(option: str, text: str, valid: tuple[str, ...]) -> str:
+    value = text.strip().lower()
+    if value not in valid:
+        raise OptionError(f"{option}: unknown value {text!r}; choose from {', '.join(valid)}")
+    return value
+
+
+@dataclass(frozen=True)
+class SuiteConfig:
+    devices: tuple[str, ...] = DEVICE_NAMES
+    size: str = DEFAULT_PROFILE
+    dtype: str = "fp32"
+    frameworks: tuple[str, ...] = FRAMEWORKS
+
+    @classmethod
+    def from_strings(cls, devices: str, size: str, dtype: str, frameworks: str) -> SuiteConfig:
+        return cls(
+            devices=parse_list("--devices", devices, DEVICE_NAMES),
+            size=parse_choice("--bench-size", size, PROFILES),
+            dtype=parse_choice("--dtype", dtype, DTYPES),
+            frameworks=parse_list("--frameworks", frameworks, FRAMEWORKS),
+        )

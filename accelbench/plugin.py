@@ -1,0 +1,177 @@
+"""The pytest plugin: options, parametrization, the ``measure`` fixture and
+pytest-benchmark hooks (machine info, saved JSON, end-of-run summary).
+
+This is the only module that imports pytest.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from accelbench import environment, summary
+from accelbench.config import OptionError, SuiteConfig
+from accelbench.runner import CaseSkipped, run_case
+from accelbench.sizes import DEFAULT_PROFILE, PROFILES
+from accelbench.spec import DEVICE_NAMES, DTYPES, FRAMEWORKS, CaseSpec
+
+
+@dataclass
+class SuiteState:
+    config: SuiteConfig
+    records: list[dict[str, Any]] = field(default_factory=list)
+    baseline_found: bool = False
+
+
+STATE = pytest.StashKey[SuiteState]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("accelbench", "accelbench: CPU vs GPU benchmarks")
+    group.addoption(
+        "--devices",
+        default=",".join(DEVICE_NAMES),
+        help="Comma-separated devices to benchmark; unusable ones skip with the reason. "
+        "Default: %(default)r",
+    )
+    group.addoption(
+        "--bench-size",
+        default=DEFAULT_PROFILE,
+        help=f"Size profile: {', '.join(PROFILES)}. Default: %(default)r",
+    )
+    group.addoption(
+        "--dtype",
+        default="fp32",
+        help=f"Compute dtype of the torch workloads: {', '.join(DTYPES)}. Default: %(default)r",
+    )
+    group.addoption(
+        "--frameworks",
+        default=",".join(FRAMEWORKS),
+        help="Comma-separated frameworks to benchmark. Default: %(default)r",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "workload(cls): benchmark this Workload class over device x phase x variant"
+    )
+    try:
+        suite = SuiteConfig.from_strings(
+            config.getoption("devices"),
+            config.getoption("bench_size"),
+            config.getoption("dtype"),
+            config.getoption("frameworks"),
+        )
+    except OptionError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    config.stash[STATE] = SuiteState(suite)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """``--benchmark-compare`` must never silently compare nothing."""
+    config = session.config
+    if not config.getoption("benchmark_compare", None):
+        return
+    if config.args_source == pytest.Config.ArgsSource.TESTPATHS:
+        raise pytest.UsageError(
+            "--benchmark-compare compares benchmark runs; type: "
+            "pytest benchmarks --benchmark-only --benchmark-compare"
+        )
+    if not config.stash[STATE].baseline_found:
+        raise pytest.UsageError(
+            "--benchmark-compare: no saved run to compare with for this machine; "
+            "save one first with: pytest benchmarks --benchmark-only --benchmark-autosave"
+        )
+
+
+def pytest_benchmark_compare_machine_info(config: pytest.Config, **_: Any) -> None:
+    if STATE in config.stash:
+        config.stash[STATE].baseline_found = True
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    marker = metafunc.definition.get_closest_marker("workload")
+    if marker is None:
+        return
+    workload_cls = marker.args[0]
+    suite = metafunc.config.stash[STATE].config
+    metafunc.parametrize("device", suite.devices)
+    metafunc.parametrize("phase", workload_cls.phases)
+    variants = workload_cls.variants(suite.size)
+    if variants != [""]:
+        metafunc.parametrize("variant", variants)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Leave out the cases of frameworks not asked for with ``--frameworks``."""
+    frameworks = config.stash[STATE].config.frameworks
+    keep, drop = [], []
+    for item in items:
+        marker = item.get_closest_marker("workload")
+        wanted = marker is None or marker.args[0].framework in frameworks
+        (keep if wanted else drop).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
+
+
+@pytest.fixture
+def variant() -> str:
+    return ""
+
+
+@pytest.fixture
+def measure(
+    request: pytest.FixtureRequest, benchmark: Any, device: str, phase: str, variant: str
+) -> Any:
+    """Call it once in a benchmark marked ``workload(cls)``: builds, checks and times the case."""
+    marker = request.node.get_closest_marker("workload")
+    if marker is None:
+        raise pytest.UsageError(
+            f"{request.node.nodeid}: 'measure' needs @pytest.mark.workload.with_args(cls)"
+        )
+    workload_cls = marker.args[0]
+    state = request.config.stash[STATE]
+    spec = CaseSpec(
+        framework=workload_cls.framework,
+        workload=workload_cls.name,
+        device=device,
+        phase=phase,
+        dtype=state.config.dtype,
+        size=state.config.size,
+        variant=variant,
+    )
+
+    def run() -> dict[str, Any]:
+        try:
+            info = run_case(benchmark, workload_cls, spec)
+        except CaseSkipped as exc:
+            pytest.skip(str(exc))
+        benchmark.extra_info.update(info)
+        if benchmark.stats is not None:
+            state.records.append(benchmark.stats.as_dict(include_data=False))
+        return info
+
+    return run
+
+
+def pytest_benchmark_update_machine_info(config: pytest.Config, machine_info: dict) -> None:
+    frameworks = config.stash[STATE].config.frameworks if STATE in config.stash else ("torch",)
+    machine_info["accelbench"] = environment.collect(frameworks)
+
+
+def pytest_benchmark_update_json(config: pytest.Config, benchmarks: Any, output_json: dict) -> None:
+    output_json["accelbench"] = summary.compute_all(output_json.get("benchmarks", []))
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    if STATE not in config.stash:
+        return
+    text = summary.render_all(summary.compute_all(config.stash[STATE].records))
+    if text:
+        terminalreporter.write_sep("=", "accelbench summary")
+        terminalreporter.write_line(text)

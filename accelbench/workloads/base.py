@@ -1,0 +1,179 @@
+"""The workload contract, and its PyTorch implementation.
+
+A workload builds its model and a synthetic batch for one device (TorchBench's model
+interface), exposes one ``step`` for its phase, and says how many items a step processes
+and how many FLOPs it does. It knows nothing of pytest or timing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from abc import ABC, abstractmethod
+from typing import Any, ClassVar
+
+import numpy as np
+
+from accelbench.spec import PHASES, CaseSpec
+
+SEED = 1234
+
+
+class Workload(ABC):
+    """One model (or op) on one device in one phase, ready to be stepped."""
+
+    name: ClassVar[str]
+    framework: ClassVar[str]
+    item_unit: ClassVar[str] = "images"
+    phases: ClassVar[tuple[str, ...]] = PHASES
+    SIZES: ClassVar[dict[str, Any]]
+
+    def __init__(self, spec: CaseSpec, device: Any) -> None:
+        self.spec = spec
+        self.device = device
+        self.size = self.SIZES[spec.size]
+
+    @classmethod
+    def variants(cls, size: str) -> list[str]:
+        """Extra parameter values per size profile (e.g. ``naive-L=128``); one empty by default."""
+        return [""]
+
+    @abstractmethod
+    def step(self) -> Any:
+        """Run one step of ``spec.phase``; returns something the device can wait on."""
+
+    @abstractmethod
+    def parity_outputs(self) -> dict[str, np.ndarray]:
+        """Outputs of one step from the freshly built state, for comparison with the CPU."""
+
+    @property
+    @abstractmethod
+    def items_per_step(self) -> int:
+        """Images, sequences or real (non-pad) tokens processed by one step."""
+
+    @abstractmethod
+    def shapes(self) -> dict[str, Any]:
+        """Batch size and input shapes, as JSON-friendly values."""
+
+    def flops_per_step(self) -> int | None:
+        """Floating-point operations in one step, or None where they cannot be counted."""
+        return None
+
+    def dtype_ran(self) -> str:
+        """The dtype the computation actually used (autocast may silently disable itself)."""
+        return self.spec.dtype
+
+    def threads(self) -> int | None:
+        """CPU threads the framework uses for its kernels."""
+        return None
+
+
+class TorchWorkload(Workload):
+    """A torch.nn.Module trained with a loss and an optimizer, on synthetic data.
+
+    Weights and inputs are created on the CPU from a fixed seed and then moved, so the
+    same case built on two devices starts from identical numbers. Reduced precision runs
+    through autocast (mixed precision); fp32 runs without it.
+    """
+
+    framework = "torch"
+
+    def __init__(self, spec: CaseSpec, device: Any) -> None:
+        super().__init__(spec, device)
+        import torch
+
+        self.torch = torch
+        self.torch_device = device.torch_device()
+        torch.manual_seed(SEED)
+        self.model = self.build_model().to(self.torch_device)
+        generator = torch.Generator().manual_seed(SEED + 1)
+        inputs, targets = self.make_batch(generator)
+        self.inputs = tuple(t.to(self.torch_device) for t in inputs)
+        self.targets = targets.to(self.torch_device) if targets is not None else None
+        self.training = spec.phase == "train"
+        self.model.train(self.training)
+        params = [p for p in self.model.parameters() if p.requires_grad]
+        self.optimizer = self.make_optimizer(params) if self.training and params else None
+        self._last_output_dtype: Any = None
+
+    # What a subclass writes -------------------------------------------------------------
+
+    @abstractmethod
+    def build_model(self) -> Any:
+        """The torch.nn.Module, built on the CPU."""
+
+    @abstractmethod
+    def make_batch(self, generator: Any) -> tuple[tuple[Any, ...], Any]:
+        """``(inputs, targets)`` on the CPU, drawn from ``generator``."""
+
+    def loss(self, output: Any, targets: Any) -> Any:
+        return self.torch.nn.functional.cross_entropy(output.float(), targets)
+
+    def make_optimizer(self, params: list[Any]) -> Any:
+        return self.torch.optim.SGD(params, lr=0.01, momentum=0.9)
+
+    # The contract ---------------------------------------------------------------------------
+
+    @property
+    def compute_dtype(self) -> Any:
+        return {"fp32": None, "fp16": self.torch.float16, "bf16": self.torch.bfloat16}[
+            self.spec.dtype
+        ]
+
+    def autocast(self) -> contextlib.AbstractContextManager[Any]:
+        if self.compute_dtype is None:
+            return contextlib.nullcontext()
+        return self.torch.autocast(self.torch_device.type, dtype=self.compute_dtype)
+
+    def forward(self) -> Any:
+        with self.autocast():
+            output = self.model(*self.inputs)
+        self._last_output_dtype = output.dtype
+        return output
+
+    def step(self) -> Any:
+        if not self.training:
+            with self.torch.inference_mode():
+                return self.forward()
+        self.optimizer.zero_grad(set_to_none=True)
+        loss = self.loss(self.forward(), self.targets)
+        loss.backward()
+        self.optimizer.step()
+        return loss
+
+    def parity_outputs(self) -> dict[str, np.ndarray]:
+        if not self.training:
+            with self.torch.inference_mode():
+                return {"output": to_numpy(self.forward())}
+        self.model.zero_grad(set_to_none=True)
+        output = self.forward()
+        loss = self.loss(output, self.targets)
+        loss.backward()
+        named = [(n, p) for n, p in self.model.named_parameters() if p.grad is not None]
+        outputs = {"output": to_numpy(output), "loss": to_numpy(loss)}
+        for n, p in (named[0], named[-1]) if named else ():
+            outputs[f"grad[{n}]"] = to_numpy(p.grad)
+        self.model.zero_grad(set_to_none=True)
+        return outputs
+
+    def flops_per_step(self) -> int | None:
+        from torch.utils.flop_counter import FlopCounterMode
+
+        counter = FlopCounterMode(display=False)
+        with counter:
+            self.step()
+        self.device.synchronize()
+        return int(counter.get_total_flops()) or None
+
+    def threads(self) -> int | None:
+        return self.torch.get_num_threads()
+
+    def dtype_ran(self) -> str:
+        if self._last_output_dtype is None:
+            self.step()
+        names = {self.torch.float32: "fp32", self.torch.float16: "fp16"}
+        names[self.torch.bfloat16] = "bf16"
+        return names.get(self._last_output_dtype, str(self._last_output_dtype))
+
+
+def to_numpy(tensor: Any) -> np.ndarray:
+    return tensor.detach().float().cpu().numpy()

@@ -1,0 +1,44 @@
+"""torchvision ResNet18 with random weights (nothing downloaded) on synthetic images."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from accelbench.workloads.base import TorchWorkload
+
+CLASSES = 1000
+
+
+@dataclass(frozen=True)
+class ResNetSize:
+    batch: int
+    image: int = 224
+
+
+class ResNet18(TorchWorkload):
+    name = "resnet18"
+    SIZES = {
+        "smoke": ResNetSize(batch=2),
+        "standard": ResNetSize(batch=32),
+        "full": ResNetSize(batch=64),
+    }
+
+    def build_model(self) -> Any:
+        import torchvision
+
+        return torchvision.models.resnet18(weights=None, num_classes=CLASSES)
+
+    def make_batch(self, generator: Any) -> tuple[tuple[Any, ...], Any]:
+        b, side = self.size.batch, self.size.image
+        images = self.torch.randn(b, 3, side, side, generator=generator)
+        labels = self.torch.randint(0, CLASSES, (b,), generator=generator)
+        return (images,), labels
+
+    @property
+    def items_per_step(self) -> int:
+        return self.size.batch
+
+    def shapes(self) -> dict[str, Any]:
+        b, side = self.size.batch, self.size.image
+        return {"batch": b, "input": [b, 3, side, side]}
