@@ -1,0 +1,27 @@
+"""A whole smoke session on the CPU, as a user runs it."""
+
+import json
+
+from conftest import add_benchmarks
+
+
+def test_smoke_run_saves_timings_and_prints_speedup_table(suite):
+    add_benchmarks(suite, "test_cnn_torch.py")
+    result = suite.runpytest(
+        "--benchmark-only",
+        "--bench-size",
+        "smoke",
+        "--devices",
+        "cpu,mps",
+        "--benchmark-json",
+        "run.json",
+        "-rs",
+    )
+    result.assert_outcomes(passed=2, skipped=2)
+    result.stdout.fnmatch_lines(["*accelbench summary*", "*torch cnn*train*fp32*images/s*"])
+    saved = json.loads((suite.path / "run.json").read_text())
+    info = saved["benchmarks"][0]["extra_info"]
+    assert info["device"] == "cpu"
+    assert info["throughput_per_s"] > 0
+    assert "accelbench" in saved["machine_info"]
+    assert saved["accelbench"]["speedups"]
