@@ -73,11 +73,24 @@ class Device(ABC):
 
     def dtype_unsupported_reason(self, dtype: str) -> str | None:
         """None when this device can compute in ``dtype``; otherwise why not."""
+        if dtype == "tf32":
+            return f"tf32 is an NVIDIA tensor-core mode (Ampere or newer), not on {self.label}"
         return None
 
+    def set_precision(self, dtype: str) -> None:
+        """Configure process-wide math modes for a case computing in ``dtype``."""
+
+    def float32_mode(self) -> str:
+        """How float32 tensors are computed right now: "fp32", or "tf32" on NVIDIA."""
+        return "fp32"
+
     def is_out_of_memory(self, exc: BaseException) -> bool:
+        # torch's CPU allocator (which every case uses for its CPU reference) raises a plain
+        # RuntimeError: "DefaultCPUAllocator: can't allocate memory: you tried to allocate ...".
+        text = str(exc)
         return isinstance(exc, (MemoryError, torch.OutOfMemoryError)) or (
-            isinstance(exc, RuntimeError) and "out of memory" in str(exc).lower()
+            isinstance(exc, RuntimeError)
+            and ("out of memory" in text.lower() or "DefaultCPUAllocator" in text)
         )
 
 
@@ -136,7 +149,7 @@ class CpuDevice(Device):
     def dtype_unsupported_reason(self, dtype: str) -> str | None:
         if dtype == "fp16" and not _cpu_runs_fp16():
             return f"fp16 autocast is not supported on the CPU with torch {torch.__version__}"
-        return None
+        return super().dtype_unsupported_reason(dtype)
 
 
 class MpsDevice(Device):
@@ -200,7 +213,7 @@ class MpsDevice(Device):
             major = int((platform.mac_ver()[0] or "0").split(".")[0])
             if major < 14:
                 return f"bf16 on MPS needs macOS 14+, this is macOS {platform.mac_ver()[0]}"
-        return None
+        return super().dtype_unsupported_reason(dtype)
 
     def is_out_of_memory(self, exc: BaseException) -> bool:
         return super().is_out_of_memory(exc) or "MPS backend out of memory" in str(exc)
@@ -244,7 +257,19 @@ class CudaDevice(Device):
     def dtype_unsupported_reason(self, dtype: str) -> str | None:
         if dtype == "bf16" and not torch.cuda.is_bf16_supported():
             return f"bf16 is not supported on {torch.cuda.get_device_name()}"
+        if dtype == "tf32" and torch.cuda.get_device_capability()[0] < 8:
+            return f"tf32 needs an Ampere or newer GPU, not {torch.cuda.get_device_name()}"
         return None
+
+    def set_precision(self, dtype: str) -> None:
+        """TF32 only when asked for: PyTorch enables it for cuDNN convolutions by default,
+        which would make an "fp32" figure a TF32 one."""
+        torch.backends.cudnn.allow_tf32 = dtype == "tf32"
+        torch.backends.cuda.matmul.allow_tf32 = dtype == "tf32"
+
+    def float32_mode(self) -> str:
+        tf32 = torch.backends.cudnn.allow_tf32 and torch.backends.cuda.matmul.allow_tf32
+        return "tf32" if tf32 else "fp32"
 
 
 DEVICE_TYPES: dict[str, type[Device]] = {"cpu": CpuDevice, "mps": MpsDevice, "cuda": CudaDevice}

@@ -12,10 +12,11 @@ from dataclasses import dataclass
 import numpy as np
 
 # Norm-wise relative error allowed per dtype the accelerator computed in, against a CPU fp32
-# reference. fp32 allows for TF32 convolutions/matmuls (cuDNN's default on NVIDIA: 10-bit
-# mantissa) accumulated through a network and its backward pass; fp16 and bf16 run through
-# autocast, with 10- and 7-bit mantissas.
-TOLERANCES = {"fp32": 1e-2, "fp16": 2e-2, "bf16": 6e-2}
+# reference. fp32 is strict IEEE fp32 (TF32 off); tf32 rounds convolution and matmul inputs
+# to a 10-bit mantissa; fp16 and bf16 run through autocast, with 10- and 7-bit mantissas.
+# Measured on an H200 (ResNet18 train): logits 1.5e-6 (fp32), 9e-4 (tf32), 1.3e-3 (fp16),
+# 1.0e-2 (bf16).
+TOLERANCES = {"fp32": 1e-3, "tf32": 1e-2, "fp16": 2e-2, "bf16": 6e-2}
 
 
 class ParityError(AssertionError):

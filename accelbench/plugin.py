@@ -22,10 +22,10 @@ from accelbench.spec import DEVICE_NAMES, DTYPES, FRAMEWORKS, CaseSpec
 class SuiteState:
     config: SuiteConfig
     records: list[dict[str, Any]] = field(default_factory=list)
-    baseline_found: bool = False
 
 
 STATE = pytest.StashKey[SuiteState]()
+BASELINE_FOUND = pytest.StashKey[bool]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -53,7 +53,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
+@pytest.hookimpl(trylast=True)
 def pytest_configure(config: pytest.Config) -> None:
+    """Validate the options once; refuse a ``--benchmark-compare`` that would compare nothing.
+
+    Runs after pytest-benchmark's own configure, which looks for the saved run to compare
+    with and calls ``pytest_benchmark_compare_machine_info`` when it finds one.
+    """
     config.addinivalue_line(
         "markers", "workload(cls): benchmark this Workload class over device x phase x variant"
     )
@@ -67,12 +73,6 @@ def pytest_configure(config: pytest.Config) -> None:
     except OptionError as exc:
         raise pytest.UsageError(str(exc)) from None
     config.stash[STATE] = SuiteState(suite)
-
-
-@pytest.hookimpl(trylast=True)
-def pytest_sessionstart(session: pytest.Session) -> None:
-    """``--benchmark-compare`` must never silently compare nothing."""
-    config = session.config
     if not config.getoption("benchmark_compare", None):
         return
     if config.args_source == pytest.Config.ArgsSource.TESTPATHS:
@@ -80,16 +80,15 @@ def pytest_sessionstart(session: pytest.Session) -> None:
             "--benchmark-compare compares benchmark runs; type: "
             "pytest benchmarks --benchmark-only --benchmark-compare"
         )
-    if not config.stash[STATE].baseline_found:
+    if not config.stash.get(BASELINE_FOUND, False):
         raise pytest.UsageError(
             "--benchmark-compare: no saved run to compare with for this machine; "
             "save one first with: pytest benchmarks --benchmark-only --benchmark-autosave"
         )
 
 
-def pytest_benchmark_compare_machine_info(config: pytest.Config, **_: Any) -> None:
-    if STATE in config.stash:
-        config.stash[STATE].baseline_found = True
+def pytest_benchmark_compare_machine_info(config: pytest.Config) -> None:
+    config.stash[BASELINE_FOUND] = True
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

@@ -43,6 +43,7 @@ def run_case(benchmark: Any, workload_cls: type[Workload], spec: CaseSpec) -> di
     if reason:
         raise CaseSkipped(reason)
     benchmark.group = spec.group
+    device.set_precision(spec.dtype)
     try:
         return _measure(benchmark, workload_cls, spec, device)
     except Exception as exc:
@@ -99,6 +100,7 @@ def _measure(
         throughput_per_s=workload.items_per_step / median_s,
         flops_per_step=flops,
         tflops_per_s=flops / median_s / 1e12 if flops else None,
+        bytes_per_step=workload.bytes_per_step(),
         timing_mode=TIMING_MODE,
         steps_per_round=plan.steps_per_round,
         rounds=stats.rounds,

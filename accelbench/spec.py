@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 DEVICE_NAMES = ("cpu", "mps", "cuda")
 PHASES = ("train", "infer")
-DTYPES = ("fp32", "fp16", "bf16")
+DTYPES = ("fp32", "tf32", "fp16", "bf16")
 FRAMEWORKS = ("torch", "tf")
 
 

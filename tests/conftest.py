@@ -12,6 +12,32 @@ pytest_plugins = ["pytester"]
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Every warning in the suite's own tests is an error, but for the ini's ignores
+    (a filter given later takes precedence)."""
+    strict = pytest.mark.filterwarnings("error", *config.getini("filterwarnings"))
+    for item in items:
+        item.add_marker(strict, append=False)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def torch_lazy_imports_done() -> None:
+    """pytester's in-process runs restore sys.modules afterwards, so a module torch imports
+    lazily during a run (an optimizer's first step pulls in torch._dynamo) would be imported
+    again by the next run and register its operators twice. Import them all once, here."""
+    import torch
+    import torchvision.models  # noqa: F401
+    from torch.utils.flop_counter import FlopCounterMode
+
+    model = torch.nn.Linear(4, 4)
+    for optimizer in (torch.optim.SGD, torch.optim.AdamW):
+        opt = optimizer(model.parameters(), lr=0.1)
+        with FlopCounterMode(display=False):
+            q = model(torch.ones(1, 2, 4)).unsqueeze(1)
+            torch.nn.functional.scaled_dot_product_attention(q, q, q).sum().backward()
+        opt.step()
+
+
 @pytest.fixture
 def suite(pytester: pytest.Pytester) -> pytest.Pytester:
     """A scratch project with the accelbench plugin and the repository's pytest options.
@@ -28,3 +54,50 @@ def suite(pytester: pytest.Pytester) -> pytest.Pytester:
 def add_benchmarks(pytester: pytest.Pytester, *names: str) -> None:
     for name in names:
         shutil.copy(ROOT / "benchmarks" / name, pytester.path / "benchmarks" / name)
+
+
+@pytest.fixture
+def fresh_devices():
+    """Forget probed devices, so a monkeypatched backend is probed anew (and forgotten after)."""
+    from accelbench.devices import get_device
+
+    get_device.cache_clear()
+    yield
+    get_device.cache_clear()
+
+
+class FakeEvent:
+    """Stands in for torch.mps.event.Event: timestamps taken on the host."""
+
+    def __init__(self, enable_timing: bool = False) -> None:
+        self.t = None
+
+    def record(self) -> None:
+        import time
+
+        self.t = time.perf_counter()
+
+    def elapsed_time(self, end: FakeEvent) -> float:
+        return (end.t - self.t) * 1e3
+
+
+@pytest.fixture
+def fake_mps(monkeypatch, fresh_devices):
+    """MPS made usable on any machine: its tensors live on the CPU, and every
+    ``torch.mps.synchronize`` call is logged into ``clocklog.EVENTS``."""
+    import torch
+
+    from accelbench.devices import MpsDevice
+
+    import clocklog
+
+    clocklog.EVENTS.clear()
+    monkeypatch.setattr(MpsDevice, "_probe", lambda self: None)
+    monkeypatch.setattr(MpsDevice, "torch_device", lambda self: torch.device("cpu"))
+    monkeypatch.setattr(MpsDevice, "label", property(lambda self: "Fake M4 GPU (MPS)"))
+    monkeypatch.setattr(torch.mps, "synchronize", lambda: clocklog.EVENTS.append("sync"))
+    monkeypatch.setattr(torch.mps, "current_allocated_memory", lambda: 1000)
+    monkeypatch.setattr(torch.mps, "driver_allocated_memory", lambda: 2000)
+    monkeypatch.setattr(torch.mps, "empty_cache", lambda: None)
+    monkeypatch.setattr(torch.mps.event, "Event", FakeEvent)
+    return clocklog.EVENTS

@@ -1,0 +1,77 @@
+"""Bad options get one clear line and pytest's usage exit code (4), never a traceback."""
+
+import pytest
+
+from conftest import add_benchmarks
+
+USAGE_ERROR = 4
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--devices", "tpu"], "ERROR: --devices: unknown value 'tpu'; choose from cpu, mps, cuda"),
+        (["--devices", ","], "ERROR: --devices is empty; choose from cpu, mps, cuda"),
+        (["--devices", ""], "ERROR: --devices is empty; choose from cpu, mps, cuda"),
+        (
+            ["--bench-size", "huge"],
+            "ERROR: --bench-size: unknown value 'huge'; choose from smoke, standard, full",
+        ),
+        (
+            ["--dtype", "fp64"],
+            "ERROR: --dtype: unknown value 'fp64'; choose from fp32, tf32, fp16, bf16",
+        ),
+        (
+            ["--frameworks", "jax"],
+            "ERROR: --frameworks: unknown value 'jax'; choose from torch, tf",
+        ),
+    ],
+)
+def test_unknown_option_values_are_usage_errors(suite, args, message):
+    add_benchmarks(suite, "test_cnn_torch.py")
+    result = suite.runpytest("--benchmark-only", *args)
+    assert result.ret == USAGE_ERROR
+    assert result.stderr.lines[0] == message
+    assert "Traceback" not in result.stdout.str() + result.stderr.str()
+
+
+def test_devices_are_case_insensitive_and_select_the_parametrization(suite):
+    add_benchmarks(suite, "test_cnn_torch.py")
+    result = suite.runpytest("--collect-only", "-q", "--devices", "CPU")
+    result.stdout.fnmatch_lines(
+        [
+            "benchmarks/test_cnn_torch.py::test_cnn_torch[cpu-train]",
+            "benchmarks/test_cnn_torch.py::test_cnn_torch[cpu-infer]",
+            "2 tests collected*",
+        ]
+    )
+
+
+# pytest-benchmark warns "Can't compare" before our line; a user sees both, not an error.
+quiet_benchmark_warning = pytest.mark.filterwarnings(
+    "ignore::pytest_benchmark.logger.PytestBenchmarkWarning"
+)
+
+
+@quiet_benchmark_warning
+def test_bare_benchmark_compare_says_what_to_type(suite):
+    """`pytest --benchmark-compare` would run the suite's tests and compare nothing."""
+    suite.makeini("[pytest]\ntestpaths = tests\n")
+    suite.mkdir("tests")
+    result = suite.runpytest("--benchmark-compare")
+    assert result.ret == USAGE_ERROR
+    assert [line for line in result.stderr.lines if line] == [
+        "ERROR: --benchmark-compare compares benchmark runs; type: "
+        "pytest benchmarks --benchmark-only --benchmark-compare"
+    ]
+
+
+@quiet_benchmark_warning
+def test_benchmark_compare_without_a_saved_run_says_how_to_save_one(suite):
+    add_benchmarks(suite, "test_cnn_torch.py")
+    result = suite.runpytest("benchmarks", "--benchmark-only", "--benchmark-compare")
+    assert result.ret == USAGE_ERROR
+    assert [line for line in result.stderr.lines if line][-1] == (
+        "ERROR: --benchmark-compare: no saved run to compare with for this machine; "
+        "save one first with: pytest benchmarks --benchmark-only --benchmark-autosave"
+    )
