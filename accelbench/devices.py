@@ -172,7 +172,12 @@ class MpsDevice(Device):
                     " (needs Apple Silicon and macOS 14+ for recent torch)"
                 )
             return f"MPS not available: {sys.platform} is not macOS"
-        # Hosted macOS runners report MPS as available, then fail the first real allocation.
+        if os.environ.get("RUNNER_ENVIRONMENT") == "github-hosted":
+            return (
+                "MPS not usable on a GitHub-hosted macOS runner: its GPU is paravirtualized "
+                "and capped near 1 GB (actions/runner-images#9918); use a self-hosted Mac"
+            )
+        # Elsewhere MPS can report itself available and still fail the first real allocation.
         x = torch.ones(256, 256, device="mps")
         value = float((x @ x).sum().cpu())
         if value != 256.0**3:

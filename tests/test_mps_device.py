@@ -125,3 +125,13 @@ def test_bf16_on_mps_needs_macos_14(monkeypatch, mac, expected):
     monkeypatch.setattr("platform.mac_ver", lambda: (mac, ("", "", ""), "arm64"))
     reason = MpsDevice().dtype_unsupported_reason("bf16")
     assert (reason is None) if expected is None else (expected in reason)
+
+
+def test_mps_is_not_used_on_a_github_hosted_runner(monkeypatch, fresh_devices):
+    """Hosted macOS runners report MPS available; their GPU is no benchmark target."""
+    monkeypatch.setattr(torch.backends.mps, "is_built", lambda: True)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: True)
+    monkeypatch.setenv("RUNNER_ENVIRONMENT", "github-hosted")
+    assert get_device("mps").unusable_reason.startswith(
+        "MPS not usable on a GitHub-hosted macOS runner"
+    )
