@@ -1,26 +1,147 @@
-"""``python -m accelbench sysinfo``: the machine facts a run records, for a person."""
+"""python -m accelbench: machine facts, reports of saved runs, and a noise-aware comparison.
+
+  sysinfo                        the chip, OS, GPU and framework facts a run records
+  report [RUN ...] [--out DIR]   saved runs -> Markdown, PNG plots and one HTML page
+  compare BASELINE CURRENT       change per benchmark; --fail-on regression gates CI
+
+Exit codes: 0 done, 1 a regression (with --fail-on regression), 2 bad input or usage.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
 import sys
+from typing import NoReturn
 
-from accelbench import environment
+from accelbench.runs import DEFAULT_STORAGE, RunError
+
+EXIT_OK, EXIT_REGRESSION, EXIT_USAGE = 0, 1, 2
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse with a usage error as one line (and exit 2), not the usage block."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see: {self.prog} --help)\n")
+
+
+def _threshold(text: str) -> float:
+    from accelbench.compare import parse_threshold
+
+    try:
+        return parse_threshold(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def build_parser() -> Parser:
+    parser = Parser(
+        prog="python -m accelbench",
+        description=__doc__.split("\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="\n".join(__doc__.split("\n")[2:]),
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    sysinfo = commands.add_parser("sysinfo", help="print chip, OS, GPU and framework facts")
+    sysinfo.add_argument("--json", action="store_true", help="print JSON instead of text")
+
+    report = commands.add_parser(
+        "report",
+        help="turn saved runs into a Markdown report, PNG plots and an HTML page",
+        description="Turn saved runs into report.md, report.html (plots embedded) and PNGs. "
+        "Several runs (e.g. one per machine) also get a table and a plot side by side.",
+    )
+    report.add_argument(
+        "runs",
+        nargs="*",
+        metavar="RUN",
+        help="a saved run (pytest-benchmark JSON) or a folder searched for them recursively. "
+        "Default: the newest run under --storage",
+    )
+    report.add_argument(
+        "--out", default="reports", metavar="DIR", help="folder to write into. Default: %(default)r"
+    )
+    report.add_argument(
+        "--storage",
+        default=DEFAULT_STORAGE,
+        metavar="DIR",
+        help="pytest-benchmark's storage, searched when no RUN is given. Default: %(default)r",
+    )
+
+    compare = commands.add_parser(
+        "compare",
+        help="change per benchmark between two saved runs, with a noise-aware verdict",
+        description="Match benchmarks by fullname; a regression is a median slower by more "
+        "than the threshold whose interquartile range does not overlap the baseline's.",
+    )
+    compare.add_argument("baseline", metavar="BASELINE", help="the saved run to compare with")
+    compare.add_argument("current", metavar="CURRENT", help="the saved run to judge")
+    compare.add_argument(
+        "--threshold",
+        type=_threshold,
+        default="15%",
+        metavar="PCT",
+        help="smallest change of the median that counts, in percent. Default: %(default)r",
+    )
+    compare.add_argument(
+        "--fail-on",
+        choices=["regression"],
+        default=None,
+        help="exit 1 when any benchmark regressed. Default: never fail",
+    )
+    return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m accelbench", description=__doc__)
-    commands = parser.add_subparsers(dest="command", required=True)
-    sysinfo = commands.add_parser("sysinfo", help="print chip, OS, GPU and framework facts")
-    sysinfo.add_argument("--json", action="store_true", help="print JSON instead of text")
-    args = parser.parse_args(argv)
-    if args.command == "sysinfo":
-        info = environment.collect()
+    """Run one command; returns the exit code (usage errors and --help included)."""
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exc:  # argparse has printed its one line (or the help)
+        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
+    try:
+        if args.command == "report":
+            return _report(args)
+        if args.command == "compare":
+            return _compare(args)
+    except RunError as exc:
+        print(f"accelbench {args.command}: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    from accelbench import environment
+
+    info = environment.collect()
+    print(json.dumps(info, indent=2, default=str) if args.json else environment.format_info(info))
+    return EXIT_OK
+
+
+def _report(args: argparse.Namespace) -> int:
+    from accelbench import report, runs
+
+    if args.runs:
+        found, skipped = runs.find_runs(args.runs)
+    else:
+        found, skipped = [runs.newest_run(args.storage)], []
+    for line in skipped:
+        print(f"accelbench report: {line}", file=sys.stderr)
+    files = report.write_report(found, args.out, notes=skipped)
+    print(f"wrote {files.markdown}, {files.html} and {len(files.images)} plots in {args.out}")
+    return EXIT_OK
+
+
+def _compare(args: argparse.Namespace) -> int:
+    from accelbench import compare, runs
+
+    baseline, current = runs.load_run(args.baseline), runs.load_run(args.current)
+    result = compare.compare_runs(baseline, current, args.threshold)
+    print(compare.render(result, baseline, current))
+    if args.fail_on == "regression" and result.regressions:
+        names = ", ".join(c.name for c in result.regressions)
         print(
-            json.dumps(info, indent=2, default=str) if args.json else environment.format_info(info)
+            f"accelbench compare: {len(result.regressions)} regression(s): {names}", file=sys.stderr
         )
-    return 0
+        return EXIT_REGRESSION
+    return EXIT_OK
 
 
 if __name__ == "__main__":

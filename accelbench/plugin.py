@@ -22,6 +22,7 @@ from accelbench.spec import DEVICE_NAMES, DTYPES, FRAMEWORKS, CaseSpec
 class SuiteState:
     config: SuiteConfig
     records: list[dict[str, Any]] = field(default_factory=list)
+    skip_reasons: dict[str, set[str]] = field(default_factory=dict)
 
 
 STATE = pytest.StashKey[SuiteState]()
@@ -148,6 +149,7 @@ def measure(
         try:
             info = run_case(benchmark, workload_cls, spec)
         except CaseSkipped as exc:
+            state.skip_reasons.setdefault(device, set()).add(str(exc))
             pytest.skip(str(exc))
         benchmark.extra_info.update(info)
         if benchmark.stats is not None:
@@ -170,7 +172,15 @@ def pytest_benchmark_update_json(config: pytest.Config, benchmarks: Any, output_
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
     if STATE not in config.stash:
         return
-    text = summary.render_all(summary.compute_all(config.stash[STATE].records))
+    state = config.stash[STATE]
+    text = summary.render_all(summary.compute_all(state.records))
+    skipped = [
+        f"  {device}: {reason}"
+        for device, reasons in sorted(state.skip_reasons.items())
+        for reason in sorted(reasons)
+    ]
+    if skipped:
+        text = "\n".join(filter(None, [text, "not measured (skipped cases):", *skipped]))
     if text:
         terminalreporter.write_sep("=", "accelbench summary")
         terminalreporter.write_line(text)

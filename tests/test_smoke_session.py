@@ -18,7 +18,14 @@ def test_smoke_run_saves_timings_and_prints_speedup_table(suite):
         "-rs",
     )
     result.assert_outcomes(passed=2, skipped=2)
-    result.stdout.fnmatch_lines(["*accelbench summary*", "*torch cnn*train*fp32*images/s*"])
+    result.stdout.fnmatch_lines(
+        [
+            "*accelbench summary*",
+            "*torch cnn*train*fp32*images/s*",
+            "not measured (skipped cases):",
+            "  mps: MPS not available*",
+        ]
+    )
     saved = json.loads((suite.path / "run.json").read_text())
     info = saved["benchmarks"][0]["extra_info"]
     assert info["device"] == "cpu"

@@ -1,0 +1,171 @@
+"""The machine's own ceilings: a large matmul (FLOP/s) and a large copy (bytes/s) per device.
+
+Reports give each workload's TFLOP/s as a share of the matmul ceiling measured on the same
+device, in the same dtype, in the same run: a measured figure, not a datasheet one.
+
+- ``matmul``: C = A @ B with square n x n operands in the run's dtype (no autocast);
+  2 * n**3 FLOPs per step (one multiply and one add per term).
+- ``copy``: dst.copy_(src) over a buffer well beyond the caches; bytes per step counts the
+  read of src and the write of dst (2 * elements * bytes per element), as bandwidth tests do.
+
+The parity check stays affordable at large sizes: the CPU reference of the matmul computes
+only the first ``PARITY_ROWS`` rows (row i of A @ B needs only row i of A), and the copy is
+checked at sampled positions against the fill pattern, with no CPU-sized buffer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from accelbench.workloads.base import SEED, Workload
+
+MATMUL = "matmul"
+COPY = "copy"
+PARITY_ROWS = 128
+COPY_SAMPLES = 4096
+PATTERN_PERIOD = 251  # fill values (i % 251) - 125 are exact in fp32, fp16 and bf16
+
+# tf32 keeps float32 tensors; the device computes the matmul with tensor cores (NVIDIA).
+BYTES_PER_ELEMENT = {"fp32": 4, "tf32": 4, "fp16": 2, "bf16": 2}
+
+
+@dataclass(frozen=True)
+class CeilingSize:
+    matmul_n: int
+    copy_elements: int
+
+
+def matmul_flops(n: int) -> int:
+    """FLOPs of an n x n by n x n matmul: n*n outputs, each n multiplies and n adds."""
+    return 2 * n**3
+
+
+def copy_bytes(elements: int, dtype: str) -> int:
+    """Bytes moved by one copy of ``elements`` values: each is read once and written once."""
+    return 2 * elements * BYTES_PER_ELEMENT[dtype]
+
+
+def copy_pattern(indices: Any) -> Any:
+    """The source buffer's value at each index (works on numpy arrays and torch tensors)."""
+    return indices % PATTERN_PERIOD - (PATTERN_PERIOD // 2)
+
+
+class Ceiling(Workload):
+    name = "ceiling"
+    framework = "torch"
+    phases = ("peak",)
+    # smoke: a few milliseconds on a laptop CPU. standard: 4096^3 matmul (137 GFLOP) and a
+    # 256 MiB copy (fp32), enough to fill an M4 GPU. full: 8192^3 (1.1 TFLOP) and 1 GiB,
+    # far beyond an H200's 50 MB L2 and long enough per step to hide launch overhead.
+    SIZES = {
+        "smoke": CeilingSize(matmul_n=256, copy_elements=1 << 20),
+        "standard": CeilingSize(matmul_n=4096, copy_elements=1 << 26),
+        "full": CeilingSize(matmul_n=8192, copy_elements=1 << 28),
+    }
+
+    @classmethod
+    def variants(cls, size: str) -> list[str]:
+        return [MATMUL, COPY]
+
+    def __init__(self, spec: Any, device: Any) -> None:
+        super().__init__(spec, device)
+        if spec.variant not in (MATMUL, COPY):
+            raise ValueError(
+                f"ceiling variant must be {MATMUL!r} or {COPY!r}, not {spec.variant!r}"
+            )
+        import torch
+
+        self.torch = torch
+        self.torch_device = device.torch_device()
+        self.dtype = {"fp16": torch.float16, "bf16": torch.bfloat16}.get(spec.dtype, torch.float32)
+        self._out: Any = None
+        self._src: Any = None
+        if spec.variant == MATMUL:
+            n = self.size.matmul_n
+            generator = torch.Generator().manual_seed(SEED)
+            # Built on the CPU in fp32 from one seed, so every device starts from the same numbers.
+            self.a = torch.randn(n, n, generator=generator).to(self.torch_device, self.dtype)
+            self.b = torch.randn(n, n, generator=generator).to(self.torch_device, self.dtype)
+
+    # The contract ---------------------------------------------------------------------------
+
+    @property
+    def item_unit(self) -> str:  # type: ignore[override]
+        return "matmuls" if self.spec.variant == MATMUL else "bytes"
+
+    @property
+    def items_per_step(self) -> int:
+        return 1 if self.spec.variant == MATMUL else self.bytes_per_step() or 0
+
+    def step(self) -> Any:
+        if self.spec.variant == MATMUL:
+            if self._out is None:
+                self._out = self.torch.empty_like(self.a)
+            return self.torch.mm(self.a, self.b, out=self._out)
+        src, dst = self._copy_buffers()
+        return dst.copy_(src)
+
+    def flops_per_step(self) -> int | None:
+        return matmul_flops(self.size.matmul_n) if self.spec.variant == MATMUL else None
+
+    def bytes_per_step(self) -> int | None:
+        if self.spec.variant == COPY:
+            return copy_bytes(self.size.copy_elements, self.spec.dtype)
+        return None
+
+    def parity_outputs(self) -> dict[str, np.ndarray]:
+        on_cpu = self.spec.device == "cpu"
+        if self.spec.variant == MATMUL:
+            rows = min(PARITY_ROWS, self.size.matmul_n)
+            # The CPU reference computes only the checked rows; the device runs the timed step.
+            out = self.a[:rows] @ self.b if on_cpu else self.step()[:rows]
+            return {f"C[:{rows}]": out.detach().float().cpu().numpy()}
+        indices = self._sample_indices()
+        if on_cpu:  # a copy is exact: the expected values are the fill pattern itself
+            expected = copy_pattern(indices.astype(np.int64)).astype(np.float32)
+            return {"dst[sample]": expected}
+        dst = self.step()
+        taken = dst[self.torch.from_numpy(indices).to(self.torch_device)]
+        return {"dst[sample]": taken.float().cpu().numpy()}
+
+    def shapes(self) -> dict[str, Any]:
+        if self.spec.variant == MATMUL:
+            n = self.size.matmul_n
+            return {"m": n, "n": n, "k": n}
+        return {
+            "elements": self.size.copy_elements,
+            "bytes_per_element": BYTES_PER_ELEMENT[self.spec.dtype],
+        }
+
+    def dtype_ran(self) -> str:
+        tensor = self.a if self.spec.variant == MATMUL else self._copy_buffers()[1]
+        # A float32 tensor computes in tf32 on NVIDIA when the device was set up for it.
+        float32_mode = getattr(self.device, "float32_mode", lambda: "fp32")
+        names = {self.torch.float32: float32_mode(), self.torch.float16: "fp16"}
+        names[self.torch.bfloat16] = "bf16"
+        return names.get(tensor.dtype, str(tensor.dtype))
+
+    def threads(self) -> int | None:
+        return self.torch.get_num_threads()
+
+    # Internals ------------------------------------------------------------------------------
+
+    def _copy_buffers(self) -> tuple[Any, Any]:
+        """Source and destination, filled on the device itself (no host-sized transfer)."""
+        if self._src is None:
+            torch = self.torch
+            index = torch.arange(
+                self.size.copy_elements, dtype=torch.int32, device=self.torch_device
+            )
+            self._src = copy_pattern(index).to(self.dtype)
+            del index
+            self._out = torch.empty_like(self._src)
+        return self._src, self._out
+
+    def _sample_indices(self) -> np.ndarray:
+        count = self.size.copy_elements
+        step = max(1, count // COPY_SAMPLES)
+        return np.unique(np.append(np.arange(0, count, step), count - 1))
