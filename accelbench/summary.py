@@ -11,6 +11,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from accelbench import framework_compare, scaling
+
 CASE_FIELDS = ("framework", "workload", "phase", "variant", "dtype", "size")
 
 
@@ -134,7 +136,11 @@ def render_speedups(rows: list[dict[str, Any]]) -> str:
     return f"{title}\n{format_table(header, body)}"
 
 
-SECTIONS: list[Section] = [Section("speedups", speedup_rows, render_speedups)]
+SECTIONS: list[Section] = [
+    Section("speedups", speedup_rows, render_speedups),
+    Section("scaling", scaling.scaling_rows, scaling.render_scaling),
+    Section("frameworks", framework_compare.framework_rows, framework_compare.render_frameworks),
+]
 
 
 def compute_all(records: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
