@@ -10,9 +10,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+from pytest_benchmark.session import PerformanceRegression
 
 from accelbench import environment, summary
-from accelbench.config import OptionError, SuiteConfig
+from accelbench.config import OptionError, SuiteConfig, parse_list
 from accelbench.runner import CaseSkipped, run_case
 from accelbench.sizes import DEFAULT_PROFILE, PROFILES
 from accelbench.spec import DEVICE_NAMES, DTYPES, FRAMEWORKS, CaseSpec
@@ -27,6 +28,7 @@ class SuiteState:
 
 STATE = pytest.StashKey[SuiteState]()
 BASELINE_FOUND = pytest.StashKey[bool]()
+SESSION = pytest.StashKey[pytest.Session]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -160,7 +162,11 @@ def measure(
 
 
 def pytest_benchmark_update_machine_info(config: pytest.Config, machine_info: dict) -> None:
-    frameworks = config.stash[STATE].config.frameworks if STATE in config.stash else ("torch",)
+    """Called by pytest-benchmark's own configure too, before this plugin's: read the option."""
+    try:
+        frameworks = parse_list("--frameworks", config.getoption("frameworks"), FRAMEWORKS)
+    except OptionError:
+        frameworks = ()
     machine_info["accelbench"] = environment.collect(frameworks)
 
 
@@ -168,11 +174,35 @@ def pytest_benchmark_update_json(config: pytest.Config, benchmarks: Any, output_
     output_json["accelbench"] = summary.compute_all(output_json.get("benchmarks", []))
 
 
-@pytest.hookimpl(trylast=True)
-def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
-    if STATE not in config.stash:
-        return
-    state = config.stash[STATE]
+@pytest.hookimpl(wrapper=True)
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Any:
+    """After pytest-benchmark's tables: the accelbench summary.
+
+    pytest-benchmark signals ``--benchmark-compare-fail`` by raising from its own summary,
+    which pytest reports as an internal error with a traceback (exit code 3). Here it
+    becomes one line and exit code 1, and the summary is still printed.
+    """
+    regressed = False
+    try:
+        result = yield
+    except PerformanceRegression:
+        regressed, result = True, None
+    if STATE in config.stash:
+        _write_summary(terminalreporter, config.stash[STATE])
+    if regressed:
+        terminalreporter.write_line(
+            "accelbench: performance regressed beyond --benchmark-compare-fail (see above)",
+            red=True,
+        )
+        config.stash[SESSION].exitstatus = pytest.ExitCode.TESTS_FAILED
+    return result
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    session.config.stash[SESSION] = session
+
+
+def _write_summary(terminalreporter: Any, state: SuiteState) -> None:
     text = summary.render_all(summary.compute_all(state.records))
     skipped = [
         f"  {device}: {reason}"

@@ -39,9 +39,9 @@ BUDGETS = {
         block_target_s=0.002,
     ),
     "standard": TimingBudget(
-        warmup_s=1.0,
+        warmup_s=0.5,
         min_warmup_steps=3,
-        measure_s=3.0,
+        measure_s=1.5,
         min_rounds=5,
         max_rounds=100,
         block_target_s=0.02,

@@ -7,6 +7,7 @@ a saved run compute the same numbers the same way.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -43,13 +44,21 @@ def case_key(record: dict[str, Any]) -> tuple[str, ...]:
     return tuple(str(info.get(f, "")) for f in CASE_FIELDS)
 
 
+def natural_key(fields: tuple[str, ...]) -> list[Any]:
+    """Sort "L=64" before "L=128": digit runs compare as numbers."""
+    return [
+        [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", field)]
+        for field in fields
+    ]
+
+
 def speedup_rows(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Per case and accelerator: the CPU's and the accelerator's median and throughput."""
     by_case: dict[tuple[str, ...], dict[str, dict[str, Any]]] = {}
     for r in measured(records):
         by_case.setdefault(case_key(r), {})[r["extra_info"]["device"]] = r
     rows = []
-    for key, devices in sorted(by_case.items()):
+    for key, devices in sorted(by_case.items(), key=lambda item: natural_key(item[0])):
         cpu = devices.get("cpu")
         accelerators = sorted(d for d in devices if d != "cpu") or [None]
         for name in accelerators:

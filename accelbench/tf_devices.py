@@ -98,11 +98,6 @@ def _tf() -> Any:
     return modules()[0]
 
 
-def _loaded() -> bool:
-    """Whether this process has already tried to import TensorFlow through the guard."""
-    return _import_tf.cache_info().currsize > 0
-
-
 def _load_llvm_users_first() -> None:
     """Import triton (when installed, as with PyTorch's CUDA wheels) before TensorFlow.
 
@@ -527,18 +522,12 @@ def intra_op_threads() -> int:
 # The environment a TF number depends on ---------------------------------------------------------
 
 
-def environment(load: bool | None = None) -> dict[str, Any]:
+def environment(load: bool = True) -> dict[str, Any]:
     """Versions, devices and settings; problems are reported as text, never raised.
 
-    Package versions come from their metadata. TensorFlow's own facts (devices, build,
-    threads) need the import: ``load=None`` imports it outside pytest (``python -m
-    accelbench sysinfo``) but, under pytest, only reports it where a TF case has imported it
-    already. A PyTorch-only run then never pays for the import, and a pytester run in the
-    suite's own tests never imports TensorFlow only to have it dropped from sys.modules
-    (a second import in one process aborts).
+    Package versions come from their metadata; TensorFlow's own facts (devices, build,
+    threads) need the import, which ``load=False`` avoids.
     """
-    if load is None:
-        load = _loaded() or "pytest" not in sys.modules
     error = import_error() if load else None  # first: the import sets TF_CPP_MIN_LOG_LEVEL
     info: dict[str, Any] = {
         "tensorflow": dist_version("tensorflow"),
@@ -546,7 +535,6 @@ def environment(load: bool | None = None) -> dict[str, Any]:
         "tensorflow-metal": dist_version(METAL_PLUGIN),
         LOG_LEVEL_VAR: os.environ.get(LOG_LEVEL_VAR),
     }
-    info["imported"] = load
     if not load:
         return info
     info["import_error"] = error

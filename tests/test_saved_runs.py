@@ -58,7 +58,9 @@ def test_autosave_twice_then_compare_and_gate_on_a_planted_slowdown(suite, monke
 
     result = suite.runpytest(*RUN, "--benchmark-compare")
     result.assert_outcomes(passed=1)
-    result.stdout.fnmatch_lines(["*Comparing against benchmarks from*0002_*", "*NOW*", "*0002*"])
+    result.stdout.fnmatch_lines(
+        ["*test_cnn_torch[[]cpu-infer[]] (0002_*", "*test_cnn_torch[[]cpu-infer[]] (NOW)*"]
+    )
 
     honest_step = SimpleCNN.step
 
@@ -69,4 +71,16 @@ def test_autosave_twice_then_compare_and_gate_on_a_planted_slowdown(suite, monke
     monkeypatch.setattr(SimpleCNN, "step", slow_step)
     result = suite.runpytest(*RUN, "--benchmark-compare", "--benchmark-compare-fail=median:15%")
     assert result.ret == 1
-    result.stdout.fnmatch_lines(["*Performance has regressed*", "*median*"])
+    result.stderr.fnmatch_lines(
+        [
+            "Performance has regressed:",
+            "*test_cnn_torch[[]cpu-infer[]]*Field 'median' has failed PercentageRegressionCheck*",
+        ]
+    )
+    result.stdout.fnmatch_lines(
+        [
+            "*accelbench summary*",
+            "accelbench: performance regressed beyond --benchmark-compare-fail (see above)",
+        ]
+    )
+    assert "Traceback" not in result.stdout.str() + result.stderr.str()

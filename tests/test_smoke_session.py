@@ -32,3 +32,15 @@ def test_smoke_run_saves_timings_and_prints_speedup_table(suite):
     assert info["throughput_per_s"] > 0
     assert "accelbench" in saved["machine_info"]
     assert saved["accelbench"]["speedups"]
+
+
+def test_summary_orders_lengths_numerically():
+    from accelbench.summary import natural_key
+
+    variants = ["sdpa-L=1024", "naive-L=128", "naive-L=64", "sdpa-L=256"]
+    assert sorted(variants, key=lambda v: natural_key((v,))) == [
+        "naive-L=64",
+        "naive-L=128",
+        "sdpa-L=256",
+        "sdpa-L=1024",
+    ]
