@@ -114,3 +114,14 @@ def fake_mps(monkeypatch, fresh_devices):
     monkeypatch.setattr(torch.mps, "empty_cache", lambda: None)
     monkeypatch.setattr(torch.mps.event, "Event", FakeEvent)
     return clocklog.EVENTS
+
+
+@pytest.fixture(scope="session")
+def tf():
+    """TensorFlow, or a skip with the import error where it cannot be imported."""
+    from accelbench import tf_devices
+
+    reason = tf_devices.import_error()
+    if reason:
+        pytest.skip(reason)
+    return tf_devices.modules()[0]

@@ -32,14 +32,6 @@ from accelbench.workloads.cnn_tf import TfSimpleCNN, cnn_flops
 from conftest import add_benchmarks
 
 
-@pytest.fixture(scope="module")
-def tf():
-    reason = tf_devices.import_error()
-    if reason:
-        pytest.skip(reason)
-    return tf_devices.modules()[0]
-
-
 def tf_cnn(phase, dtype="fp32", size="smoke", device="cpu"):
     spec = CaseSpec("tf", "cnn", device, phase, dtype=dtype, size=size)
     return TfSimpleCNN(spec, tf_devices.get_device(device))
