@@ -117,11 +117,26 @@ class DeviceTimer:
         return [start.elapsed_time(end) / 1e3 for start, end in self._pending]
 
 
-class CpuDevice(Device):
-    name = "cpu"
+class SampledRss:
+    """Memory of a CPU device: this process's resident set, peak of the samples taken at
+    the end of each timed round (a process-wide figure, as the CPU has no allocator of its
+    own to ask)."""
 
-    def __init__(self) -> None:
+    _rss_peak = 0
+
+    def reset_memory(self) -> None:
         self._rss_peak = 0
+        self.sample_memory()
+
+    def sample_memory(self) -> None:
+        self._rss_peak = max(self._rss_peak, psutil.Process().memory_info().rss)
+
+    def memory(self) -> dict[str, int]:
+        return {"rss_peak_sampled_bytes": self._rss_peak}
+
+
+class CpuDevice(SampledRss, Device):
+    name = "cpu"
 
     def _probe(self) -> str | None:
         x = torch.ones(64, 64)
@@ -135,16 +150,6 @@ class CpuDevice(Device):
     @property
     def label(self) -> str:
         return f"{cpu_brand()} (CPU, {torch.get_num_threads()} threads)"
-
-    def reset_memory(self) -> None:
-        self._rss_peak = 0
-        self.sample_memory()
-
-    def sample_memory(self) -> None:
-        self._rss_peak = max(self._rss_peak, psutil.Process().memory_info().rss)
-
-    def memory(self) -> dict[str, int]:
-        return {"rss_peak_sampled_bytes": self._rss_peak}
 
     def dtype_unsupported_reason(self, dtype: str) -> str | None:
         if dtype == "fp16" and not _cpu_runs_fp16():

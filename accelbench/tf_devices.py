@@ -29,9 +29,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-import psutil
-
-from accelbench.devices import Device, cpu_brand, first_line
+from accelbench.devices import Device, SampledRss, cpu_brand, first_line
 from accelbench.spec import DEVICE_NAMES
 
 LOG_LEVEL_VAR = "TF_CPP_MIN_LOG_LEVEL"
@@ -342,26 +340,13 @@ class TfDevice(Device):
         return "OOM when allocating" in text or "out of memory" in text.lower()
 
 
-class TfCpuDevice(TfDevice):
+class TfCpuDevice(SampledRss, TfDevice):
     name = "cpu"
     tf_name = "/CPU:0"
-
-    def __init__(self) -> None:
-        self._rss_peak = 0
 
     @property
     def label(self) -> str:
         return f"{cpu_brand()} (CPU, TensorFlow, {intra_op_threads()} threads)"
-
-    def reset_memory(self) -> None:
-        self._rss_peak = 0
-        self.sample_memory()
-
-    def sample_memory(self) -> None:
-        self._rss_peak = max(self._rss_peak, psutil.Process().memory_info().rss)
-
-    def memory(self) -> dict[str, int]:
-        return {"rss_peak_sampled_bytes": self._rss_peak}
 
 
 class TfGpuDevice(TfDevice):
