@@ -20,8 +20,9 @@ from typing import Any
 from accelbench import plots, summary
 from accelbench.document import Document, Table
 from accelbench.runs import Run, RunError
+from accelbench.scaling import fit_exponent
 from accelbench.spec import DEVICE_NAMES
-from accelbench.summary import format_rate, format_seconds
+from accelbench.summary import format_rate, format_seconds, natural_key
 from accelbench.workloads.ceiling import COPY, MATMUL, Ceiling
 
 NOISY_IQR_SHARE = 0.10  # IQR above 10% of the median: flagged, as torch.utils.benchmark does
@@ -130,10 +131,6 @@ def device_rows(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return sorted(rows, key=_row_order)
 
 
-def _natural(text: str) -> tuple[Any, ...]:
-    return tuple(int(p) if p.isdigit() else p for p in re.split(r"(\d+)", text))
-
-
 def _device_order(device: str) -> tuple[int, str]:
     return (DEVICE_NAMES.index(device) if device in DEVICE_NAMES else len(DEVICE_NAMES), device)
 
@@ -144,7 +141,7 @@ def _row_order(row: dict[str, Any]) -> tuple[Any, ...]:
         row["workload"],
         row["framework"],
         row["phase"],
-        _natural(row["variant"]),
+        natural_key((row["variant"],)),
         row["dtype"],
         row["size"],
         _device_order(row["device"]),
@@ -233,16 +230,7 @@ class Series:
     @property
     def slope(self) -> float | None:
         """Exponent p of time ~ L**p, fitted in log-log space; None under two lengths."""
-        return fitted_slope(self.lengths, self.medians_s)
-
-
-def fitted_slope(xs: list[int], ys: list[float]) -> float | None:
-    import numpy as np
-
-    if len(set(xs)) < 2:
-        return None
-    slope, _ = np.polyfit(np.log(np.asarray(xs, float)), np.log(np.asarray(ys, float)), 1)
-    return float(slope)
+        return fit_exponent(self.lengths, self.medians_s)
 
 
 def attention_series(rows: list[dict[str, Any]]) -> list[Series]:
