@@ -196,13 +196,16 @@ def attention_plot(series: list[Series], path: Path, title: str) -> Path:
     """Median time per step against sequence length, log-log, one line per implementation
     and device, with the fitted exponent in the legend."""
     import matplotlib as mpl
+    from matplotlib.figure import Figure
 
-    fig = _figure(6, 2)
+    fig = Figure(figsize=(8.0, 4.8 + 0.2 * len(series)), dpi=DPI, layout="constrained")
     ax = fig.add_subplot()
     colors = mpl.colormaps["tab10"].colors
     markers = "osD^v<>ph*"
     for i, s in enumerate(series):
         slope = f"slope {s.slope:.2f}" if s.slope is not None else "one length"
+        if s.slope_longer_half is not None:
+            slope += f", longer half {s.slope_longer_half:.2f}"
         ax.plot(
             s.lengths,
             [t * 1e3 for t in s.medians_s],
@@ -224,7 +227,7 @@ def attention_plot(series: list[Series], path: Path, title: str) -> Path:
         fontsize=10,
     )
     ax.grid(which="both", alpha=0.3)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=1)
     return _save(fig, path)
 
 

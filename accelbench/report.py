@@ -20,7 +20,7 @@ from typing import Any
 from accelbench import plots, summary
 from accelbench.document import Document, Table
 from accelbench.runs import Run, RunError
-from accelbench.scaling import fit_exponent
+from accelbench.scaling import fit_exponent, longer_half
 from accelbench.spec import DEVICE_NAMES
 from accelbench.summary import format_rate, format_seconds, natural_key
 from accelbench.workloads.ceiling import COPY, MATMUL, Ceiling
@@ -231,6 +231,13 @@ class Series:
     def slope(self) -> float | None:
         """Exponent p of time ~ L**p, fitted in log-log space; None under two lengths."""
         return fit_exponent(self.lengths, self.medians_s)
+
+    @property
+    def slope_longer_half(self) -> float | None:
+        """The exponent over the longer half of the lengths, past launch-bound short ones."""
+        if len(self.lengths) < 4:
+            return None
+        return fit_exponent(*longer_half(self.lengths, self.medians_s))
 
 
 def attention_series(rows: list[dict[str, Any]]) -> list[Series]:
