@@ -167,7 +167,7 @@ def throughput_plot(device_rows: list[dict[str, Any]], path: Path, title: str) -
         cases.setdefault(_case_key(r), r)
     keys = list(cases)
     names = [
-        f"{n}\n({r['item_unit']}/s)"
+        f"{n} ({r['item_unit']}/s)"
         for n, r in zip(_case_names(list(cases.values())), cases.values())
     ]
     devices = list(dict.fromkeys(r["device_label"] for r in rows))
@@ -181,7 +181,7 @@ def throughput_plot(device_rows: list[dict[str, Any]], path: Path, title: str) -
     positive = [r["throughput_per_s"] for r in rows]
     ax.set_ylim(min(positive) / 3, max(positive) * 12)
     ax.set_ylabel("per second (log scale)")
-    ax.set_title(f"Throughput per device (unit under each case)\n{title}", fontsize=10)
+    ax.set_title(f"Throughput per device (unit beside each case)\n{title}", fontsize=10)
     _legend(fig, len(devices))
     return _save(fig, path)
 
