@@ -12,14 +12,8 @@ import torch
 
 from accelbench.devices import MpsDevice, get_device
 
+from clocklog import timed_intervals
 from conftest import add_benchmarks
-
-
-def timed_intervals(events):
-    """The events between each pair of clock reads (start, end) of a timed round."""
-    clocks = [i for i, e in enumerate(events) if e == "clock"]
-    assert len(clocks) % 2 == 0, events
-    return [events[a + 1 : b] for a, b in zip(clocks[::2], clocks[1::2])]
 
 
 def test_every_timed_mps_round_ends_in_synchronize_before_the_clock_is_read(suite, fake_mps):

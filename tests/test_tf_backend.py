@@ -29,6 +29,7 @@ from accelbench.tf_devices import (
 )
 from accelbench.workloads.cnn_tf import TfSimpleCNN, cnn_flops
 
+from clocklog import timed_intervals
 from conftest import add_benchmarks
 
 
@@ -345,8 +346,7 @@ def test_tf_on_an_accelerator_checks_parity_and_synchronizes_every_round(suite, 
         assert info["device_label"] == "Fake M4 GPU (Metal, TensorFlow)"
         assert info["parity_max_rel_error"] <= info["parity_tolerance"]
         assert info["framework"] == "tf" and info["dtype_ran"] == "fp32"
-    clocks = [i for i, e in enumerate(fake_metal) if e == "clock"]
-    intervals = [fake_metal[a + 1 : b] for a, b in zip(clocks[::2], clocks[1::2])]
+    intervals = timed_intervals(fake_metal)
     assert len(intervals) == sum(
         b["stats"]["rounds"] + b["extra_info"]["warmup_rounds"] for b in saved
     )
