@@ -73,6 +73,10 @@ def _measure(
             f"{spec.dtype} requested but {dtype_ran} ran on {device.label} "
             "(autocast disabled itself for this dtype)"
         )
+    if benchmark.disabled:  # --benchmark-disable: one untimed step, a correctness run
+        benchmark.pedantic(workload.step)
+        device.synchronize()
+        return {**info, "dtype_ran": dtype_ran}
     key = (spec.framework, spec.workload, spec.phase, spec.size, spec.variant)
     if key not in _flops_cache:
         _flops_cache[key] = workload.flops_per_step()

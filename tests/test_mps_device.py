@@ -80,6 +80,25 @@ def test_a_wrong_mps_result_fails_the_benchmark_naming_the_output(suite, fake_mp
     )
 
 
+def test_benchmark_disable_turns_the_suite_into_a_quick_parity_check(suite, fake_mps, monkeypatch):
+    add_benchmarks(suite, "test_cnn_torch.py")
+    args = ["--bench-size", "smoke", "--devices", "cpu,mps", "--benchmark-disable"]
+    result = suite.runpytest(*args)
+    result.assert_outcomes(passed=4)
+    assert "sync" in fake_mps  # the MPS step ran and was waited for
+    assert "Rounds" not in result.stdout.str()  # but nothing was timed
+
+    from accelbench.workloads.cnn import SimpleCNN
+
+    honest_forward = SimpleCNN.forward
+    monkeypatch.setattr(
+        SimpleCNN,
+        "forward",
+        lambda self: honest_forward(self) * (1.05 if isinstance(self.device, MpsDevice) else 1),
+    )
+    suite.runpytest(*args).assert_outcomes(passed=2, failed=2)
+
+
 def test_mps_skip_reason_says_why_when_torch_has_no_mps(monkeypatch, fresh_devices):
     monkeypatch.setattr(torch.backends.mps, "is_built", lambda: False)
     assert "MPS not available: torch" in get_device("mps").unusable_reason
