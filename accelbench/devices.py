@@ -177,11 +177,9 @@ class MpsDevice(Device):
                     " (needs Apple Silicon and macOS 14+ for recent torch)"
                 )
             return f"MPS not available: {sys.platform} is not macOS"
-        if os.environ.get("RUNNER_ENVIRONMENT") == "github-hosted":
-            return (
-                "MPS not usable on a GitHub-hosted macOS runner: its GPU is paravirtualized "
-                "and capped near 1 GB (actions/runner-images#9918); use a self-hosted Mac"
-            )
+        hosted = hosted_runner_reason()
+        if hosted:
+            return f"MPS {hosted}"
         # Elsewhere MPS can report itself available and still fail the first real allocation.
         x = torch.ones(256, 256, device="mps")
         value = float((x @ x).sum().cpu())
@@ -346,6 +344,16 @@ def _run(cmd: list[str]) -> str:
         return subprocess.run(cmd, capture_output=True, text=True, timeout=20).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return ""
+
+
+def hosted_runner_reason() -> str | None:
+    """Why a GitHub-hosted macOS runner's GPU is no benchmark target; None elsewhere."""
+    if os.environ.get("RUNNER_ENVIRONMENT") != "github-hosted":
+        return None
+    return (
+        "not usable on a GitHub-hosted macOS runner: its GPU is paravirtualized "
+        "and capped near 1 GB (actions/runner-images#9918); use a self-hosted Mac"
+    )
 
 
 def fallback_enabled() -> bool:

@@ -29,7 +29,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from accelbench.devices import Device, SampledRss, cpu_brand, first_line
+from accelbench.devices import Device, SampledRss, cpu_brand, first_line, hosted_runner_reason
 from accelbench.spec import DEVICE_NAMES
 
 LOG_LEVEL_VAR = "TF_CPP_MIN_LOG_LEVEL"
@@ -399,7 +399,7 @@ class TfMetalDevice(TfGpuDevice):
 
     def _platform_reason(self) -> str | None:
         tf = _tf()
-        return metal_unavailable_reason(
+        reason = metal_unavailable_reason(
             sys.platform,
             platform.machine(),
             _python(),
@@ -407,6 +407,8 @@ class TfMetalDevice(TfGpuDevice):
             len(tf.config.list_physical_devices("GPU")),
             tf.__version__,
         )
+        hosted = hosted_runner_reason()
+        return reason or (f"TensorFlow Metal GPU {hosted}" if hosted else None)
 
     @property
     def label(self) -> str:

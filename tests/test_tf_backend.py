@@ -21,6 +21,7 @@ import numpy as np
 import pytest
 
 from accelbench import tf_devices
+from accelbench.devices import hosted_runner_reason
 from accelbench.spec import CaseSpec
 from accelbench.tf_devices import (
     cuda_unavailable_reason,
@@ -145,6 +146,8 @@ def test_cpu_is_usable_and_gpus_skip_with_the_reason_for_this_machine(tf):
         len(gpus),
         tf.__version__,
     )
+    if expected is None and hosted_runner_reason():
+        expected = f"TensorFlow Metal GPU {hosted_runner_reason()}"
     assert tf_devices.get_device("mps").unusable_reason == expected
     if not gpus:
         assert tf_devices.get_device("cuda").unusable_reason.startswith(
