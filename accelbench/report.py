@@ -12,7 +12,6 @@ helpers, so the end-of-run summary and the report never disagree.
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,13 +19,12 @@ from typing import Any
 from accelbench import plots, summary
 from accelbench.document import Document, Table
 from accelbench.runs import Run, RunError
-from accelbench.scaling import fit_exponent, longer_half
+from accelbench.scaling import fit_exponent, longer_half, parse_length_variant
 from accelbench.spec import DEVICE_NAMES
 from accelbench.summary import format_rate, format_seconds, natural_key
 from accelbench.workloads.ceiling import COPY, MATMUL, Ceiling
 
 NOISY_IQR_SHARE = 0.10  # IQR above 10% of the median: flagged, as torch.utils.benchmark does
-ATTENTION_VARIANT = re.compile(r"^(?:(?P<impl>.+?)-)?L=(?P<length>\d+)$")
 MARKDOWN_NAME = "report.md"
 HTML_NAME = "report.html"
 PLAIN_RUN_HINT = (
@@ -199,21 +197,21 @@ def bar_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     attention plot shows them all)."""
     longest: dict[tuple[str, ...], int] = {}
     for row in rows:
-        match = ATTENTION_VARIANT.match(row["variant"])
-        if match:
-            key = _sweep_key(row, match)
-            longest[key] = max(longest.get(key, 0), int(match.group("length")))
+        point = parse_length_variant(row["variant"])
+        if point:
+            key = _sweep_key(row, point[0])
+            longest[key] = max(longest.get(key, 0), point[1])
     kept = []
     for row in rows:
-        match = ATTENTION_VARIANT.match(row["variant"])
-        if not match or int(match.group("length")) == longest[_sweep_key(row, match)]:
+        point = parse_length_variant(row["variant"])
+        if not point or point[1] == longest[_sweep_key(row, point[0])]:
             kept.append(row)
     return kept
 
 
-def _sweep_key(row: dict[str, Any], match: re.Match[str]) -> tuple[str, ...]:
+def _sweep_key(row: dict[str, Any], implementation: str) -> tuple[str, ...]:
     fields = ("framework", "workload", "phase", "dtype", "size")
-    return (*(str(row[f]) for f in fields), match.group("impl") or "")
+    return (*(str(row[f]) for f in fields), implementation)
 
 
 # Attention sweeps -------------------------------------------------------------------------
@@ -245,13 +243,13 @@ def attention_series(rows: list[dict[str, Any]]) -> list[Series]:
     implementation, device and (where they vary) phase, dtype and workload."""
     points: dict[tuple[str, ...], dict[int, float]] = {}
     for row in rows:
-        match = ATTENTION_VARIANT.match(row["variant"])
-        if not match or row["ceiling"]:
+        point = parse_length_variant(row["variant"])
+        if not point or row["ceiling"]:
             continue
-        impl = match.group("impl") or row["workload"]
+        impl, length = point
         key = (row["framework"], row["workload"], impl, row["device_label"], row["phase"])
         key += (row["dtype"], row["size"])
-        points.setdefault(key, {})[int(match.group("length"))] = row["median_s"]
+        points.setdefault(key, {})[length] = row["median_s"]
     varying = [len({k[i] for k in points}) > 1 for i in range(7)]
     series = []
     for key, by_length in sorted(points.items()):

@@ -10,6 +10,7 @@ import pytest
 pytest_plugins = ["pytester"]
 
 ROOT = Path(__file__).resolve().parent.parent
+SMOKE = ("--benchmark-only", "--bench-size", "smoke")  # a pytester session at the smallest sizes
 
 
 # pytest-benchmark opens --benchmark-json PATH with argparse.FileType and never closes it;

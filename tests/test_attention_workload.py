@@ -18,7 +18,7 @@ from accelbench.spec import CaseSpec
 from accelbench.workloads import attention
 from accelbench.workloads.attention import Attention, attention_flops
 
-from conftest import add_benchmarks
+from conftest import SMOKE, add_benchmarks
 
 
 def make(variant, phase="infer", dtype="fp32", size="smoke", device="cpu"):
@@ -181,9 +181,7 @@ def test_out_of_memory_at_one_length_skips_that_case_and_the_rest_of_the_sweep_r
     monkeypatch.setattr(Attention, "__init__", init)
     add_benchmarks(suite, "test_attention.py")
     result = suite.runpytest(
-        "--benchmark-only",
-        "--bench-size",
-        "smoke",
+        *SMOKE,
         "--devices",
         "cpu",
         "--frameworks",

@@ -21,7 +21,7 @@ from accelbench.workloads.ceiling import (
     matmul_flops,
 )
 
-from conftest import add_benchmarks
+from conftest import SMOKE, add_benchmarks
 
 
 def spec(variant: str, dtype: str = "fp32", device: str = "cpu", size: str = "smoke") -> CaseSpec:
@@ -102,9 +102,7 @@ def test_a_wrong_copy_fails_the_parity_check():
 def test_a_smoke_session_records_ceilings_and_the_report_shows_them(suite, tmp_path, capsys):
     add_benchmarks(suite, "test_ceiling.py")
     result = suite.runpytest(
-        "--benchmark-only",
-        "--bench-size",
-        "smoke",
+        *SMOKE,
         "--devices",
         "cpu",
         "--benchmark-json",

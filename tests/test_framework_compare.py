@@ -3,27 +3,24 @@
 from __future__ import annotations
 
 import pytest
+from fixtures import runs
 
 from accelbench import summary
 from accelbench.framework_compare import framework_rows, render_frameworks
 
 
 def record(framework, device, phase, median_s, workload="cnn", dtype="fp32", batch=64):
-    return {
-        "stats": {"median": median_s},
-        "extra_info": {
-            "framework": framework,
-            "workload": workload,
-            "device": device,
-            "phase": phase,
-            "dtype": dtype,
-            "size": "standard",
-            "variant": "",
-            "item_unit": "images",
-            "throughput_per_s": batch / median_s,
-            "device_label": f"{device} ({framework})",
-        },
-    }
+    return runs.record(
+        workload,
+        device,
+        phase,
+        median_s,
+        framework=framework,
+        dtype=dtype,
+        size="standard",
+        items=batch,
+        label=f"{device} ({framework})",
+    )
 
 
 RECORDS = [

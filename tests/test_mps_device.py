@@ -13,15 +13,13 @@ import torch
 from accelbench.devices import MpsDevice, get_device
 
 from clocklog import timed_intervals
-from conftest import add_benchmarks
+from conftest import SMOKE, add_benchmarks
 
 
 def test_every_timed_mps_round_ends_in_synchronize_before_the_clock_is_read(suite, fake_mps):
     add_benchmarks(suite, "test_cnn_torch.py")
     result = suite.runpytest(
-        "--benchmark-only",
-        "--bench-size",
-        "smoke",
+        *SMOKE,
         "--devices",
         "mps",
         "--benchmark-timer",
@@ -40,9 +38,7 @@ def test_every_timed_mps_round_ends_in_synchronize_before_the_clock_is_read(suit
 def test_mps_case_records_device_event_time_and_sampled_memory(suite, fake_mps):
     add_benchmarks(suite, "test_cnn_torch.py")
     suite.runpytest(
-        "--benchmark-only",
-        "--bench-size",
-        "smoke",
+        *SMOKE,
         "--devices",
         "mps",
         "--benchmark-json",
@@ -70,7 +66,7 @@ def test_a_wrong_mps_result_fails_the_benchmark_naming_the_output(suite, fake_mp
 
     monkeypatch.setattr(SimpleCNN, "forward", planted)
     add_benchmarks(suite, "test_cnn_torch.py")
-    result = suite.runpytest("--benchmark-only", "--bench-size", "smoke", "--devices", "cpu,mps")
+    result = suite.runpytest(*SMOKE, "--devices", "cpu,mps")
     result.assert_outcomes(passed=2, failed=2)
     result.stdout.fnmatch_lines(
         [

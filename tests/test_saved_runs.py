@@ -7,9 +7,9 @@ import pytest
 
 from accelbench.workloads.cnn import SimpleCNN
 
-from conftest import add_benchmarks
+from conftest import SMOKE, add_benchmarks
 
-RUN = ["benchmarks", "--benchmark-only", "--bench-size", "smoke", "--devices", "cpu", "-k", "infer"]
+RUN = ["benchmarks", *SMOKE, "--devices", "cpu", "-k", "infer"]
 
 
 def saved_runs(suite):

@@ -14,7 +14,7 @@ from accelbench.scaling import (
     scaling_rows,
 )
 
-from conftest import add_benchmarks
+from conftest import SMOKE, add_benchmarks
 
 
 def record(device, variant, median_s, phase="infer", workload="attention"):
@@ -146,9 +146,7 @@ def test_smoke_session_of_transformer_and_attention_saves_and_prints_the_scaling
     is checked end to end): every case runs, and the sweep ends in the scaling table."""
     add_benchmarks(suite, "test_transformer.py", "test_attention.py")
     result = suite.runpytest(
-        "--benchmark-only",
-        "--bench-size",
-        "smoke",
+        *SMOKE,
         "--devices",
         "cpu,mps",
         "--frameworks",

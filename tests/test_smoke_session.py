@@ -2,7 +2,7 @@
 
 import json
 
-from conftest import add_benchmarks
+from conftest import SMOKE, add_benchmarks
 
 
 def test_smoke_run_saves_timings_and_prints_speedup_table(suite, monkeypatch, fresh_devices):
@@ -12,9 +12,7 @@ def test_smoke_run_saves_timings_and_prints_speedup_table(suite, monkeypatch, fr
     monkeypatch.setattr(MpsDevice, "_probe", lambda self: "MPS not available: planted")
     add_benchmarks(suite, "test_cnn_torch.py")
     result = suite.runpytest(
-        "--benchmark-only",
-        "--bench-size",
-        "smoke",
+        *SMOKE,
         "--devices",
         "cpu,mps",
         "--benchmark-json",

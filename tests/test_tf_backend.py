@@ -31,7 +31,7 @@ from accelbench.tf_devices import (
 from accelbench.workloads.cnn_tf import TfSimpleCNN, cnn_flops
 
 from clocklog import timed_intervals
-from conftest import add_benchmarks
+from conftest import SMOKE, add_benchmarks
 
 
 def tf_cnn(phase, dtype="fp32", size="smoke", device="cpu"):
@@ -332,9 +332,7 @@ def fake_metal(tf, monkeypatch):
 def test_tf_on_an_accelerator_checks_parity_and_synchronizes_every_round(suite, fake_metal):
     add_benchmarks(suite, "test_cnn_tf.py")
     result = suite.runpytest(
-        "--benchmark-only",
-        "--bench-size",
-        "smoke",
+        *SMOKE,
         "--devices",
         "mps",
         "--benchmark-timer",

@@ -12,9 +12,9 @@ import re
 
 import pytest
 
-from conftest import ROOT, add_benchmarks
+from conftest import ROOT, SMOKE, add_benchmarks
 
-SMOKE_CPU = ("--benchmark-only", "--bench-size", "smoke", "--devices", "cpu")
+SMOKE_CPU = (*SMOKE, "--devices", "cpu")
 
 
 @pytest.fixture
