@@ -135,6 +135,13 @@ def _compare(args: argparse.Namespace) -> int:
     baseline, current = runs.load_run(args.baseline), runs.load_run(args.current)
     result = compare.compare_runs(baseline, current, args.threshold)
     print(compare.render(result, baseline, current))
+    unreliable = [c for c in result.changes if c.verdict == compare.UNRELIABLE]
+    if unreliable:
+        print(
+            f"accelbench compare: {len(unreliable)} change(s) unreliable, not counted as "
+            f"regressions: {unreliable[0].note}",
+            file=sys.stderr,
+        )
     if args.fail_on == "regression" and result.regressions:
         names = ", ".join(c.name for c in result.regressions)
         print(

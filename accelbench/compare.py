@@ -10,7 +10,10 @@ baseline's, in percent (positive: slower). The verdict:
   baseline's q1;
 - ``noise``: beyond the threshold, but the spreads overlap, so the runs cannot tell;
 - ``unchanged``: within the threshold;
-- ``not comparable``: the two entries ran at a different size or dtype.
+- ``not comparable``: the two entries ran at a different size or dtype;
+- ``unreliable``: a regression or an improvement, but either run's entry was measured while
+  the machine was busy, on battery, in Low Power Mode or throttled (``accelbench.conditions``):
+  the change may be the machine, not the code. It does not fail ``--fail-on regression``.
 
 Works on any pytest-benchmark run; this suite's extra_info is used where present.
 """
@@ -20,6 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from accelbench.conditions import FLAGS, flags_of
 from accelbench.runs import Run, RunError
 from accelbench.summary import format_seconds, format_table
 
@@ -28,7 +32,8 @@ IMPROVEMENT = "improvement"
 NOISE = "noise"
 UNCHANGED = "unchanged"
 NOT_COMPARABLE = "not comparable"
-VERDICTS = (REGRESSION, IMPROVEMENT, NOISE, NOT_COMPARABLE, UNCHANGED)  # report order
+UNRELIABLE = "unreliable"
+VERDICTS = (REGRESSION, IMPROVEMENT, UNRELIABLE, NOISE, NOT_COMPARABLE, UNCHANGED)  # report order
 DEFAULT_THRESHOLD_PCT = 15.0
 LIKE_FOR_LIKE_FIELDS = ("size", "dtype")
 
@@ -108,6 +113,34 @@ def _unlike(base: dict[str, Any], cur: dict[str, Any]) -> str:
     return ", ".join(diffs)
 
 
+def conditions_note(base: dict[str, Any], cur: dict[str, Any]) -> str:
+    """How the machine was when either entry was measured, where that makes a change
+    untrustworthy: "the machine was busy in the current run", or ''."""
+    flagged = {
+        which: flags_of(entry.get("extra_info"))
+        for which, entry in (("baseline", base), ("current", cur))
+    }
+    runs = [which for which, flags in flagged.items() if flags]
+    if not runs:
+        return ""
+    flags = sorted(
+        {f for which in runs for f in flagged[which]}, key=lambda f: (*FLAGS, f).index(f)
+    )
+    where = "both runs" if len(runs) == 2 else f"the {runs[0]} run"
+    return f"the machine was {', '.join(flags)} in {where}"
+
+
+def judge_with_conditions(
+    change_verdict: str, base: dict[str, Any], cur: dict[str, Any]
+) -> tuple[str, str]:
+    """A regression or improvement measured under bad conditions becomes ``unreliable``."""
+    if change_verdict in (REGRESSION, IMPROVEMENT):
+        note = conditions_note(base, cur)
+        if note:
+            return UNRELIABLE, f"{note}; a {change_verdict} otherwise"
+    return change_verdict, ""
+
+
 def compare_runs(baseline: Run, current: Run, threshold_pct: float) -> Comparison:
     """Match by fullname and judge each pair; ``RunError`` when the runs share no benchmark."""
     base = {b["fullname"]: b for b in baseline.benchmarks}
@@ -122,14 +155,19 @@ def compare_runs(baseline: Run, current: Run, threshold_pct: float) -> Compariso
     for fullname in common:
         b, c = Spread.from_stats(base[fullname]["stats"]), Spread.from_stats(cur[fullname]["stats"])
         unlike = _unlike(base[fullname], cur[fullname])
+        judged, note = NOT_COMPARABLE, unlike
+        if not unlike:
+            judged, note = judge_with_conditions(
+                verdict(b, c, threshold_pct), base[fullname], cur[fullname]
+            )
         changes.append(
             Change(
                 fullname=fullname,
                 name=str(cur[fullname].get("name") or fullname),
                 baseline=b,
                 current=c,
-                verdict=NOT_COMPARABLE if unlike else verdict(b, c, threshold_pct),
-                note=unlike,
+                verdict=judged,
+                note=note,
             )
         )
     changes.sort(key=lambda c: (VERDICTS.index(c.verdict), c.fullname))
@@ -184,6 +222,12 @@ def render(comparison: Comparison, baseline: Run, current: Run) -> str:
         f"regression: slower by more than {t} and the interquartile ranges do not overlap "
         "(baseline q3 < current q1); noise: beyond the threshold but overlapping",
     ]
+    if comparison.count(UNRELIABLE):
+        lines.append(
+            "unreliable: a regression or improvement measured while the machine was busy, on "
+            "battery, in Low Power Mode or throttled; re-run on a quiet machine before "
+            "believing it"
+        )
     counts = ", ".join(f"{comparison.count(v)} {v}" for v in VERDICTS if comparison.count(v))
     lines.append(f"{len(comparison.changes)} compared: {counts}")
     for label, names_left in (

@@ -30,18 +30,32 @@ def parse_choice(option: str, text: str, valid: tuple[str, ...]) -> str:
     return value
 
 
+def parse_seconds(option: str, text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise OptionError(f"{option}: {text!r} is not a number of seconds (e.g. 10)") from None
+    if not 0 <= value <= 3600:  # also refuses nan and inf
+        raise OptionError(f"{option}: {text!r} must be between 0 and 3600 seconds")
+    return value
+
+
 @dataclass(frozen=True)
 class SuiteConfig:
     devices: tuple[str, ...] = DEVICE_NAMES
     size: str = DEFAULT_PROFILE
     dtype: str = "fp32"
     frameworks: tuple[str, ...] = FRAMEWORKS
+    cooldown_s: float = 0.0
 
     @classmethod
-    def from_strings(cls, devices: str, size: str, dtype: str, frameworks: str) -> SuiteConfig:
+    def from_strings(
+        cls, devices: str, size: str, dtype: str, frameworks: str, cooldown: str = "0"
+    ) -> SuiteConfig:
         return cls(
             devices=parse_list("--devices", devices, DEVICE_NAMES),
             size=parse_choice("--bench-size", size, PROFILES),
             dtype=parse_choice("--dtype", dtype, DTYPES),
             frameworks=parse_list("--frameworks", frameworks, FRAMEWORKS),
+            cooldown_s=parse_seconds("--cooldown", cooldown),
         )

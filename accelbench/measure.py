@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -68,20 +68,63 @@ class SynchronizedBlocks:
         return [b / self.steps_per_round for b in blocks]
 
 
+# A timed case runs at least this many steps: the first (timed alone), the FLOP count, one
+# more warm-up step, two timed rounds of one step.
+MIN_STEPS_PER_CASE = 5
+
+
+class StepTooSlow(Exception):
+    """One step takes longer than the size profile allows (``TimingBudget.max_step_s``)."""
+
+    def __init__(self, step_s: float, budget: TimingBudget) -> None:
+        self.step_s = step_s
+        self.limit_s = budget.max_step_s
+        self.case_estimate_s = MIN_STEPS_PER_CASE * step_s
+        super().__init__(
+            f"one step took {step_s:.3g} s, over the limit of {budget.max_step_s:g} s per step; "
+            f"the case would take about {self.case_estimate_s:.0f} s "
+            f"(at least {MIN_STEPS_PER_CASE} steps: warm-up, FLOP count, two timed rounds)"
+        )
+
+
+def time_first_step(
+    step: Callable[[], Any],
+    device: Any,
+    budget: TimingBudget,
+    clock: Callable[[], float] = time.perf_counter,
+) -> float:
+    """Run and time one synchronized step; ``StepTooSlow`` when it is over the budget's
+    limit, so that a case that would overrun its budget many times over (fp16 on a CPU
+    without fp16 kernels) costs one step, not the whole case."""
+    t0 = clock()
+    step()
+    device.synchronize()
+    step_s = clock() - t0
+    if step_s > budget.max_step_s:
+        raise StepTooSlow(step_s, budget)
+    return step_s
+
+
 def warm_up(
     step: Callable[[], Any],
     device: Any,
     budget: TimingBudget,
     clock: Callable[[], float] = time.perf_counter,
+    done: Sequence[float] = (),
 ) -> tuple[int, float]:
     """Run untimed steps (compilation, autotuning, allocator growth) until the budget is spent.
 
-    Returns the number of warm-up steps and the median synchronized time of one step,
-    which sizes the timed rounds.
+    ``done``: the times of steps already run (the first step, timed alone), counted as
+    warm-up. Slow steps stop early: two steps suffice once warm-up has taken longer than
+    the warm-up and measuring budgets together. Returns the number of warm-up steps and the
+    median synchronized time of one step, which sizes the timed rounds.
     """
-    times: list[float] = []
-    started = clock()
+    times: list[float] = list(done)
+    started = clock() - sum(times)
+    enough_s = budget.warmup_s + budget.measure_s
     while len(times) < budget.min_warmup_steps or clock() - started < budget.warmup_s:
+        if len(times) >= 2 and clock() - started >= enough_s:
+            break
         t0 = clock()
         step()
         device.synchronize()

@@ -186,6 +186,34 @@ def throughput_plot(device_rows: list[dict[str, Any]], path: Path, title: str) -
     return _save(fig, path)
 
 
+def energy_plot(device_rows: list[dict[str, Any]], path: Path, title: str) -> Path | None:
+    """Bars of items per joule per case, one per device (``report.device_rows`` whose
+    ``energy`` was measured)."""
+    rows = [r for r in device_rows if (r.get("energy") or {}).get("items_per_joule")]
+    if not rows:
+        return None
+    cases: dict[tuple[str, ...], dict[str, Any]] = {}
+    for r in rows:
+        cases.setdefault(_case_key(r), r)
+    keys = list(cases)
+    names = [
+        f"{n} ({r['energy'].get('item_unit', 'items')}/J)"
+        for n, r in zip(_case_names(list(cases.values())), cases.values())
+    ]
+    devices = list(dict.fromkeys(r["device_label"] for r in rows))
+    table: dict[str, list[float | None]] = {d: [None] * len(keys) for d in devices}
+    for r in rows:
+        table[r["device_label"]][keys.index(_case_key(r))] = r["energy"]["items_per_joule"]
+    fig = _figure(len(keys), len(devices))
+    ax = fig.add_subplot()
+    _grouped_bars(ax, names, list(table.items()), _short)
+    _log_if_wide(ax, [r["energy"]["items_per_joule"] for r in rows], headroom=1.3)
+    ax.set_ylabel("items per joule (higher is more efficient)")
+    ax.set_title(f"Energy efficiency over the timed rounds (NVML)\n{title}", fontsize=10)
+    _legend(fig, len(devices))
+    return _save(fig, path)
+
+
 def _case_key(row: dict[str, Any]) -> tuple[str, ...]:
     return tuple(
         str(row[f]) for f in ("framework", "workload", "variant", "phase", "dtype", "size")

@@ -6,16 +6,18 @@ This is the only module that imports pytest.
 
 from __future__ import annotations
 
+import re
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
 from pytest_benchmark.session import PerformanceRegression
 
-from accelbench import environment, summary
+from accelbench import conditions, environment, summary
 from accelbench.config import OptionError, SuiteConfig, parse_list
 from accelbench.runner import CaseSkipped, run_case
-from accelbench.sizes import DEFAULT_PROFILE, PROFILES
+from accelbench.sizes import BUDGETS, DEFAULT_PROFILE, PROFILES
 from accelbench.spec import DEVICE_NAMES, DTYPES, FRAMEWORKS, CaseSpec
 
 
@@ -24,6 +26,8 @@ class SuiteState:
     config: SuiteConfig
     records: list[dict[str, Any]] = field(default_factory=list)
     skip_reasons: dict[str, set[str]] = field(default_factory=dict)
+    run_watch: conditions.RunWatch | None = None
+    run_conditions: dict[str, Any] | None = None
 
 
 STATE = pytest.StashKey[SuiteState]()
@@ -54,6 +58,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=",".join(FRAMEWORKS),
         help="Comma-separated frameworks to benchmark. Default: %(default)r",
     )
+    group.addoption(
+        "--cooldown",
+        default="0",
+        metavar="SECONDS",
+        help="Sleep this long before each case, so heat and other load can settle. "
+        "Default: %(default)r",
+    )
 
 
 @pytest.hookimpl(trylast=True)
@@ -72,10 +83,11 @@ def pytest_configure(config: pytest.Config) -> None:
             config.getoption("bench_size"),
             config.getoption("dtype"),
             config.getoption("frameworks"),
+            config.getoption("cooldown"),
         )
     except OptionError as exc:
         raise pytest.UsageError(str(exc)) from None
-    config.stash[STATE] = SuiteState(suite)
+    config.stash[STATE] = SuiteState(suite, run_watch=conditions.RunWatch(suite.cooldown_s))
     if not config.getoption("benchmark_compare", None):
         return
     if config.args_source == pytest.Config.ArgsSource.TESTPATHS:
@@ -148,6 +160,10 @@ def measure(
     )
 
     def run() -> dict[str, Any]:
+        if state.config.cooldown_s and not benchmark.disabled:
+            time.sleep(state.config.cooldown_s)
+        if state.run_watch is not None:
+            state.run_watch.case_starts()
         try:
             info = run_case(benchmark, workload_cls, spec)
         except CaseSkipped as exc:
@@ -172,6 +188,45 @@ def pytest_benchmark_update_machine_info(config: pytest.Config, machine_info: di
 
 def pytest_benchmark_update_json(config: pytest.Config, benchmarks: Any, output_json: dict) -> None:
     output_json["accelbench"] = summary.compute_all(output_json.get("benchmarks", []))
+    if STATE in config.stash:
+        output_json["accelbench"]["conditions"] = _run_conditions(config.stash[STATE])
+
+
+def _run_conditions(state: SuiteState) -> dict[str, Any]:
+    """The run's conditions, summarised once from its cases (saved JSON and terminal agree)."""
+    if state.run_conditions is None:
+        watch = state.run_watch or conditions.RunWatch(state.config.cooldown_s)
+        state.run_conditions = watch.summary(
+            r["extra_info"].get("conditions") for r in summary.measured(state.records)
+        )
+    return state.run_conditions
+
+
+_BENCHMARK_HEADER = re.compile(r"^benchmark: (?P<version>\S+) \(defaults: timer=(?P<timer>\S+) ")
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_report_header(config: pytest.Config) -> Any:
+    """pytest-benchmark's header lists its own defaults (``min_rounds=5 ... warmup=False``),
+    which this suite's benchmarks do not use: say what they do instead."""
+    lines = yield
+    if STATE not in config.stash:
+        return lines
+    budget = BUDGETS[config.stash[STATE].config.size]
+    corrected = []
+    for line in lines:
+        match = _BENCHMARK_HEADER.match(line) if isinstance(line, str) else None
+        if match is None:
+            corrected.append(line)
+            continue
+        corrected.append(  # one entry: pytest writes the hooks' entries in reverse order
+            [
+                f"benchmark: {match['version']} (timer={match['timer']}); rounds, warm-up and "
+                "iterations are set per case by accelbench, not by pytest-benchmark's defaults:",
+                f"  --bench-size {config.stash[STATE].config.size}: {budget.describe()}",
+            ]
+        )
+    return corrected
 
 
 @pytest.hookimpl(wrapper=True)
@@ -190,8 +245,15 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Any
     if STATE in config.stash:
         _write_summary(terminalreporter, config.stash[STATE])
     if regressed:
+        busy = STATE in config.stash and _run_conditions(config.stash[STATE])["flags"]
+        unreliable = (
+            f"; unreliable: the run was marked {', '.join(busy)} (see the warning above)"
+            if busy
+            else ""
+        )
         terminalreporter.write_line(
-            "accelbench: performance regressed beyond --benchmark-compare-fail (see above)",
+            "accelbench: performance regressed beyond --benchmark-compare-fail (see above)"
+            + unreliable,
             red=True,
         )
         config.stash[SESSION].exitstatus = pytest.ExitCode.TESTS_FAILED
@@ -203,7 +265,8 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 
 
 def _write_summary(terminalreporter: Any, state: SuiteState) -> None:
-    text = summary.render_all(summary.compute_all(state.records))
+    computed = summary.compute_all(state.records)
+    text = summary.render_all(computed)
     skipped = [
         f"  {device}: {reason}"
         for device, reasons in sorted(state.skip_reasons.items())
@@ -211,6 +274,17 @@ def _write_summary(terminalreporter: Any, state: SuiteState) -> None:
     ]
     if skipped:
         text = "\n".join(filter(None, [text, "not measured (skipped cases):", *skipped]))
-    if text:
-        terminalreporter.write_sep("=", "accelbench summary")
-        terminalreporter.write_line(text)
+    if not text:
+        return
+    terminalreporter.write_sep("=", "accelbench summary")
+    if state.records:
+        for line in _run_conditions(state)["warnings"]:
+            terminalreporter.write_line(f"WARNING: {line}", yellow=True, bold=True)
+    headline = summary.render_headline(
+        computed["speedups"],
+        [d for d in state.config.devices if d != "cpu"],
+        {device: sorted(reasons) for device, reasons in state.skip_reasons.items()},
+    )
+    if headline:
+        terminalreporter.write_line(headline + "\n", bold=True)
+    terminalreporter.write_line(text)

@@ -16,15 +16,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from accelbench import plots, summary
+from accelbench import marks, plots, summary
+from accelbench.conditions import flags_of
 from accelbench.document import Document, Table
+from accelbench.marks import NOISY_IQR_SHARE
 from accelbench.runs import Run, RunError
-from accelbench.scaling import fit_exponent, longer_half, parse_length_variant
+from accelbench.scaling import longer_half, parse_length_variant, trusted_exponent
 from accelbench.spec import DEVICE_NAMES
 from accelbench.summary import format_rate, format_seconds, natural_key
 from accelbench.workloads.ceiling import COPY, MATMUL, Ceiling
 
-NOISY_IQR_SHARE = 0.10  # IQR above 10% of the median: flagged, as torch.utils.benchmark does
 MARKDOWN_NAME = "report.md"
 HTML_NAME = "report.html"
 PLAIN_RUN_HINT = (
@@ -116,7 +117,9 @@ def device_rows(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 "device_label": info.get("device_label") or device,
                 "median_s": median,
                 "iqr_s": iqr,
-                "noisy": bool(iqr is not None and iqr > NOISY_IQR_SHARE * median),
+                "noisy": marks.is_noisy(stats),
+                "flags": flags_of(info),
+                "energy": info.get("energy") if isinstance(info.get("energy"), dict) else None,
                 "throughput_per_s": info.get("throughput_per_s"),
                 "item_unit": info.get("item_unit", "items"),
                 "tflops_per_s": tflops,
@@ -224,24 +227,32 @@ class Series:
     label: str
     lengths: list[int]
     medians_s: list[float]
+    flagged: tuple[bool, ...] = ()  # per length: noisy or measured under bad conditions
+
+    @property
+    def _flags(self) -> list[bool]:
+        return list(self.flagged) or [False] * len(self.lengths)
 
     @property
     def slope(self) -> float | None:
-        """Exponent p of time ~ L**p, fitted in log-log space; None under two lengths."""
-        return fit_exponent(self.lengths, self.medians_s)
+        """Exponent p of time ~ L**p, fitted in log-log space through the unflagged points;
+        None under ``scaling.MIN_FIT_POINTS`` of them (as the terminal's scaling table)."""
+        return trusted_exponent(self.lengths, self.medians_s, self._flags)
 
     @property
     def slope_longer_half(self) -> float | None:
         """The exponent over the longer half of the lengths, past launch-bound short ones."""
         if len(self.lengths) < 4:
             return None
-        return fit_exponent(*longer_half(self.lengths, self.medians_s))
+        half = len(self.lengths) // 2
+        return trusted_exponent(*longer_half(self.lengths, self.medians_s), self._flags[half:])
 
 
 def attention_series(rows: list[dict[str, Any]]) -> list[Series]:
     """Cases whose variant names a sequence length (``sdpa-L=2048``), one series per
     implementation, device and (where they vary) phase, dtype and workload."""
     points: dict[tuple[str, ...], dict[int, float]] = {}
+    flagged: dict[tuple[str, ...], dict[int, bool]] = {}
     for row in rows:
         point = parse_length_variant(row["variant"])
         if not point or row["ceiling"]:
@@ -250,6 +261,7 @@ def attention_series(rows: list[dict[str, Any]]) -> list[Series]:
         key = (row["framework"], row["workload"], impl, row["device_label"], row["phase"])
         key += (row["dtype"], row["size"])
         points.setdefault(key, {})[length] = row["median_s"]
+        flagged.setdefault(key, {})[length] = bool(row["noisy"] or row.get("flags"))
     varying = [len({k[i] for k in points}) > 1 for i in range(7)]
     series = []
     for key, by_length in sorted(points.items()):
@@ -261,7 +273,14 @@ def attention_series(rows: list[dict[str, Any]]) -> list[Series]:
         ]
         name = f"{impl} on {label}" + (f" ({', '.join(extras)})" if extras else "")
         lengths = sorted(by_length)
-        series.append(Series(name, lengths, [by_length[n] for n in lengths]))
+        series.append(
+            Series(
+                name,
+                lengths,
+                [by_length[n] for n in lengths],
+                tuple(flagged[key][n] for n in lengths),
+            )
+        )
     return series
 
 
@@ -382,6 +401,7 @@ def _run_section(doc: Document, run: Run, title: str, out: Path, prefix: str) ->
         "Times are medians per step in steady state (blocks of k steps, one synchronize each)."
     )
     doc.bullets(_device_lines(run))
+    _conditions_section(doc, run, rows)
     images: list[Path] = []
 
     peaks = ceilings(run.records)
@@ -448,6 +468,7 @@ def _run_section(doc: Document, run: Run, title: str, out: Path, prefix: str) ->
         doc.image(throughput_png, "Throughput per device")
         images.append(throughput_png)
 
+    images += _energy_section(doc, rows, out, prefix, run.machine)
     _other_sections(doc, run)
     if run.unmeasured or run.malformed:
         doc.heading(3, "Left out of this run")
@@ -461,6 +482,109 @@ def _run_section(doc: Document, run: Run, title: str, out: Path, prefix: str) ->
             lines.append(f"{run.malformed} entries without a fullname and a median time")
         doc.bullets(lines)
     return images
+
+
+def _conditions_section(doc: Document, run: Run, rows: list[dict[str, Any]]) -> None:
+    """How the machine was during the run: a warning per condition flag, or one line saying
+    nothing was flagged (runs saved before conditions were recorded: nothing is said)."""
+    saved = run.data.get("accelbench")
+    summary_saved = saved.get("conditions") if isinstance(saved, dict) else None
+    if not isinstance(summary_saved, dict) and not any(r.get("flags") for r in rows):
+        return
+    doc.heading(3, "Conditions")
+    warnings = summary_saved.get("warnings") if isinstance(summary_saved, dict) else None
+    if not isinstance(warnings, list):
+        flagged = sorted({f for r in rows for f in r.get("flags") or []})
+        warnings = [f"{f} during {sum(f in r['flags'] for r in rows)} cases" for f in flagged]
+    if warnings:
+        doc.paragraph(
+            "**Warning:** these figures were measured under conditions that can move them by "
+            "far more than any regression threshold; the affected cases are marked in the "
+            "*conditions* column."
+        )
+        doc.bullets([str(w) for w in warnings])
+    else:
+        doc.paragraph(
+            "Nothing flagged: the machine was not busy, on battery, in Low Power Mode or "
+            "throttled during any case."
+        )
+    if isinstance(summary_saved, dict):
+        facts = []
+        if summary_saved.get("busy_rule"):
+            facts.append(f"rule: {summary_saved['busy_rule']}")
+        if summary_saved.get("others_cores_max") is not None:
+            facts.append(
+                f"other processes used at most {summary_saved['others_cores_max']:.2f} of "
+                f"{summary_saved.get('cores')} cores during a case"
+            )
+        load = summary_saved.get("load_average_before")
+        if isinstance(load, dict) and load.get("1min") is not None:
+            facts.append(f"1-minute load average before the run: {load['1min']:.2f}")
+        if summary_saved.get("cooldown_s"):
+            facts.append(f"--cooldown {summary_saved['cooldown_s']:g} s before each case")
+        doc.bullets(facts)
+
+
+def _energy_section(
+    doc: Document, rows: list[dict[str, Any]], out: Path, prefix: str, title: str
+) -> list[Path]:
+    """Joules per step and items per joule where the run measured energy; else the reason
+    the accelerator cases give (e.g. macOS without sudo powermetrics)."""
+    measured_rows = [r for r in rows if r.get("energy") and r["energy"].get("measured")]
+    reasons = sorted(
+        {
+            str(r["energy"].get("reason"))
+            for r in rows
+            if r.get("energy") and not r["energy"].get("measured") and r["device"] != "cpu"
+        }
+    )
+    if not measured_rows and not reasons:
+        return []
+    doc.heading(3, "Energy")
+    if not measured_rows:
+        doc.paragraph("; ".join(reasons) + ".")
+        return []
+    body = []
+    for r in measured_rows:
+        e = r["energy"]
+        check = e.get("counter_vs_power_instant") or e.get("counter_vs_power_usage")
+        body.append(
+            [
+                case_label(r),
+                r["dtype"],
+                r["device_label"],
+                format_figure(e.get("joules_per_step")) + (" (coarse)" if e.get("coarse") else ""),
+                f"{format_compact(e.get('items_per_joule'))} {e.get('item_unit', '')}/J",
+                format_figure(e.get("mean_power_w")),
+                f"{check:.2f}" if check else "-",
+            ]
+        )
+    doc.table(
+        Table(
+            [
+                "case",
+                "dtype",
+                "device",
+                "J per step",
+                "per joule",
+                "mean W",
+                "counter / integrated power",
+            ],
+            body,
+            numeric={3, 4, 5, 6},
+        )
+    )
+    doc.paragraph(
+        "Energy over the timed rounds from NVML's total energy counter (the whole board, idle "
+        "power included); the last column divides it by the board power sampled every 20 ms "
+        "and integrated over the same rounds (near 1: the two agree). *coarse*: a window under "
+        "1 s, where the counter's ~100 ms ticks matter."
+    )
+    png = plots.energy_plot(measured_rows, out / f"{prefix}energy.png", title)
+    if png is None:
+        return []
+    doc.image(png, "Items per joule per device")
+    return [png]
 
 
 def _device_lines(run: Run) -> list[str]:
@@ -526,6 +650,7 @@ def _workload_table(rows: list[dict[str, Any]]) -> Table:
         "TFLOP/s",
         "of ceiling",
         "speedup over CPU",
+        "conditions",
     ]
     body = []
     for r in rows:
@@ -546,6 +671,7 @@ def _workload_table(rows: list[dict[str, Any]]) -> Table:
                 format_figure(r["tflops_per_s"]),
                 format_share(r["ceiling_share"]),
                 format_speedup(r["speedup"]),
+                ", ".join(f"*{flag}*" for flag in r.get("flags") or []) or "-",
             ]
         )
     return Table(header, body, numeric={5, 6, 7, 8, 9, 10})

@@ -7,24 +7,32 @@ with its reason, and the plugin turns that into a skip.
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import statistics
 from typing import Any
 
 from accelbench import frameworks, parity
+from accelbench.conditions import CaseWatch
 from accelbench.devices import first_line
+from accelbench.energy import EnergyMeter
 from accelbench.measure import (
     TIMING_MODE,
+    StepTooSlow,
     SynchronizedBlocks,
     harness_overhead_s,
     plan_timing,
+    time_first_step,
     warm_up,
 )
+from accelbench.scaling import parse_length_variant
 from accelbench.sizes import BUDGETS
 from accelbench.spec import CaseSpec
 from accelbench.workloads.base import Workload
 
 _flops_cache: dict[tuple[str, ...], int | None] = {}
+# Cases skipped in this session because one step was over the limit: spec -> seconds per step.
+_too_slow: dict[CaseSpec, float] = {}
 
 
 class CaseSkipped(Exception):
@@ -62,11 +70,24 @@ def _measure(
     benchmark: Any, workload_cls: type[Workload], spec: CaseSpec, device: Any
 ) -> dict[str, Any]:
     budget = BUDGETS[spec.size]
+    reason = known_too_slow(spec, device.label)
+    if reason:
+        raise CaseSkipped(reason)
+    watch = CaseWatch()
     info: dict[str, Any] = {**spec.as_dict(), "device_label": device.label}
     if spec.device != "cpu":
         info.update(_check_parity(workload_cls, spec, device))
 
     workload = workload_cls(spec, device)
+    first_step_s = None
+    if not benchmark.disabled:
+        try:
+            first_step_s = time_first_step(workload.step, device, budget)
+        except StepTooSlow as exc:
+            _too_slow[spec] = exc.step_s
+            busy = watch.busy_note()
+            reason = _too_slow_reason(spec, device.label, exc) + (f"; {busy}" if busy else "")
+            raise CaseSkipped(reason) from None
     dtype_ran = workload.dtype_ran()
     if dtype_ran != spec.dtype:
         raise CaseSkipped(
@@ -82,17 +103,20 @@ def _measure(
         _flops_cache[key] = workload.flops_per_step()
     flops = _flops_cache[key]
 
-    warmup_steps, step_s = warm_up(workload.step, device, budget)
+    done = [first_step_s] if first_step_s is not None else []
+    warmup_steps, step_s = warm_up(workload.step, device, budget, done=done)
     plan = plan_timing(warmup_steps, step_s, budget)
     blocks = SynchronizedBlocks(workload.step, device, plan.steps_per_round, device.timer())
     device.reset_memory()
-    benchmark.pedantic(
-        blocks,
-        rounds=plan.rounds,
-        warmup_rounds=plan.warmup_rounds,
-        iterations=plan.steps_per_round,
-    )
-    device.synchronize()
+    meter = EnergyMeter(spec.device)
+    with meter:
+        benchmark.pedantic(
+            blocks,
+            rounds=plan.rounds,
+            warmup_rounds=plan.warmup_rounds,
+            iterations=plan.steps_per_round,
+        )
+        device.synchronize()
 
     stats = benchmark.stats.stats
     median_s = stats.median
@@ -115,8 +139,52 @@ def _measure(
         memory=device.memory(),
         threads=workload.threads(),
         shapes=workload.shapes(),
+        first_step_s=first_step_s,
     )
+    steps_in_window = (stats.rounds + plan.warmup_rounds) * plan.steps_per_round
+    info["energy"] = meter.energy(steps_in_window, workload.items_per_step, workload.item_unit)
+    info["conditions"] = watch.finish(gpu=meter.gpu_conditions())
     return info
+
+
+def known_too_slow(spec: CaseSpec, label: str) -> str | None:
+    """Why ``spec`` need not even start: a shorter length of the same sweep was already over
+    the step limit on this device, or, for an accelerator, on the CPU in fp32 (the parity
+    check's reference)."""
+    for slow, step_s in _too_slow.items():
+        for mine, role in ((spec, ""), (spec.on("cpu", "fp32"), "the CPU reference for parity: ")):
+            if role and spec.device == "cpu":
+                continue
+            if _at_least_as_slow(mine, slow):
+                where = f"{slow.variant} " if slow.variant else ""
+                return (
+                    f"too slow, not started: {role}{where}{slow.phase} {slow.dtype} on "
+                    f"{'the CPU' if role else label} already took {step_s:.3g} s per step, over "
+                    f"the {spec.size} limit of {BUDGETS[spec.size].max_step_s:g} s; "
+                    f"{spec.variant or 'this case'} is at least as slow"
+                )
+    return None
+
+
+def _at_least_as_slow(spec: CaseSpec, slow: CaseSpec) -> bool:
+    """The same case, or the same sweep at a length no shorter."""
+    if spec == slow:
+        return True
+    mine, theirs = parse_length_variant(spec.variant), parse_length_variant(slow.variant)
+    if mine is None or theirs is None or mine[0] != theirs[0] or mine[1] < theirs[1]:
+        return False
+    return spec == dataclasses.replace(slow, variant=spec.variant)
+
+
+def _too_slow_reason(spec: CaseSpec, label: str, exc: StepTooSlow) -> str:
+    where = f"{spec.workload} {spec.variant}".strip()
+    reason = f"too slow: {where} {spec.phase} {spec.dtype} on {label} at size {spec.size}: {exc}"
+    if spec.device == "cpu" and spec.dtype in ("fp16", "bf16"):
+        reason += (
+            f"; {spec.dtype} on a CPU without native {spec.dtype} kernels is emulated "
+            "(see the README's dtype notes): use --dtype fp32 for the CPU"
+        )
+    return reason
 
 
 def _check_parity(workload_cls: type[Workload], spec: CaseSpec, device: Any) -> dict[str, Any]:

@@ -10,6 +10,11 @@ The slope is fitted twice: over every length, and over the longer half of the le
 At short lengths a GPU step costs about its kernel launches whatever L is, which flattens
 the curve (an H200 ran naive attention at L=128, 256 and 512 in about 82 us each), so the
 longer half is where attention's L^2 shows (about 2).
+
+A point marked noisy or taken under bad conditions (``accelbench.marks``) is left out of
+the fit, and a slope is given only through at least ``MIN_FIT_POINTS`` points: two points
+always make a line, so a slope through two (or through a point 150 times off on a busy
+machine: exponents of -5 and -6 were printed) says nothing.
 """
 
 from __future__ import annotations
@@ -22,6 +27,8 @@ from typing import Any
 import numpy as np
 
 _LENGTH_VARIANT = re.compile(r"^(?P<implementation>[A-Za-z0-9_.]+)-L=(?P<length>[0-9]+)$")
+
+MIN_FIT_POINTS = 3
 
 # The fields that, with the device and the implementation, name one curve.
 CURVE_FIELDS = ("framework", "workload", "phase", "dtype", "size")
@@ -55,6 +62,16 @@ def fit_exponent(lengths: Sequence[float], times: Sequence[float]) -> float | No
     return float(slope)
 
 
+def trusted_exponent(
+    lengths: Sequence[int], times: Sequence[float], flagged: Sequence[bool]
+) -> float | None:
+    """``fit_exponent`` through the unflagged points only; None under ``MIN_FIT_POINTS``."""
+    kept = [(n, t) for n, t, bad in zip(lengths, times, flagged) if not bad]
+    if len({n for n, _ in kept}) < MIN_FIT_POINTS:
+        return None
+    return fit_exponent([n for n, _ in kept], [t for _, t in kept])
+
+
 def longer_half(
     lengths: Sequence[int], times: Sequence[float]
 ) -> tuple[Sequence[int], Sequence[float]]:
@@ -66,6 +83,7 @@ def longer_half(
 
 def scaling_rows(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """One row per (case, device, implementation) with at least one length measured."""
+    from accelbench.marks import marks
     from accelbench.summary import measured  # summary imports this module: import late
 
     curves: dict[tuple[Any, ...], dict[int, dict[str, Any]]] = {}
@@ -82,6 +100,7 @@ def scaling_rows(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     for (case, device, implementation), points in sorted(curves.items()):
         lengths = sorted(points)
         medians = [points[n]["stats"]["median"] for n in lengths]
+        flagged = [bool(marks(points[n])) for n in lengths]
         row: dict[str, Any] = dict(zip(CURVE_FIELDS, case))
         row.update(
             device=device,
@@ -90,8 +109,11 @@ def scaling_rows(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
             lengths=lengths,
             median_s=medians,
             tflops_per_s=[points[n]["extra_info"].get("tflops_per_s") for n in lengths],
-            exponent=fit_exponent(lengths, medians),
-            exponent_long=fit_exponent(*longer_half(lengths, medians)),
+            flagged=flagged,
+            exponent=trusted_exponent(lengths, medians, flagged),
+            exponent_long=trusted_exponent(
+                *longer_half(lengths, medians), flagged[len(lengths) // 2 :]
+            ),
             speedup_over_cpu=None,
         )
         cpu = curves.get((case, "cpu", implementation))
@@ -118,9 +140,10 @@ def render_scaling(rows: list[dict[str, Any]]) -> str:
     body = []
     for r in rows:
         speedups = r["speedup_over_cpu"] or [None] * len(r["lengths"])
+        flagged = r.get("flagged") or [False] * len(r["lengths"])
         cells = {
-            n: format_seconds(t) + (f" {s:.2f}x" if s else "")
-            for n, t, s in zip(r["lengths"], r["median_s"], speedups)
+            n: format_seconds(t) + ("*" if bad else "") + (f" {s:.2f}x" if s else "")
+            for n, t, s, bad in zip(r["lengths"], r["median_s"], speedups, flagged)
         }
         body.append(
             [
@@ -139,7 +162,12 @@ def render_scaling(rows: list[dict[str, Any]]) -> str:
         "of log time against log length, over all lengths and over the longer half; "
         "Nx: speedup over the CPU at that length)"
     )
-    return f"{title}\n{format_table(header, body)}"
+    notes = (
+        f"\nexponents are fitted through at least {MIN_FIT_POINTS} lengths, leaving out "
+        "the points marked * (noisy, or measured while the machine was busy or throttled); "
+        "'-': too few points"
+    )
+    return f"{title}\n{format_table(header, body)}{notes}"
 
 
 def format_exponent(value: float | None) -> str:

@@ -31,6 +31,44 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         item.add_marker(strict, append=False)
 
 
+@pytest.fixture(autouse=True)
+def no_step_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No case is skipped as too slow: how long a step takes depends on the machine and its
+    load, and the suite's tests must not. Tests of the limit plant a slow step and a limit
+    of their own; cases remembered as too slow are forgotten."""
+    import dataclasses
+    import math
+
+    from accelbench import runner
+    from accelbench.sizes import BUDGETS
+
+    for name, budget in list(BUDGETS.items()):
+        monkeypatch.setitem(BUDGETS, name, dataclasses.replace(budget, max_step_s=math.inf))
+    monkeypatch.setattr(runner, "_too_slow", {})
+
+
+@pytest.fixture
+def fake_load(monkeypatch: pytest.MonkeyPatch):
+    """``fake_load(others_cores=1.8)``: every CPU window the conditions measure from then on
+    says other processes used that many of 2 cores (and the suite one core)."""
+    from accelbench import conditions
+
+    def plant(others_cores: float) -> None:
+        def window(start, end, cores):
+            return {
+                "wall_s": 1.0,
+                "cores": 2,
+                "machine_cpu_percent": 100.0 * min(1.0, (1.0 + others_cores) / 2),
+                "own_cores": 1.0,
+                "others_cores": others_cores,
+            }
+
+        monkeypatch.setattr(conditions, "cpu_window", window)
+        monkeypatch.setattr(conditions, "cpu_count", lambda: 2)
+
+    return plant
+
+
 @pytest.fixture(scope="session", autouse=True)
 def torch_lazy_imports_done() -> None:
     """pytester's in-process runs restore sys.modules afterwards, so a module torch imports

@@ -100,6 +100,42 @@ def test_the_gate_trips_on_a_planted_2x_slowdown(tmp_path, baseline, capsys):
     assert err.strip() == f"accelbench compare: 1 regression(s): {slow}"
 
 
+def marked(entries: list[dict], flags: list[str]) -> list[dict]:
+    """The entries as if measured under conditions that raised ``flags``."""
+    for entry in entries:
+        entry["extra_info"]["conditions"] = {"flags": flags, "notes": []}
+    return entries
+
+
+def test_a_regression_on_a_run_marked_busy_is_unreliable_and_does_not_fail(
+    tmp_path, baseline, capsys
+):
+    slow = "test_cnn_torch[cuda-train]"
+    current = write(tmp_path / "current.json", saved_run(marked(records({slow: 2.0}), ["busy"])))
+
+    code = main(["compare", str(baseline), str(current), "--fail-on", "regression"])
+
+    out, err = capsys.readouterr()
+    assert code == 0
+    (row,) = [line for line in out.splitlines() if line.startswith(slow)]
+    assert row.rstrip().endswith(
+        "unreliable (the machine was busy in the current run; a regression otherwise)"
+    )
+    assert "4 compared: 1 unreliable, 3 unchanged" in out
+    assert "unreliable: a regression or improvement measured while the machine was busy" in out
+    assert err.startswith("accelbench compare: 1 change(s) unreliable, not counted as regressions")
+
+
+def test_a_busy_baseline_makes_an_improvement_unreliable_too(tmp_path, capsys):
+    fast = "test_cnn_torch[cpu-train]"
+    base = write(tmp_path / "base.json", saved_run(marked(records(), ["busy", "on battery"])))
+    current = write(tmp_path / "current.json", saved_run(records({fast: 0.5})))
+    assert main(["compare", str(base), str(current)]) == 0
+    out = capsys.readouterr().out
+    (row,) = [line for line in out.splitlines() if line.startswith(fast)]
+    assert "unreliable (the machine was busy, on battery in the baseline run" in row
+
+
 def test_a_run_compared_with_itself_passes_the_gate(baseline, capsys):
     code = main(["compare", str(baseline), str(baseline), "--fail-on", "regression"])
 

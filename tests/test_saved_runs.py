@@ -1,12 +1,12 @@
 """Saving runs and comparing them, through pytest-benchmark's own storage."""
 
 import json
-import time
 
 import pytest
 
 from accelbench.workloads.cnn import SimpleCNN
 
+import fakeclock
 from conftest import SMOKE, add_benchmarks
 
 RUN = ["benchmarks", *SMOKE, "--devices", "cpu", "-k", "infer"]
@@ -51,25 +51,32 @@ def test_saved_json_carries_extra_info_machine_info_and_the_speedup_summary(suit
 
 
 def test_autosave_twice_then_compare_and_gate_on_a_planted_slowdown(suite, monkeypatch):
-    add_benchmarks(suite, "test_cnn_torch.py")
-    suite.runpytest(*RUN, "--benchmark-autosave").assert_outcomes(passed=1)
-    suite.runpytest(*RUN, "--benchmark-autosave").assert_outcomes(passed=1)
-    assert len(saved_runs(suite)) == 2
+    """Timed with a fake clock that only a step moves: the baseline's step lasts 1 ms, the
+    slowed one twice that, however busy the machine is."""
+    honest_step = SimpleCNN.step
 
-    result = suite.runpytest(*RUN, "--benchmark-compare")
+    def planted_step(self):
+        fakeclock.step_taken()
+        return honest_step(self)
+
+    monkeypatch.setattr(SimpleCNN, "step", planted_step)
+    monkeypatch.setattr(fakeclock, "STEP_S", [0.001])
+    run = [*RUN, "--benchmark-timer", "fakeclock.clock"]
+    add_benchmarks(suite, "test_cnn_torch.py")
+    suite.runpytest(*run, "--benchmark-autosave").assert_outcomes(passed=1)
+    suite.runpytest(*run, "--benchmark-autosave").assert_outcomes(passed=1)
+    assert len(saved_runs(suite)) == 2
+    baseline = json.loads(saved_runs(suite)[-1].read_text())["benchmarks"][0]["stats"]
+    assert baseline["median"] == pytest.approx(0.001)
+
+    result = suite.runpytest(*run, "--benchmark-compare")
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines(
         ["*test_cnn_torch[[]cpu-infer[]] (0002_*", "*test_cnn_torch[[]cpu-infer[]] (NOW)*"]
     )
 
-    honest_step = SimpleCNN.step
-
-    def slow_step(self):
-        time.sleep(0.01)  # several times a smoke CNN inference step on any CPU
-        return honest_step(self)
-
-    monkeypatch.setattr(SimpleCNN, "step", slow_step)
-    result = suite.runpytest(*RUN, "--benchmark-compare", "--benchmark-compare-fail=median:15%")
+    monkeypatch.setattr(fakeclock, "STEP_S", [2 * baseline["median"]])
+    result = suite.runpytest(*run, "--benchmark-compare", "--benchmark-compare-fail=median:15%")
     assert result.ret == 1
     result.stderr.fnmatch_lines(
         [
@@ -80,7 +87,34 @@ def test_autosave_twice_then_compare_and_gate_on_a_planted_slowdown(suite, monke
     result.stdout.fnmatch_lines(
         [
             "*accelbench summary*",
-            "accelbench: performance regressed beyond --benchmark-compare-fail (see above)",
+            "accelbench: performance regressed beyond --benchmark-compare-fail (see above)*",
         ]
     )
     assert "Traceback" not in result.stdout.str() + result.stderr.str()
+
+
+def test_the_gate_calls_a_regression_on_a_busy_run_unreliable(suite, monkeypatch, fake_load):
+    honest_step = SimpleCNN.step
+
+    def planted_step(self):
+        fakeclock.step_taken()
+        return honest_step(self)
+
+    monkeypatch.setattr(SimpleCNN, "step", planted_step)
+    monkeypatch.setattr(fakeclock, "STEP_S", [0.001])
+    run = [*RUN, "--benchmark-timer", "fakeclock.clock"]
+    add_benchmarks(suite, "test_cnn_torch.py")
+    fake_load(others_cores=0.0)
+    suite.runpytest(*run, "--benchmark-autosave").assert_outcomes(passed=1)
+
+    fake_load(others_cores=1.8)
+    monkeypatch.setattr(fakeclock, "STEP_S", [0.002])
+    result = suite.runpytest(*run, "--benchmark-compare", "--benchmark-compare-fail=median:15%")
+    assert result.ret == 1
+    result.stdout.fnmatch_lines(
+        [
+            "WARNING: the machine was busy during 1 of 1 cases*",
+            "accelbench: performance regressed beyond --benchmark-compare-fail (see above); "
+            "unreliable: the run was marked busy*",
+        ]
+    )

@@ -6,21 +6,23 @@ import pytest
 
 from accelbench import summary
 from accelbench.scaling import (
+    MIN_FIT_POINTS,
     fit_exponent,
     length_variant,
     longer_half,
     parse_length_variant,
     render_scaling,
     scaling_rows,
+    trusted_exponent,
 )
 
 from conftest import SMOKE, add_benchmarks
 
 
-def record(device, variant, median_s, phase="infer", workload="attention"):
+def record(device, variant, median_s, phase="infer", workload="attention", iqr_share=0.01):
     """One entry shaped like pytest-benchmark's saved JSON, as the plugin writes it."""
     return {
-        "stats": {"median": median_s},
+        "stats": {"median": median_s, "iqr": iqr_share * median_s},
         "extra_info": {
             "framework": "torch",
             "workload": workload,
@@ -67,6 +69,27 @@ def test_the_longer_half_fit_sees_the_power_law_past_a_flat_launch_cost():
     assert row["exponent_long"] == pytest.approx(2.0)
     assert longer_half(lengths, times) == (lengths[3:], times[3:])
     assert longer_half([64, 128, 256], [1, 2, 3]) == ([128, 256], [2, 3])
+
+
+def test_no_exponent_through_fewer_than_three_points():
+    assert MIN_FIT_POINTS == 3
+    assert trusted_exponent([64, 128], [1.0, 4.0], [False, False]) is None
+    assert trusted_exponent([64, 128, 256], [1.0, 4.0, 16.0], [False] * 3) == pytest.approx(2.0)
+
+
+def test_noisy_and_busy_points_are_left_out_of_the_fit_and_starred():
+    """A busy machine made one point 150 times slower: the fit goes through the others."""
+    records = curve("cpu", "naive", lambda n: 1e-9 * n**2)
+    records[1]["stats"]["median"] *= 150  # L=256, measured while other programs ran
+    records[1]["extra_info"]["conditions"] = {"flags": ["busy"]}
+    records[3]["stats"]["iqr"] = 0.5 * records[3]["stats"]["median"]  # L=1024, noisy
+    (row,) = scaling_rows(records)
+    assert row["flagged"] == [False, True, False, True, False]
+    assert row["exponent"] == pytest.approx(2.0)  # through L=128, 512 and 2048
+    assert row["exponent_long"] is None  # the longer half keeps 512 and 2048 only
+    text = render_scaling([row])
+    assert "*" in text.splitlines()[3]  # the row, after the title, header and rule
+    assert "leaving out the points marked *" in text
 
 
 def test_variant_names_round_trip_and_others_name_no_length():
@@ -180,6 +203,6 @@ def test_smoke_session_of_transformer_and_attention_saves_and_prints_the_scaling
     assert len(curves) == len(rows) == 2 * 2 * 2
     for r in rows:
         assert r["lengths"] == [64, 128]
-        assert isinstance(r["exponent"], float)
+        assert r["exponent"] is None  # two lengths: a line through any two points means nothing
         if r["device"] == "mps":
             assert all(s > 0 for s in r["speedup_over_cpu"])

@@ -23,6 +23,8 @@ def test_smoke_run_saves_timings_and_prints_speedup_table(suite, monkeypatch, fr
     result.stdout.fnmatch_lines(
         [
             "*accelbench summary*",
+            "headline: no accelerator was usable, so no speedup: mps: MPS not available: planted",
+            "CPU only*",
             "*torch cnn*train*fp32*images/s*",
             "not measured (skipped cases):",
             "  mps: MPS not available: planted",

@@ -1,0 +1,114 @@
+"""The terminal answer: the headline first, folded tables, a truthful header, units people
+quote."""
+
+import pytest
+from fixtures.runs import ceiling, record
+
+from accelbench import summary
+from accelbench.summary import format_bandwidth, format_throughput, render_headline
+
+from conftest import SMOKE, add_benchmarks
+
+
+def rows(records):
+    return summary.speedup_rows(records)
+
+
+def test_the_headline_gives_each_accelerators_speedup_per_workload_and_phase():
+    records = [
+        record("resnet18", "cpu", "train", 0.50),
+        record("resnet18", "cuda", "train", 0.0136),
+        record("resnet18", "cpu", "infer", 0.16),
+        record("resnet18", "cuda", "infer", 0.32),
+    ]
+    text = render_headline(rows(records), ["cuda"])
+    assert text.splitlines()[1:] == [
+        "  torch resnet18 infer fp32 smoke  cuda 0.5x (slower)",
+        "  torch resnet18 train fp32 smoke  cuda 36.8x",
+    ]
+
+
+def test_a_sweep_is_headlined_at_its_longest_length_and_marks_show():
+    records = []
+    for n, cpu_s, gpu_s in ((128, 1e-3, 1e-4), (4096, 1.0, 1e-3)):
+        records += [
+            record("attention", "cpu", "infer", cpu_s, variant=f"sdpa-L={n}"),
+            record("attention", "cuda", "infer", gpu_s, variant=f"sdpa-L={n}"),
+        ]
+    records[-1]["extra_info"]["conditions"] = {"flags": ["throttled"]}
+    (line,) = render_headline(rows(records), ["cuda"]).splitlines()[1:]
+    assert line == "  torch attention infer fp32 smoke  sdpa-L=4096 cuda 1e+03x (throttled)"
+
+
+def test_no_usable_accelerator_is_one_line_with_the_reasons_not_rows_of_dashes():
+    records = [record("cnn", "cpu", "train", 0.01), record("cnn", "cpu", "infer", 0.003)]
+    unusable = {
+        "mps": ["MPS not available: no Apple GPU"],
+        "cuda": ["CUDA not available: no usable NVIDIA GPU"],
+    }
+    assert render_headline(rows(records), ["mps", "cuda"], unusable) == (
+        "headline: no accelerator was usable, so no speedup: cuda: CUDA not available: no "
+        "usable NVIDIA GPU | mps: MPS not available: no Apple GPU"
+    )
+    table = summary.render_speedups(rows(records))
+    assert table.startswith("CPU only")
+    assert " - " not in table
+
+
+def test_only_the_cpu_asked_for_is_said_so():
+    records = [record("cnn", "cpu", "train", 0.01)]
+    assert render_headline(rows(records), []) == (
+        "headline: only the CPU was asked for (--devices cpu): no speedup to give"
+    )
+
+
+def test_ceilings_are_in_tflops_and_bytes_per_second_in_gb_or_tb():
+    assert format_bandwidth(4.22e12) == "4.22 TB/s"
+    assert format_bandwidth(89.8e9) == "89.8 GB/s"
+    assert format_bandwidth(3.07e8) == "307 MB/s"
+    assert format_throughput(5110.0, "matmuls", tflops=0.686) == "0.686 TFLOP/s"
+    assert format_throughput(6970.0, "images") == "6.97k images/s"
+    text = summary.render_speedups(rows(ceiling("cpu", 1.2, 40.0) + ceiling("cuda", 51.2, 4200)))
+    assert "51.2 TFLOP/s" in text and "4.2 TB/s" in text and "40 GB/s" in text
+    assert "matmuls/s" not in text and "bytes/s" not in text
+
+
+def test_noisy_rows_are_marked_in_the_summary():
+    noisy = record("cnn", "cpu", "train", 0.01, iqr=0.004)
+    text = summary.render_speedups(rows([noisy, record("cnn", "cuda", "train", 0.001)]))
+    (row,) = [line for line in text.splitlines() if line.startswith("torch cnn")]
+    assert row.endswith("cpu noisy")
+    assert "noisy: IQR over 10% of the median" in text
+
+
+@pytest.fixture
+def two_workloads(suite):
+    add_benchmarks(suite, "test_cnn_torch.py", "test_ceiling.py")
+    return suite.runpytest(*SMOKE, "--devices", "cpu")
+
+
+def test_one_pytest_benchmark_table_per_workload(two_workloads):
+    two_workloads.assert_outcomes(passed=4)
+    out = two_workloads.stdout.str()
+    assert out.count("benchmark 'test_cnn_torch': 2 tests") == 1
+    assert out.count("benchmark 'test_ceiling': 2 tests") == 1
+    assert out.count("benchmark '") == 2
+
+
+def test_the_header_says_how_the_suite_times_not_pytest_benchmarks_defaults(two_workloads):
+    out = two_workloads.stdout.str()
+    assert "min_rounds=5" not in out and "warmup=False" not in out
+    two_workloads.stdout.fnmatch_lines(
+        [
+            "benchmark: * (timer=*); rounds, warm-up and iterations are set per case by "
+            "accelbench, not by pytest-benchmark's defaults:",
+            "  --bench-size smoke: untimed warm-up of at least 1 step, then 3-10 timed rounds*",
+        ]
+    )
+
+
+def test_the_headline_comes_first_in_the_summary(two_workloads):
+    lines = two_workloads.stdout.str().splitlines()
+    start = next(i for i, line in enumerate(lines) if "accelbench summary" in line)
+    after = [line for line in lines[start + 1 :] if not line.startswith("WARNING")]
+    assert after[0] == "headline: only the CPU was asked for (--devices cpu): no speedup to give"
