@@ -35,7 +35,7 @@ def not_measured_reason(device_name: str, gpu: nvml.Gpu | None) -> str:
     if sys.platform == "darwin":
         return "energy not measured: needs sudo powermetrics"
     if device_name == "cuda" and nvml.module() is None:
-        return f"energy not measured: {nvml.MISSING_HINT}"
+        return f"energy not measured: {nvml.loaded()[1]}"
     if device_name == "cuda":
         return "energy not measured: NVML has no energy counter or power reading for this GPU"
     return f"energy not measured: no energy counter is read for {device_name}"

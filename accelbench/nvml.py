@@ -111,17 +111,22 @@ class Gpu:
 
 
 @functools.lru_cache(maxsize=1)
-def module() -> Any:
-    """pynvml, initialised; None where it is missing or no NVIDIA driver answers."""
+def loaded() -> tuple[Any, str]:
+    """(pynvml initialised, "") or (None, why not: not installed, or no driver answered)."""
     try:
         import pynvml
     except ImportError:
-        return None
+        return None, MISSING_HINT
     try:
         pynvml.nvmlInit()
-    except Exception:
-        return None
-    return pynvml
+    except Exception as exc:
+        return None, f"NVML did not start ({str(exc).strip() or type(exc).__name__})"
+    return pynvml, ""
+
+
+def module() -> Any:
+    """pynvml, initialised; None where it is missing or no NVIDIA driver answers."""
+    return loaded()[0]
 
 
 def handle_for(device_name: str) -> Gpu | None:

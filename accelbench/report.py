@@ -682,8 +682,8 @@ def _other_sections(doc: Document, run: Run) -> None:
     saved by a newer suite that this one does not know, as plain tables."""
     blocks = []
     for section in summary.SECTIONS:
-        if section.key == "speedups":
-            continue  # shown above, per workload
+        if section.key in ("speedups", "energy"):
+            continue  # shown above, per workload and in the energy table
         computed = section.compute(run.records)
         text = section.render(computed) if computed else ""
         if text:

@@ -80,9 +80,9 @@ def fake_nvml(monkeypatch):
     """Install a FakeNvml as ``pynvml``, its counter following ``fake_nvml.clock``."""
     module = FakeNvml(FakeClock())
     monkeypatch.setitem(sys.modules, "pynvml", module)
-    nvml.module.cache_clear()
+    nvml.loaded.cache_clear()
     yield module
-    nvml.module.cache_clear()
+    nvml.loaded.cache_clear()
 
 
 def test_trapezoids_integrate_power_over_the_window_holding_the_ends_flat():
@@ -153,7 +153,7 @@ def test_without_an_energy_counter_the_integrated_power_is_the_figure(fake_nvml,
 
 def test_no_nvml_no_energy_and_the_reason_says_what_to_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "pynvml", None)  # import pynvml raises ImportError
-    nvml.module.cache_clear()
+    nvml.loaded.cache_clear()
     monkeypatch.setattr(energy.sys, "platform", "linux")
     try:
         meter = EnergyMeter("cuda")
@@ -161,7 +161,7 @@ def test_no_nvml_no_energy_and_the_reason_says_what_to_install(monkeypatch):
             pass
         result = meter.energy(10, 1, "images")
     finally:
-        nvml.module.cache_clear()
+        nvml.loaded.cache_clear()
     assert result == {
         "measured": False,
         "reason": "energy not measured: nvidia-ml-py is not installed (pip install nvidia-ml-py)",
