@@ -89,11 +89,9 @@ def test_a_case_too_slow_for_its_profile_is_skipped_with_the_estimate(
 
     monkeypatch.setattr(SimpleCNN, "step", slow_step)
     add_benchmarks(suite, "test_cnn_torch.py")
-    started = time.perf_counter()
     result = suite.runpytest(*SMOKE, "--devices", "cpu", "-k", "infer", "-rs")
     result.assert_outcomes(skipped=1)
     assert len(calls) == 1  # one step, not a whole case
-    assert time.perf_counter() - started < 60
     result.stdout.fnmatch_lines(
         [
             "*too slow: cnn infer fp32 on * at size smoke: one step took * s, over the limit "
