@@ -80,6 +80,14 @@ def ceilings(records: list[dict[str, Any]]) -> dict[tuple[str, str], CeilingFigu
     return {k: CeilingFigures(device=k[0], dtype=k[1], **v) for k, v in found.items()}
 
 
+def bandwidth_share(rate_bytes_per_s: float | None, peak: CeilingFigures | None) -> float | None:
+    """A memory-bound workload's bytes/s over the copy ceiling of the same device and dtype
+    in the same run (which counts the bytes a copy reads plus those it writes)."""
+    if not rate_bytes_per_s or peak is None or not peak.copy_gb_per_s:
+        return None
+    return rate_bytes_per_s / 1e9 / peak.copy_gb_per_s
+
+
 def _speedups(records: list[dict[str, Any]]) -> dict[tuple[tuple[str, ...], str], float]:
     """(case, device) -> speedup over the CPU, as the end-of-run summary computes it."""
     out: dict[tuple[tuple[str, ...], str], float] = {}
@@ -122,6 +130,7 @@ def device_rows(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 "tflops_per_s": tflops,
                 "bytes_per_s": bytes_per_s(r),
                 "ceiling_share": share,
+                "bandwidth_share": None if is_ceiling(r) else bandwidth_share(bytes_per_s(r), peak),
                 "speedup": speedups.get((key, device)),
                 "ceiling": is_ceiling(r),
             }
@@ -400,7 +409,7 @@ def _run_section(doc: Document, run: Run, title: str, out: Path, prefix: str) ->
             groups.setdefault((row["framework"], row["workload"]), []).append(row)
     for (framework, workload), group in groups.items():
         doc.heading(3, f"{framework} {workload}")
-        doc.table(_workload_table(group))
+        doc.table(_with_bandwidth(_workload_table(group), group))
     if any(r["noisy"] for r in rows):
         doc.paragraph(
             f"*noisy*: the IQR is over {NOISY_IQR_SHARE:.0%} of the median; re-run at a larger "
@@ -506,7 +515,9 @@ def _ceiling_table(
     doc.table(Table(header, body, numeric={3, 4, 5, 6, 7}))
     note = (
         "A workload's *of ceiling* is its TFLOP/s over the matmul TFLOP/s of the same device "
-        "and dtype in this run. Copy bandwidth counts bytes read plus bytes written."
+        "and dtype in this run; *of copy ceiling*, for a workload that counts the bytes it "
+        "moves, its GB/s over the copy GB/s. Copy bandwidth counts bytes read plus bytes "
+        "written."
     )
     if any(r["ceiling"] and r["size"] == "smoke" for r in rows):
         note += " At the smoke size both fit in caches: these are not the machine's real peaks."
@@ -549,6 +560,20 @@ def _workload_table(rows: list[dict[str, Any]]) -> Table:
             ]
         )
     return Table(header, body, numeric={5, 6, 7, 8, 9, 10})
+
+
+def _with_bandwidth(table: Table, rows: list[dict[str, Any]]) -> Table:
+    """Two more columns where a workload counts the bytes it moves (decode, a copy): GB/s,
+    and its share of the copy ceiling of the same device and dtype."""
+    if not any(r["bytes_per_s"] for r in rows):
+        return table
+    header = [*table.header, "GB/s", "of copy ceiling"]
+    body = [
+        [*cells, format_figure((r["bytes_per_s"] or 0) / 1e9), format_share(r["bandwidth_share"])]
+        for cells, r in zip(table.rows, rows)
+    ]
+    width = len(table.header)
+    return Table(header, body, numeric=table.numeric | {width, width + 1})
 
 
 def _other_sections(doc: Document, run: Run) -> None:

@@ -83,8 +83,10 @@ def _measure(
     flops = _flops_cache[key]
 
     warmup_steps, step_s = warm_up(workload.step, device, budget)
-    plan = plan_timing(warmup_steps, step_s, budget)
-    blocks = SynchronizedBlocks(workload.step, device, plan.steps_per_round, device.timer())
+    plan = plan_timing(warmup_steps, step_s, budget, workload.steps_per_round())
+    blocks = SynchronizedBlocks(
+        workload.step, device, plan.steps_per_round, device.timer(), workload.round_start
+    )
     device.reset_memory()
     benchmark.pedantic(
         blocks,
@@ -129,8 +131,11 @@ def _check_parity(workload_cls: type[Workload], spec: CaseSpec, device: Any) -> 
     result = parity.compare(actual, expected, spec.dtype)
     parity.check(result, device.label)
     gc.collect()
-    return {
+    info = {
         "parity_max_rel_error": result.max_error,
         "parity_tolerance": result.tolerance,
         "parity_errors": result.errors,
     }
+    if result.tokens is not None:
+        info["parity_tokens"] = result.tokens.as_dict()
+    return info

@@ -54,6 +54,16 @@ class Workload(ABC):
     def shapes(self) -> dict[str, Any]:
         """Batch size and input shapes, as JSON-friendly values."""
 
+    def round_start(self) -> None:
+        """Called before the first step of every timed round. A workload whose steps move
+        through state (a generation's cache position) puts it back here, so that every round
+        does the same work. It runs inside the round's timing: keep it to a few assignments."""
+
+    def steps_per_round(self) -> int | None:
+        """The steps every timed round must have, where the workload fixes them (a round of
+        text generation produces a set number of tokens); None lets the timing plan choose."""
+        return None
+
     def flops_per_step(self) -> int | None:
         """Floating-point operations in one step, or None where they cannot be counted."""
         return None
