@@ -294,7 +294,7 @@ class LanguageModel(Workload):
             where, available = "free device memory", device_memory_free_bytes(self.torch_device)
         if available is not None and needed > available:
             raise MemoryError(
-                f"llm {self.spec.variant} ({parameter_count(self.size) / 1e6:.0f}M parameters, "
+                f"llm {self.spec.variant} ({parameter_count(self.size) / 1e6:.3g}M parameters, "
                 f"{self.spec.dtype}) needs about {needed / GIB:.1f} GiB; "
                 f"{available / GIB:.1f} GiB of {where}"
             )
