@@ -16,6 +16,7 @@ from accelbench.devices import first_line
 from accelbench.measure import (
     TIMING_MODE,
     SynchronizedBlocks,
+    fixed_rounds_overrun,
     harness_overhead_s,
     plan_timing,
     warm_up,
@@ -83,7 +84,11 @@ def _measure(
     flops = _flops_cache[key]
 
     warmup_steps, step_s = warm_up(workload.step, device, budget)
-    plan = plan_timing(warmup_steps, step_s, budget, workload.steps_per_round())
+    fixed_steps = workload.steps_per_round()
+    plan = plan_timing(warmup_steps, step_s, budget, fixed_steps)
+    overrun = fixed_rounds_overrun(plan, budget) if fixed_steps else None
+    if overrun:
+        raise CaseSkipped(f"{spec.workload} {spec.phase} {spec.variant}: {overrun}".strip())
     blocks = SynchronizedBlocks(
         workload.step, device, plan.steps_per_round, device.timer(), workload.round_start
     )

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 DEVICE_NAMES = ("cpu", "mps", "cuda")
 PHASES = ("train", "infer")
+# Language-model inference, as llama-bench names it: prompt processing, text generation.
+LLM_PHASES = ("pp", "tg")
 DTYPES = ("fp32", "tf32", "fp16", "bf16")
 FRAMEWORKS = ("torch", "tf")
 

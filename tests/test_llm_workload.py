@@ -164,6 +164,30 @@ def test_a_tg_round_is_the_workloads_fixed_number_of_tokens_whatever_the_step_ti
     assert plan_timing(3, 1e-3, BUDGETS["standard"]).steps_per_round == 20
 
 
+def test_a_tg_case_whose_two_rounds_would_overrun_its_budget_is_skipped_with_the_estimate(
+    suite, monkeypatch
+):
+    from accelbench import runner
+
+    honest = runner.warm_up
+    slow = {"tg": 0.5, "pp": 1e-3}  # seconds per step, as if the warm-up had measured them
+
+    def planted(step, device, budget):
+        phase = step.__self__.spec.phase
+        return honest(step, device, budget)[0], slow[phase]
+
+    monkeypatch.setattr(runner, "warm_up", planted)
+    add_benchmarks(suite, "test_llm.py")
+    result = suite.runpytest(*SMOKE, "--devices", "cpu", "-k", str(PROMPT), "-rs")
+    result.assert_outcomes(passed=1, skipped=1)
+    result.stdout.fnmatch_lines(
+        [
+            f"*llm tg ctx-L={PROMPT}: {N} steps per round at 500 ms each (warm-up estimate) need "
+            "about 8 s for two rounds; this size allows 1 s*"
+        ]
+    )
+
+
 # Figures -----------------------------------------------------------------------------------
 
 

@@ -31,7 +31,7 @@ import torch
 
 from accelbench.parity import GENERATED_LOGITS, GENERATED_TOKENS
 from accelbench.scaling import length_variant, parse_length_variant
-from accelbench.spec import CaseSpec
+from accelbench.spec import LLM_PHASES, CaseSpec
 from accelbench.workloads.base import SEED, Workload
 from accelbench.workloads.llm_model import (
     KVCache,
@@ -84,7 +84,7 @@ class LanguageModel(Workload):
     name = "llm"
     framework = "torch"
     item_unit = "tokens"
-    phases = ("pp", "tg")
+    phases = LLM_PHASES
     SIZES = {
         # Milliseconds per step on a laptop CPU.
         "smoke": LlmSize(
