@@ -131,16 +131,17 @@ def fixed_rounds_overrun(plan: TimingPlan, budget: TimingBudget) -> str | None:
 
     Such a round cannot be shortened (a tg round generates a set number of tokens), so a
     slow device could need far longer than the budget for the two rounds a median needs;
-    beyond five times ``measure_s`` (the bound ``plan_timing`` keeps) the case is refused.
+    beyond ``budget.max_fixed_rounds_s`` the case is refused.
     """
     needed = 2 * plan.steps_per_round * plan.estimated_step_s
-    allowed = 5 * budget.measure_s
+    allowed = budget.max_fixed_rounds_s
     if needed <= allowed:
         return None
+    step_s = plan.estimated_step_s
+    step = f"{step_s:.3g} s" if step_s >= 1 else f"{step_s * 1e3:.3g} ms"
     return (
-        f"{plan.steps_per_round} steps per round at {plan.estimated_step_s * 1e3:.3g} ms each "
-        f"(warm-up estimate) need about {needed:.0f} s for two rounds; this size allows "
-        f"{allowed:.0f} s"
+        f"{plan.steps_per_round} steps per round at {step} each (warm-up estimate) need "
+        f"about {needed:.0f} s for two rounds; this size allows {allowed:.0f} s"
     )
 
 

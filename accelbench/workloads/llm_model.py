@@ -208,12 +208,14 @@ class Block(nn.Module):
         else:
             if start != 0:
                 raise ValueError("a multi-token forward starts at position 0 (a whole prompt)")
+            # Each kv head repeated for its query heads (head h uses kv head h // group), as
+            # Llama's reference code does: sdpa's enable_gqa is not on every backend, and
+            # the copies are small next to a prompt's matmuls.
             attended = F.scaled_dot_product_attention(
                 q.transpose(1, 2),
-                keys[:, :, :end],
-                values[:, :, :end],
+                keys[:, :, :end].repeat_interleave(s.group, dim=1),
+                values[:, :, :end].repeat_interleave(s.group, dim=1),
                 is_causal=True,
-                enable_gqa=True,
             ).transpose(1, 2)
         x = x + self.out(attended.reshape(batch, tokens, s.heads * s.head_dim))
         gate, up = self.gate_up(self.mlp_norm(x)).chunk(2, dim=-1)
@@ -265,8 +267,8 @@ def build(size: LlmSize, dtype: torch.dtype, device: Any, seed: int) -> DecoderL
     cast); the host holds one matrix at a time. Norm weights are ones.
     """
     with torch.device("meta"):
-        model = DecoderLM(size)
-    model = model.to_empty(device=device).to(dtype)
+        model = DecoderLM(size).to(dtype)
+    model = model.to_empty(device=device)
     generator = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         for name, param in model.named_parameters():
