@@ -228,7 +228,11 @@ class DecoderLM(nn.Module):
     def __init__(self, size: LlmSize) -> None:
         super().__init__()
         self.size = size
-        self.embed = nn.Embedding(size.vocab, size.d_model)
+        # _weight: no initialisation here (build draws every weight); on the meta device,
+        # Embedding's own normal_ would import torch.distributed's tensor modules (seconds).
+        self.embed = nn.Embedding(
+            size.vocab, size.d_model, _weight=torch.empty(size.vocab, size.d_model)
+        )
         self.blocks = nn.ModuleList(Block(size) for _ in range(size.layers))
         self.norm = nn.RMSNorm(size.d_model, eps=NORM_EPS)
         self.head = None if size.tied else nn.Linear(size.d_model, size.vocab, bias=False)
@@ -260,23 +264,25 @@ class DecoderLM(nn.Module):
 
 
 def build(size: LlmSize, dtype: torch.dtype, device: Any, seed: int) -> DecoderLM:
-    """The model with seeded random weights, built straight on ``device`` in ``dtype``.
+    """The model with seeded random weights, in ``dtype`` on ``device``.
 
-    Each matrix is drawn on the CPU in fp32 from one generator, in registration order, then
-    cast and moved, so every device and dtype starts from the same numbers (up to the
-    cast); the host holds one matrix at a time. Norm weights are ones.
+    Laid out on the meta device (no memory), then each parameter is drawn on the CPU in
+    fp32 from one generator, in registration order, cast and moved: every device and dtype
+    starts from the same numbers (up to the cast), and the host holds one matrix at a time.
+    Norm weights are ones. (``Module.to_empty`` would do the layout step too, but its first
+    call imports torch.distributed's tensor modules: seconds.)
     """
     with torch.device("meta"):
-        model = DecoderLM(size).to(dtype)
-    model = model.to_empty(device=device)
+        model = DecoderLM(size)
     generator = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for name, param in model.named_parameters():
-            param.requires_grad_(False)
-            if name.endswith("norm.weight"):
-                param.fill_(1.0)
-            else:
-                drawn = torch.randn(param.shape, generator=generator) * INIT_STD
-                param.copy_(drawn.to(device=device, dtype=dtype))
-                del drawn
+    for name, param in list(model.named_parameters()):
+        owner_name, _, attribute = name.rpartition(".")
+        owner = model.get_submodule(owner_name)
+        if isinstance(owner, nn.RMSNorm):
+            value = torch.ones(param.shape)
+        else:
+            value = torch.randn(param.shape, generator=generator) * INIT_STD
+        weight = nn.Parameter(value.to(device=device, dtype=dtype), requires_grad=False)
+        setattr(owner, attribute, weight)
+        del value
     return model.eval()
