@@ -16,9 +16,9 @@ prompt length.
   back after the prompt: every round decodes the same positions, on every device.
   llama-bench's ``tg128`` with ``-d <n>`` (a context of depth n) is the same measurement.
 
-Decode reads every weight once per token, so it is bound by memory bandwidth: tg reports
-``bytes_per_step`` (weights + cache) and reports divide it by the median for GB/s, to set
-against the copy ceiling. pp is bound by FLOPs (``flops_per_step``).
+Decode reads every weight once per token, so it is bound by memory bandwidth: tg gives
+``bytes_per_step`` (weights + cache), which over the median is GB/s, to set against the
+copy ceiling. pp is bound by FLOPs (``flops_per_step``).
 """
 
 from __future__ import annotations
