@@ -108,10 +108,10 @@ def main(argv: list[str] | None = None) -> int:
     except RunError as exc:
         print(f"accelbench {args.command}: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    from accelbench import environment
+    from accelbench.core import machine
 
-    info = environment.collect()
-    print(json.dumps(info, indent=2, default=str) if args.json else environment.format_info(info))
+    info = machine.collect()
+    print(json.dumps(info, indent=2, default=str) if args.json else machine.format_info(info))
     return EXIT_OK
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from accelbench.spec import DEVICE_NAMES
+from accelbench import backends
 
 FRAMEWORKS_COMPARED = ("tf", "torch")
 NAMES = {"tf": "TensorFlow", "torch": "PyTorch"}
@@ -71,7 +71,10 @@ def _frameworks_in(devices: dict[str, dict[str, Any]]) -> set[str]:
 
 
 def _device_order(device: str) -> tuple[int, str]:
-    return (DEVICE_NAMES.index(device) if device in DEVICE_NAMES else len(DEVICE_NAMES), device)
+    return (
+        order.index(device) if device in (order := backends.device_names()) else len(order),
+        device,
+    )
 
 
 def _times(value: float | None) -> str:

@@ -12,11 +12,12 @@ from typing import Any
 import pytest
 from pytest_benchmark.session import PerformanceRegression
 
-from accelbench import environment, summary
+from accelbench import backends, summary
 from accelbench.config import OptionError, SuiteConfig, parse_list
-from accelbench.runner import CaseSkipped, run_case
-from accelbench.sizes import DEFAULT_PROFILE, PROFILES
-from accelbench.spec import DEVICE_NAMES, DTYPES, FRAMEWORKS, CaseSpec
+from accelbench.core import machine
+from accelbench.core.runner import CaseSkipped, run_case
+from accelbench.core.sizes import DEFAULT_PROFILE, PROFILES
+from accelbench.core.spec import DTYPES, CaseSpec
 
 
 @dataclass
@@ -35,7 +36,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("accelbench", "accelbench: CPU vs GPU benchmarks")
     group.addoption(
         "--devices",
-        default=",".join(DEVICE_NAMES),
+        default=",".join(backends.device_names()),
         help="Comma-separated devices to benchmark; unusable ones skip with the reason. "
         "Default: %(default)r",
     )
@@ -51,7 +52,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     group.addoption(
         "--frameworks",
-        default=",".join(FRAMEWORKS),
+        default=",".join(backends.names()),
         help="Comma-separated frameworks to benchmark. Default: %(default)r",
     )
 
@@ -164,10 +165,10 @@ def measure(
 def pytest_benchmark_update_machine_info(config: pytest.Config, machine_info: dict) -> None:
     """Called by pytest-benchmark's own configure too, before this plugin's: read the option."""
     try:
-        frameworks = parse_list("--frameworks", config.getoption("frameworks"), FRAMEWORKS)
+        frameworks = parse_list("--frameworks", config.getoption("frameworks"), backends.names())
     except OptionError:
         frameworks = ()
-    machine_info["accelbench"] = environment.collect(frameworks)
+    machine_info["accelbench"] = machine.collect(frameworks)
 
 
 def pytest_benchmark_update_json(config: pytest.Config, benchmarks: Any, output_json: dict) -> None:

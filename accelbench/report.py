@@ -16,11 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from accelbench import plots, summary
+from accelbench import backends, plots, summary
 from accelbench.document import Document, Table
 from accelbench.runs import Run, RunError
 from accelbench.scaling import fit_exponent, longer_half, parse_length_variant
-from accelbench.spec import DEVICE_NAMES
 from accelbench.summary import format_rate, format_seconds, natural_key
 from accelbench.workloads.ceiling import COPY, MATMUL, Ceiling
 
@@ -130,7 +129,10 @@ def device_rows(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def _device_order(device: str) -> tuple[int, str]:
-    return (DEVICE_NAMES.index(device) if device in DEVICE_NAMES else len(DEVICE_NAMES), device)
+    return (
+        order.index(device) if device in (order := backends.device_names()) else len(order),
+        device,
+    )
 
 
 def _row_order(row: dict[str, Any]) -> tuple[Any, ...]:

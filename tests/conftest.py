@@ -40,7 +40,7 @@ def torch_lazy_imports_done() -> None:
     import torchvision.models  # noqa: F401
     from torch.utils.flop_counter import FlopCounterMode
 
-    from accelbench import tf_devices
+    from accelbench.backends.tf import devices as tf_devices
 
     tf_devices.import_error()  # TensorFlow aborts the process when imported a second time
     model = torch.nn.Linear(4, 4)
@@ -73,7 +73,7 @@ def add_benchmarks(pytester: pytest.Pytester, *names: str) -> None:
 @pytest.fixture
 def fresh_devices():
     """Forget probed devices, so a monkeypatched backend is probed anew (and forgotten after)."""
-    from accelbench.devices import get_device
+    from accelbench.backends.torch.devices import get_device
 
     get_device.cache_clear()
     yield
@@ -101,7 +101,7 @@ def fake_mps(monkeypatch, fresh_devices):
     ``torch.mps.synchronize`` call is logged into ``clocklog.EVENTS``."""
     import torch
 
-    from accelbench.devices import MpsDevice
+    from accelbench.backends.torch.devices import MpsDevice
 
     import clocklog
 
@@ -120,7 +120,7 @@ def fake_mps(monkeypatch, fresh_devices):
 @pytest.fixture(scope="session")
 def tf():
     """TensorFlow, or a skip with the import error where it cannot be imported."""
-    from accelbench import tf_devices
+    from accelbench.backends.tf import devices as tf_devices
 
     reason = tf_devices.import_error()
     if reason:

@@ -6,7 +6,7 @@ from conftest import SMOKE, add_benchmarks
 
 
 def test_smoke_run_saves_timings_and_prints_speedup_table(suite, monkeypatch, fresh_devices):
-    from accelbench.devices import MpsDevice
+    from accelbench.backends.torch.devices import MpsDevice
 
     # The same on every machine, a Mac with a usable MPS included.
     monkeypatch.setattr(MpsDevice, "_probe", lambda self: "MPS not available: planted")

@@ -20,8 +20,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from accelbench import frameworks
-from accelbench.spec import CaseSpec
+from accelbench import backends
+from accelbench.core.spec import CaseSpec
 
 
 def main() -> int:
@@ -44,7 +44,7 @@ def main() -> int:
     spec = CaseSpec(
         cls.framework, cls.name, args.device, args.phase, args.dtype, args.size, args.variant
     )
-    device = frameworks.get_device(spec.framework, spec.device)
+    device = backends.get_device(spec.framework, spec.device)
     if device.unusable_reason:
         print(device.unusable_reason)
         return 2

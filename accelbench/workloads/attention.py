@@ -21,9 +21,9 @@ import numpy as np
 import psutil
 import torch
 
+from accelbench.backends.torch.workload import TorchWorkload, to_numpy
+from accelbench.core.spec import CaseSpec
 from accelbench.scaling import length_variant, parse_length_variant
-from accelbench.spec import CaseSpec
-from accelbench.workloads.base import TorchWorkload, to_numpy
 
 GIB = 2**30
 

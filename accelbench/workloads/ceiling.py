@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from accelbench.workloads.base import SEED, Workload
+from accelbench.core.workload import SEED, Workload
 
 MATMUL = "matmul"
 COPY = "copy"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from accelbench.workloads.base import TorchWorkload
+from accelbench.backends.torch.workload import TorchWorkload
 
 CLASSES = 1000
 

@@ -29,8 +29,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from accelbench.devices import Device, SampledRss, cpu_brand, first_line, hosted_runner_reason
-from accelbench.spec import DEVICE_NAMES
+from accelbench.core.device import Device, SampledRss, cpu_brand, first_line, hosted_runner_reason
+
+DEVICE_NAMES = ("cpu", "mps", "cuda")
 
 LOG_LEVEL_VAR = "TF_CPP_MIN_LOG_LEVEL"
 QUIET_LOG_LEVEL = "2"  # TensorFlow's C++ INFO and WARNING lines off, ERROR and FATAL kept
@@ -276,7 +277,7 @@ def _python() -> tuple[int, int]:
 
 
 class TfDevice(Device):
-    """One TensorFlow device, with the interface of accelbench.devices.Device."""
+    """One TensorFlow device, with the interface of accelbench.backends.torch.devices.Device."""
 
     framework = "tf"
     tf_name: str

@@ -11,18 +11,19 @@ import gc
 import statistics
 from typing import Any
 
-from accelbench import frameworks, parity
-from accelbench.devices import first_line
-from accelbench.measure import (
+from accelbench import backends
+from accelbench.core import parity
+from accelbench.core.device import first_line
+from accelbench.core.measure import (
     TIMING_MODE,
     SynchronizedBlocks,
     harness_overhead_s,
     plan_timing,
     warm_up,
 )
-from accelbench.sizes import BUDGETS
-from accelbench.spec import CaseSpec
-from accelbench.workloads.base import Workload
+from accelbench.core.sizes import BUDGETS
+from accelbench.core.spec import CaseSpec
+from accelbench.core.workload import Workload
 
 _flops_cache: dict[tuple[str, ...], int | None] = {}
 
@@ -33,10 +34,10 @@ class CaseSkipped(Exception):
 
 def run_case(benchmark: Any, workload_cls: type[Workload], spec: CaseSpec) -> dict[str, Any]:
     """Measure ``spec`` with ``benchmark`` (pytest-benchmark's fixture); returns extra_info."""
-    reason = frameworks.unusable_reason(spec.framework)
+    reason = backends.unusable_reason(spec.framework)
     if reason:
         raise CaseSkipped(reason)
-    device = frameworks.get_device(spec.framework, spec.device)
+    device = backends.get_device(spec.framework, spec.device)
     if device.unusable_reason:
         raise CaseSkipped(device.unusable_reason)
     reason = device.dtype_unsupported_reason(spec.dtype)
@@ -122,7 +123,7 @@ def _measure(
 def _check_parity(workload_cls: type[Workload], spec: CaseSpec, device: Any) -> dict[str, Any]:
     """One step on the accelerator against one step on the CPU in fp32, same weights and inputs."""
     reference_spec = spec.on("cpu", "fp32")
-    cpu = frameworks.get_device(spec.framework, "cpu")
+    cpu = backends.get_device(spec.framework, "cpu")
     expected = workload_cls(reference_spec, cpu).parity_outputs()
     actual = workload_cls(spec, device).parity_outputs()
     device.synchronize()

@@ -9,10 +9,8 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
-DEVICE_NAMES = ("cpu", "mps", "cuda")
 PHASES = ("train", "infer")
 DTYPES = ("fp32", "tf32", "fp16", "bf16")
-FRAMEWORKS = ("torch", "tf")
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from accelbench.sizes import TimingBudget
+from accelbench.core.sizes import TimingBudget
 
 TIMING_MODE = "steady-state: blocks of k steps, one synchronize per block"
 
