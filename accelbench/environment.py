@@ -1,7 +1,10 @@
 """The facts a number depends on: chip, OS, GPU, framework versions and settings.
 
-Saved into pytest-benchmark's ``machine_info["accelbench"]`` and printed by
-``python -m accelbench sysinfo``.
+``python -m accelbench sysinfo`` prints them all. A saved run splits them: pytest-benchmark's
+``machine_info["accelbench"]`` holds only what identifies the machine (``machine_facts``),
+since pytest-benchmark compares machine_info between runs; what varies with options,
+environment variables or the run's own settings (``run_facts``) goes into the run's own
+``accelbench`` block.
 """
 
 from __future__ import annotations
@@ -80,6 +83,43 @@ def torch_info() -> dict[str, Any]:
 def collect(frameworks: tuple[str, ...] = ("torch", "tf")) -> dict[str, Any]:
     """Everything above; TensorFlow's facts only where TF is one of ``frameworks``."""
     info: dict[str, Any] = {"system": system_info(), "torch": torch_info()}
+    if "tf" in frameworks:
+        from accelbench import tf_devices
+
+        info["tensorflow"] = tf_devices.environment()
+    return info
+
+
+# torch facts that an option, an environment variable or the run itself sets (the suite
+# turns TF32 off for fp32): not facts of the machine.
+RUN_SETTINGS = (
+    "torch_threads",
+    "PYTORCH_ENABLE_MPS_FALLBACK",
+    "mps_fallback_enabled",
+    "cudnn_benchmark",
+    "cudnn_allow_tf32",
+    "cuda_matmul_allow_tf32",
+    "float32_matmul_precision",
+)
+
+
+def machine_facts() -> dict[str, Any]:
+    """What identifies the machine: system facts, and torch's without ``RUN_SETTINGS``."""
+    torch = torch_info()
+    return {
+        "system": system_info(),
+        "torch": {k: v for k, v in torch.items() if k not in RUN_SETTINGS},
+    }
+
+
+def run_facts(frameworks: tuple[str, ...]) -> dict[str, Any]:
+    """What this run's options and environment decide: the frameworks selected, torch's
+    ``RUN_SETTINGS`` as they stand, TensorFlow's facts where TF is selected."""
+    torch = torch_info()
+    info: dict[str, Any] = {
+        "frameworks": list(frameworks),
+        "torch": {k: torch.get(k) for k in RUN_SETTINGS},
+    }
     if "tf" in frameworks:
         from accelbench import tf_devices
 
