@@ -57,7 +57,9 @@ def test_a_registered_framework_and_its_device_join_parametrization_and_summary(
     npu = [b for b in saved["benchmarks"] if b["extra_info"]["device"] == "npu"]
     assert {b["extra_info"]["device_label"] for b in npu} == {"Fake NPU (fakefw)"}
     assert all(b["extra_info"]["parity_max_rel_error"] == 0.0 for b in npu)
-    assert saved["machine_info"]["accelbench"]["fakefw"] == {"fakefw": "0.1"}
+    assert saved["accelbench"]["environment"]["fakefw"] == {"fakefw": "0.1"}
+    compared = {(r["device"], *r["frameworks"]) for r in saved["accelbench"]["frameworks"]}
+    assert compared == {("cpu", "torch", "fakefw"), ("npu", "torch", "fakefw")}
 
 
 def test_an_unknown_framework_is_still_a_usage_error(fake_framework):

@@ -16,7 +16,8 @@ import pytest
 from fixtures.runs import LABELS, ceiling, record, saved_run, write
 
 from accelbench.__main__ import main
-from accelbench.report import attention_series, device_rows
+from accelbench.results.record import parse_entries
+from accelbench.results.views import attention_series, case_rows
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 CNN_FLOPS = 10**10
@@ -124,8 +125,8 @@ def test_ceilings_table_gives_tflops_and_copy_bandwidth_per_device(report):
     assert speedups == [("1.00x", "1.00x"), ("4.00x", "2.00x"), ("20.00x", "80.00x")]
 
 
-def test_device_rows_reuse_the_summarys_speedups():
-    rows = device_rows(known_records())
+def test_case_rows_reuse_the_summarys_speedups():
+    rows = case_rows(parse_entries(known_records())[0])
     (cuda,) = [
         r
         for r in rows
@@ -147,8 +148,8 @@ def test_a_noisy_benchmark_is_flagged(tmp_path):
 
 
 def test_attention_time_against_length_has_its_fitted_slope(report):
-    series = attention_series(device_rows(known_records()))
-    assert [s.label for s in series] == [f"sdpa on {LABELS['cuda']}", f"sdpa on {LABELS['cpu']}"]
+    series = attention_series(parse_entries(known_records())[0])
+    assert [s.label for s in series] == [f"sdpa on {LABELS['cpu']}", f"sdpa on {LABELS['cuda']}"]
     assert [s.lengths for s in series] == [list(LENGTHS)] * 2
     assert all(s.slope == pytest.approx(2.0) for s in series)
     markdown = (report / "report.md").read_text()
