@@ -34,6 +34,7 @@ class SuiteState:
     machine_note: str = ""
     not_comparable: baseline.NotComparable = field(default_factory=baseline.NotComparable)
     save_error: str = ""
+    saved: list[str] = field(default_factory=list)
 
 
 STATE = pytest.StashKey[SuiteState]()
@@ -173,10 +174,10 @@ def _choose_baseline(
         return None
     choice = baseline.choose_baseline(folder, suite.size, suite.dtype)
     if choice.path is None:
-        skipped = f" ({len(choice.skipped)} partial or unreadable)" if choice.skipped else ""
+        skipped = f", {len(choice.skipped)} partial or unreadable" if choice.skipped else ""
         raise pytest.UsageError(
-            f"--benchmark-compare: no complete saved run to compare with in {folder}{skipped}; "
-            + hint
+            "--benchmark-compare: no complete saved run to compare with for this machine "
+            f"(in {folder}{skipped}); {hint}"
         )
     config.option.benchmark_compare = str(choice.path.resolve())
     return choice
@@ -326,7 +327,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> Any:
         if bs.compared_mapping:
             state.not_comparable = baseline.keep_comparable(bs.compared_mapping, _entries(bs))
         try:
-            saving.save_run(config, bs)
+            state.saved = [str(p) for p in saving.save_run(config, bs)]
         except saving.SaveError as exc:
             state.save_error = str(exc)
             if session.exitstatus == pytest.ExitCode.OK:
@@ -399,8 +400,9 @@ def _write_summary(terminalreporter: Any, config: pytest.Config) -> None:
     if skipped:
         lines += ["not measured (skipped cases):", *skipped]
     lines += _comparison_lines(state)
-    if state.outcome.partial:
-        lines.append(f"partial run: {state.outcome.reason}; saved marked partial, if saved")
+    if state.outcome.partial and records:
+        where = f"; saved marked partial: {', '.join(state.saved)}" if state.saved else ""
+        lines.append(f"partial run: {state.outcome.reason}{where}")
     body = "\n".join(line for line in lines if line)
     if body:
         terminalreporter.write_sep("=", "accelbench summary")
@@ -418,8 +420,8 @@ def _comparison_lines(state: SuiteState) -> list[str]:
         lines.append(f"note: the baseline's machine differs: {state.machine_note}")
     if state.not_comparable:
         lines.append(
-            f"not comparable with the baseline ({len(state.not_comparable)} cases, left out "
-            "of the comparison and of --benchmark-compare-fail):"
+            f"not comparable with the baseline: {len(state.not_comparable)} of its cases differ "
+            "in identity, left out of the comparison and of --benchmark-compare-fail:"
         )
         lines += state.not_comparable.lines()
     return lines

@@ -83,7 +83,7 @@ def github_action_benchmark(run: Run) -> str:
                 "name": names[id(r)],
                 "unit": unit,
                 "value": value,
-                "range": f"± {(high - low) / 2:.4g}",
+                "range": f"± {float(f'{(high - low) / 2:.3g}'):g}",
                 "extra": _extra(run, r),
             }
         )
