@@ -9,7 +9,7 @@ import pytest
 from fixtures.runs import record, saved_run, write
 from pytest_benchmark.utils import get_machine_id
 
-from accelbench import environment
+from accelbench.core import machine as environment
 
 from conftest import SMOKE, add_benchmarks
 
