@@ -77,13 +77,17 @@ def torch_info() -> dict[str, Any]:
     return info
 
 
-def collect(frameworks: tuple[str, ...] = ("torch", "tf")) -> dict[str, Any]:
-    """Everything above; TensorFlow's facts only where TF is one of ``frameworks``."""
+def collect(frameworks: tuple[str, ...] = ("torch", "tf", "mlx")) -> dict[str, Any]:
+    """Everything above; TensorFlow's and MLX's facts only where they are in ``frameworks``."""
     info: dict[str, Any] = {"system": system_info(), "torch": torch_info()}
     if "tf" in frameworks:
         from accelbench import tf_devices
 
         info["tensorflow"] = tf_devices.environment()
+    if "mlx" in frameworks:
+        from accelbench import mlx_devices
+
+        info["mlx"] = mlx_devices.environment()
     return info
 
 

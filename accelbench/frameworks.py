@@ -1,7 +1,8 @@
 """Frameworks as interchangeable backends: each maps the suite's device names to its Devices.
 
-PyTorch is a hard requirement; TensorFlow is optional and imported only when a TF case
-runs, behind a guard, so that a broken TensorFlow skips TF cases and nothing else.
+PyTorch is a hard requirement; TensorFlow and MLX are optional and imported only when one
+of their cases runs, behind a guard, so that a broken TensorFlow or MLX skips its own cases
+and nothing else.
 """
 
 from __future__ import annotations
@@ -15,6 +16,10 @@ def unusable_reason(framework: str) -> str | None:
         from accelbench import tf_devices
 
         return tf_devices.import_error()
+    if framework == "mlx":
+        from accelbench import mlx_devices
+
+        return mlx_devices.import_error()
     return None
 
 
@@ -23,6 +28,10 @@ def get_device(framework: str, name: str) -> Any:
         from accelbench import tf_devices
 
         return tf_devices.get_device(name)
+    if framework == "mlx":
+        from accelbench import mlx_devices
+
+        return mlx_devices.get_device(name)
     from accelbench import devices
 
     return devices.get_device(name)

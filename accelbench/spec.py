@@ -12,7 +12,7 @@ from dataclasses import dataclass
 DEVICE_NAMES = ("cpu", "mps", "cuda")
 PHASES = ("train", "infer")
 DTYPES = ("fp32", "tf32", "fp16", "bf16")
-FRAMEWORKS = ("torch", "tf")
+FRAMEWORKS = ("torch", "tf", "mlx")
 
 
 @dataclass(frozen=True)
