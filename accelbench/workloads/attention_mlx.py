@@ -112,9 +112,8 @@ class MlxAttention(MlxWorkload):
             (output,), grads = mx.vjp(
                 lambda q, k, v: self.attend(q, k, v), [q, k, v], [self.grad_output[:1, :1]]
             )
-            mx.eval(output, grads)
-        outputs = {"output": self.to_numpy(output)}
-        outputs.update({f"grad[{n}]": self.to_numpy(g) for n, g in zip("qkv", grads)})
+            outputs = {"output": self.to_numpy(output)}
+            outputs.update({f"grad[{n}]": self.to_numpy(g) for n, g in zip("qkv", grads)})
         return outputs
 
     @property

@@ -115,6 +115,7 @@ class MlxWorkload(Workload):
         """The MLX dtype of the step's main output (the logits, the attention output)."""
 
     def to_numpy(self, array: Any) -> np.ndarray:
+        """``array`` evaluated, as float32 NumPy; call it inside ``device.stream()``."""
         return np.asarray(array.astype(self.mx.float32))
 
 
@@ -229,18 +230,19 @@ class MlxModelWorkload(MlxWorkload):
     def parity_outputs(self) -> dict[str, np.ndarray]:
         from mlx.utils import tree_flatten
 
-        with self.device.stream():
+        with self.device.stream():  # the float32 casts for NumPy run on this device too
             if not self.training:
                 return {"output": self.to_numpy(self.forward())}
             grad_fn = self.nn.value_and_grad(self.model, self._loss_and_output)
             (loss, output), grads = grad_fn()
             head = dict(tree_flatten(grads))[self.mlx_name(self.head_name)]
-            self.mx.eval(loss, output, head)
-        return {
-            "output": self.to_numpy(output),
-            "loss": self.to_numpy(loss),
-            f"grad[{self.head_name}]": self.to_torch_layout(self.head_name, self.to_numpy(head)),
-        }
+            return {
+                "output": self.to_numpy(output),
+                "loss": self.to_numpy(loss),
+                f"grad[{self.head_name}]": self.to_torch_layout(
+                    self.head_name, self.to_numpy(head)
+                ),
+            }
 
     def flops_per_step(self) -> int | None:
         """The twin's count (torch.utils.flop_counter on one PyTorch CPU step): the same
