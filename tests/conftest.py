@@ -40,9 +40,12 @@ def torch_lazy_imports_done() -> None:
     import torchvision.models  # noqa: F401
     from torch.utils.flop_counter import FlopCounterMode
 
-    from accelbench import tf_devices
+    from accelbench.backends.tf import devices as tf_devices
 
     tf_devices.import_error()  # TensorFlow aborts the process when imported a second time
+    from accelbench.backends.mlx import devices as mlx_devices
+
+    mlx_devices.import_error()  # MLX's extension module, loaded once for every run
     model = torch.nn.Linear(4, 4)
     for optimizer in (torch.optim.SGD, torch.optim.AdamW):
         opt = optimizer(model.parameters(), lr=0.1)
@@ -73,7 +76,7 @@ def add_benchmarks(pytester: pytest.Pytester, *names: str) -> None:
 @pytest.fixture
 def fresh_devices():
     """Forget probed devices, so a monkeypatched backend is probed anew (and forgotten after)."""
-    from accelbench.devices import get_device
+    from accelbench.backends.torch.devices import get_device
 
     get_device.cache_clear()
     yield
@@ -101,7 +104,7 @@ def fake_mps(monkeypatch, fresh_devices):
     ``torch.mps.synchronize`` call is logged into ``clocklog.EVENTS``."""
     import torch
 
-    from accelbench.devices import MpsDevice
+    from accelbench.backends.torch.devices import MpsDevice
 
     import clocklog
 
@@ -120,9 +123,20 @@ def fake_mps(monkeypatch, fresh_devices):
 @pytest.fixture(scope="session")
 def tf():
     """TensorFlow, or a skip with the import error where it cannot be imported."""
-    from accelbench import tf_devices
+    from accelbench.backends.tf import devices as tf_devices
 
     reason = tf_devices.import_error()
     if reason:
         pytest.skip(reason)
     return tf_devices.modules()[0]
+
+
+@pytest.fixture(scope="session")
+def mlx():
+    """mlx.core, or a skip with the import error where MLX cannot be imported."""
+    from accelbench.backends.mlx import devices as mlx_devices
+
+    reason = mlx_devices.import_error()
+    if reason:
+        pytest.skip(reason)
+    return mlx_devices.modules()[0]

@@ -19,7 +19,6 @@ from a saved pytest-benchmark JSON, and the differences.
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 from collections.abc import Callable
@@ -29,9 +28,11 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from accelbench import frameworks
-from accelbench.scaling import length_variant
-from accelbench.spec import CaseSpec
+from accelbench import backends
+from accelbench.core.spec import CaseSpec
+from accelbench.results.record import IDENTITY_FIELDS, CaseKey
+from accelbench.results.runs import Run, RunError, load_run
+from accelbench.variants import length_variant
 from accelbench.workloads.llm import CONTEXT, DTYPES, LanguageModel
 
 
@@ -55,24 +56,24 @@ def copy_gb_per_s(device, gib: float, dtype: torch.dtype, rounds: int) -> float:
     return 2 * src.numel() * src.element_size() / median / 1e9
 
 
-def suite_median(run_file: str | None, spec: CaseSpec) -> float | None:
-    if not run_file:
+def suite_median(run: Run | None, spec: CaseSpec) -> float | None:
+    """The saved run's median for the same case (its whole identity), or None."""
+    if run is None:
         return None
-    for bench in json.loads(Path(run_file).read_text())["benchmarks"]:
-        info = bench.get("extra_info", {})
-        if all(info.get(f) == v for f, v in spec.as_dict().items()):
-            return bench["stats"]["median"]
-    return None
+    fields = spec.as_dict()
+    wanted = CaseKey(**{f: fields[f] for f in IDENTITY_FIELDS if f in fields})
+    match = next((r for r in run.measured if r.key == wanted), None)
+    return match.median_s if match else None
 
 
-def report(label: str, per_step_s: float, spec: CaseSpec, run_file: str | None, extra: str) -> None:
+def report(label: str, per_step_s: float, spec: CaseSpec, run: Run | None, extra: str) -> None:
     line = f"{label}: median {per_step_s * 1e3:.4g} ms/step, {extra}"
-    suite = suite_median(run_file, spec)
+    suite = suite_median(run, spec)
     if suite is not None:
         line += (
             f"; suite {suite * 1e3:.4g} ms/step ({100 * (suite - per_step_s) / per_step_s:+.1f}%)"
         )
-    elif run_file:
+    elif run is not None:
         line += "; no matching case in the saved run"
     print(line)
 
@@ -111,9 +112,14 @@ def main() -> int:
     parser.add_argument("--run", help="saved pytest-benchmark JSON to compare with")
     args = parser.parse_args()
 
+    try:
+        run = load_run(args.run) if args.run else None
+    except RunError as exc:
+        print(f"llm_event_check: {exc}", file=sys.stderr)
+        return 2
     context = args.context or LanguageModel.SIZES[args.size].contexts[0]
     variant = length_variant(CONTEXT, context)
-    device = frameworks.get_device("torch", args.device)
+    device = backends.get_device("torch", args.device)
     if device.unusable_reason or device.timer() is None:
         print(device.unusable_reason or f"{args.device} has no device events")
         return 2
@@ -126,7 +132,7 @@ def main() -> int:
     per_step = statistics.median(event_times_s(device, pp.step, args.rounds))
     tflops = pp.flops_per_step() / per_step / 1e12
     extra = f"{context / per_step:.4g} tokens/s, {tflops:.3g} TFLOP/s"
-    report(f"pp{context}", per_step, spec, args.run, extra)
+    report(f"pp{context}", per_step, spec, run, extra)
     del pp
 
     spec = CaseSpec("torch", "llm", args.device, "tg", args.dtype, args.size, variant)
@@ -146,7 +152,7 @@ def main() -> int:
     per_token = statistics.median(rounds) / n
     gbs = tg.bytes_per_step() / per_token / 1e9
     extra = f"{1 / per_token:.4g} tokens/s, {gbs:.4g} GB/s = {gbs / copy:.0%} of copy"
-    report(f"{name}, eager", per_token, spec, args.run, extra)
+    report(f"{name}, eager", per_token, spec, run, extra)
 
     if args.cuda_graph:
         if args.device != "cuda":

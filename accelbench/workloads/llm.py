@@ -29,10 +29,10 @@ import numpy as np
 import psutil
 import torch
 
-from accelbench.parity import GENERATED_LOGITS, GENERATED_TOKENS
-from accelbench.scaling import length_variant, parse_length_variant
-from accelbench.spec import LLM_PHASES, CaseSpec
-from accelbench.workloads.base import SEED, Workload
+from accelbench.core.parity import GENERATED_LOGITS, GENERATED_TOKENS
+from accelbench.core.spec import LLM_PHASES, CaseSpec
+from accelbench.core.workload import SEED, Workload
+from accelbench.variants import length_variant, parse_length_variant
 from accelbench.workloads.llm_model import (
     KVCache,
     LlmSize,
@@ -204,7 +204,7 @@ class LanguageModel(Workload):
 
         tg: greedy generation through ``step`` itself, ``parity_tokens`` steps: the tokens
         (the prompt's next token first) and the logits each came from, compared as tokens by
-        ``accelbench.parity``; and the logits of decoding a fixed, seeded token sequence
+        ``accelbench.core.parity``; and the logits of decoding a fixed, seeded token sequence
         (teacher forcing), compared at every step whatever the argmax, so the cached decode
         is checked even after greedy decoding on two devices parts at a near tie.
         """
