@@ -11,9 +11,11 @@ import json
 import numpy as np
 import pytest
 import torch
+from fixtures.runs import LABELS, ceiling, record, saved_run, write
 from torch.nn.attention import SDPBackend, sdpa_kernel
 from torch.utils.flop_counter import FlopCounterMode
 
+from accelbench.__main__ import main
 from accelbench.backends.torch.devices import MpsDevice, get_device
 from accelbench.core.measure import SynchronizedBlocks, plan_timing
 from accelbench.core.parity import (
@@ -25,6 +27,8 @@ from accelbench.core.parity import (
 )
 from accelbench.core.sizes import BUDGETS
 from accelbench.core.spec import CaseSpec
+from accelbench.results import text, views
+from accelbench.results.record import parse_entries, parse_entry
 from accelbench.workloads import llm
 from accelbench.workloads.llm import LanguageModel
 from accelbench.workloads.llm_model import (
@@ -289,6 +293,111 @@ def test_bf16_against_the_cpu_passes_parity_on_tokens_and_logits():
         assert result.passed, result
     assert set(expected) == {"teacher-forced logits", GENERATED_LOGITS, GENERATED_TOKENS}
     assert expected[GENERATED_TOKENS].shape == (SMOKE_SIZE.parity_tokens + 1,)
+
+
+# Views --------------------------------------------------------------------------------------
+
+
+def llm_run() -> list[dict]:
+    """A cuda ceiling of 50 TFLOP/s and 4000 GB/s; tg moving 2 GB per 1 ms token (2000 GB/s),
+    pp doing 1 TFLOP per 0.1 s step (10 TFLOP/s)."""
+    entries = [
+        *ceiling("cuda", 50.0, 4000.0),
+        record(
+            "llm",
+            "cuda",
+            "tg",
+            1e-3,
+            variant="ctx-L=512",
+            items=1,
+            item_unit="tokens",
+            bytes_moved=2 * 10**9,
+        ),
+        record(
+            "llm",
+            "cuda",
+            "pp",
+            0.1,
+            variant="ctx-L=512",
+            items=512,
+            item_unit="tokens",
+            flops=10**12,
+        ),
+    ]
+    for entry, generate in zip(entries[2:], (128, 0)):
+        entry["extra_info"]["shapes"] = {"batch": 1, "context": 512, "generate": generate}
+    return entries
+
+
+def test_tg_bandwidth_and_pp_flops_are_shown_as_shares_of_the_same_runs_ceilings():
+    records, problems = parse_entries(llm_run())
+    assert problems == []
+    rows = {r["phase"]: r for r in views.llm_rows(records)}
+    assert rows["tg"]["test"] == "tg128 @ d512" and rows["pp"]["test"] == "pp512"
+    assert rows["tg"]["gb_per_s"] == pytest.approx(2000.0)
+    assert rows["tg"]["copy_share"] == pytest.approx(0.5)
+    assert rows["pp"]["matmul_share"] == pytest.approx(10.0 / 50.0)
+    assert rows["tg"]["matmul_share"] is None and rows["pp"]["copy_share"] is None
+    shares = {r["phase"]: r["bandwidth_share"] for r in views.case_rows(records)}
+    assert shares["tg"] == pytest.approx(0.5) and shares["pp"] is None
+    assert shares["peak"] is None  # a copy ceiling is not a share of itself
+    rendered = text.render_llm(list(rows.values()))
+    assert "tg128 @ d512" in rendered and "50%" in rendered and "20%" in rendered
+    assert "add benchmarks/test_ceiling.py" not in rendered
+
+
+def test_without_a_ceiling_in_the_run_the_llm_view_says_what_to_add():
+    records, _ = parse_entries(llm_run()[2:])
+    rows = views.llm_rows(records)
+    assert [r["copy_share"] for r in rows] == [None, None]
+    assert "add benchmarks/test_ceiling.py to the run" in text.render_llm(rows)
+
+
+def test_the_llm_view_is_a_saved_section_and_the_workload_its_name():
+    assert LanguageModel.name == views.LLM_WORKLOAD
+    records, _ = parse_entries(llm_run())
+    computed = views.compute_all(records)
+    assert {r["test"] for r in computed["llm"]} == {"pp512", "tg128 @ d512"}
+    assert "language model at batch 1" in text.render_all(computed)
+
+
+def test_a_saved_tg_case_reads_as_a_record_with_its_phase_and_token_parity():
+    entry = llm_run()[2]
+    entry["extra_info"]["parity_tokens"] = {"steps": 33, "agreed": 33, "cpu_token": None}
+    tg = parse_entry(entry)
+    assert (tg.key.phase, tg.key.variant, tg.generated_per_round) == ("tg", "ctx-L=512", 128)
+    assert tg.extra["parity_tokens"]["agreed"] == 33
+    assert parse_entry(llm_run()[3]).generated_per_round is None  # pp generates nothing
+
+
+def test_the_attention_plot_leaves_out_the_language_models_context_sweep():
+    """ctx-L=<n> parses as a length sweep (the scaling section shows it), but it is no
+    attention implementation."""
+    entries = llm_run()
+    entries.append(record("llm", "cuda", "pp", 0.4, variant="ctx-L=2048", items=2048, flops=10**12))
+    entries += [
+        record("attention", "cuda", "infer", 1e-3 * n, variant=f"sdpa-L={n}", items=n)
+        for n in (128, 256)
+    ]
+    records, _ = parse_entries(entries)
+    assert {r["workload"] for r in views.scaling_rows(records)} == {"llm", "attention"}
+    assert [s.label.split(" on ")[0] for s in views.attention_series(records)] == ["sdpa"]
+
+
+def test_the_report_shows_tg_gb_per_s_as_a_share_of_the_copy_ceiling(tmp_path):
+    run = write(tmp_path / "run.json", saved_run(llm_run()))
+    assert main(["report", str(run), "--out", str(tmp_path / "out")]) == 0
+    markdown = (tmp_path / "out" / "report.md").read_text()
+    table = markdown.split("\n### torch llm\n", 1)[1].strip().split("\n\n")[0].splitlines()
+    header = [c.strip() for c in table[0].strip("|").split("|")]
+    rows = [
+        dict(zip(header, (c.strip() for c in line.strip("|").split("|")))) for line in table[2:]
+    ]
+    tg = next(r for r in rows if r["phase"] == "tg")
+    assert (tg["device"], tg["GB/s"], tg["of copy ceiling"]) == (LABELS["cuda"], "2000", "50%")
+    assert next(r for r in rows if r["phase"] == "pp")["of copy ceiling"] == "-"
+    assert "tg128 @ d512" in markdown  # the llm section, among the other summary sections
+    assert not (tmp_path / "out" / "attention.png").exists()
 
 
 # Sessions -----------------------------------------------------------------------------------

@@ -180,7 +180,7 @@ def _run_section(doc: Document, run: Run, title: str, out: Path, prefix: str) ->
             groups.setdefault((row["framework"], row["workload"]), []).append(row)
     for (framework, workload), group in groups.items():
         doc.heading(3, f"{framework} {workload}")
-        doc.table(_workload_table(group))
+        doc.table(_with_bandwidth(_workload_table(group), group))
     if any(r["noisy"] for r in rows):
         doc.paragraph(
             f"*noisy*: the IQR is over {NOISY_IQR_SHARE:.0%} of the median; re-run at a larger "
@@ -276,7 +276,9 @@ def _ceiling_table(
     doc.table(Table(header, body, numeric={3, 4, 5, 6, 7}))
     note = (
         "A workload's *of ceiling* is its TFLOP/s over the matmul TFLOP/s of the same device "
-        "and dtype in this run. Copy bandwidth counts bytes read plus bytes written."
+        "and dtype in this run; *of copy ceiling*, for a workload that counts the bytes it "
+        "moves, its GB/s over the copy GB/s. Copy bandwidth counts bytes read plus bytes "
+        "written."
     )
     if any(r["ceiling"] and r["size"] == "smoke" for r in rows):
         note += " At the smoke size both fit in caches: these are not the machine's real peaks."
@@ -319,6 +321,20 @@ def _workload_table(rows: list[dict[str, Any]]) -> Table:
             ]
         )
     return Table(header, body, numeric={5, 6, 7, 8, 9, 10})
+
+
+def _with_bandwidth(table: Table, rows: list[dict[str, Any]]) -> Table:
+    """Two more columns where a workload counts the bytes it moves (a decoded token): GB/s,
+    and its share of the copy ceiling of the same device and dtype (``views.bandwidth_share``)."""
+    if not any(r["bytes_per_s"] for r in rows):
+        return table
+    header = [*table.header, "GB/s", "of copy ceiling"]
+    body = [
+        [*cells, format_figure((r["bytes_per_s"] or 0) / 1e9), format_share(r["bandwidth_share"])]
+        for cells, r in zip(table.rows, rows)
+    ]
+    width = len(table.header)
+    return Table(header, body, numeric=table.numeric | {width, width + 1})
 
 
 def _other_sections(doc: Document, run: Run) -> None:

@@ -148,6 +148,7 @@ class Record:
     parity_max_rel_error: float | None = None
     parity_tolerance: float | None = None
     matmul_n: int | None = None
+    generated_per_round: int | None = None  # a language model's tg: tokens per timed round
     flags: frozenset[str] = frozenset()
     extra: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
 
@@ -346,7 +347,10 @@ def parse_entry(entry: Any, *, partial: bool = False) -> Record:
     }
     identity["mode"] = identity["mode"] or DEFAULT_MODE
     shapes = info.get("shapes")
-    matmul_n = count("extra_info.shapes.n", shapes.get("n")) if isinstance(shapes, dict) else None
+    if not isinstance(shapes, dict):
+        shapes = {}
+    matmul_n = count("extra_info.shapes.n", shapes.get("n"))
+    generated = count("extra_info.shapes.generate", shapes.get("generate"))
     return Record(
         fullname=fullname,
         name=name,
@@ -371,6 +375,7 @@ def parse_entry(entry: Any, *, partial: bool = False) -> Record:
         ),
         parity_tolerance=number("extra_info.parity_tolerance", info.get("parity_tolerance")),
         matmul_n=matmul_n,
+        generated_per_round=generated or None,
         flags=frozenset(flags | _flags(info.get("flags"))),
         extra=MappingProxyType({k: v for k, v in info.items() if k not in KNOWN_EXTRA}),
     )

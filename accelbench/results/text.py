@@ -170,10 +170,46 @@ def render_frameworks(rows: list[dict[str, Any]]) -> str:
     return f"{title}\n{format_table(header, body)}"
 
 
+def render_llm(rows: list[dict[str, Any]]) -> str:
+    """The language model in llama-bench's names, with its shares of the run's ceilings."""
+    if not rows:
+        return ""
+    header = ["test", "dtype", "size", "device", "throughput", "per token", "GB/s", "of copy"]
+    header += ["TFLOP/s", "of matmul"]
+    body = [
+        [
+            r["test"],
+            r["dtype"],
+            r["size"],
+            r["device"],
+            format_rate(r["tokens_per_s"], "tokens"),
+            format_seconds(r["time_per_token_s"]),
+            format_figure(r["gb_per_s"]),
+            format_share(r["copy_share"]),
+            format_figure(r["tflops_per_s"]),
+            format_share(r["matmul_share"]),
+        ]
+        for r in rows
+    ]
+    title = (
+        "language model at batch 1, as llama-bench names it (pp<n>: an n-token prompt; "
+        "tg<m> @ d<n>: m tokens generated after n; of copy / of matmul: share of this run's "
+        "ceiling on the same device and dtype)"
+    )
+    lines = [title, format_table(header, body)]
+    if not all(r["ceilings_measured"] for r in rows):
+        lines.append(
+            "no ceiling measured for some device or dtype: add benchmarks/test_ceiling.py "
+            "to the run for the shares"
+        )
+    return "\n".join(lines)
+
+
 RENDERERS: dict[str, Callable[[list[dict[str, Any]]], str]] = {
     "speedups": render_speedups,
     "scaling": render_scaling,
     "frameworks": render_frameworks,
+    "llm": render_llm,
 }
 
 

@@ -6,8 +6,10 @@
   and the speedup over the CPU at each length;
 - frameworks: a workload built the same in several frameworks, every framework on a device
   beside every other, each against its own CPU;
-- ceilings and per-record rows (share of the matmul ceiling), attention series and the
-  across-machines table, which ``report`` draws.
+- llm: the language model's cases in llama-bench's names (``pp512``, ``tg128 @ d512``),
+  tg's GB/s as a share of the copy ceiling and pp's TFLOP/s of the matmul ceiling;
+- ceilings and per-record rows (share of the matmul ceiling, share of the copy ceiling),
+  attention series and the across-machines table, which ``report`` draws.
 
 The end-of-run summary, the saved ``accelbench`` block of the JSON and ``report`` all call
 these functions on the same ``Record`` values, so they show the same numbers. Rows of the
@@ -33,6 +35,7 @@ if TYPE_CHECKING:
 FRAMEWORK_ORDER = ("torch", "tf", "mlx")
 FRAMEWORK_NAMES = {"torch": "PyTorch", "tf": "TensorFlow", "mlx": "MLX"}
 MIN_LENGTHS_FOR_LONGER_HALF = 4  # the longer half of fewer lengths is one or two points
+LLM_WORKLOAD = "llm"  # accelbench.workloads.llm.LanguageModel.name (that module imports torch)
 
 
 # The rules --------------------------------------------------------------------------------
@@ -215,6 +218,69 @@ def framework_rows(records: Iterable[Record]) -> list[dict[str, Any]]:
     return rows
 
 
+# The language model (llama-bench's names) ------------------------------------------------
+
+
+def llm_test_name(phase: str, context: int | None, generated: int | None) -> str:
+    """llama-bench's name of a test: ``pp512`` (a 512-token prompt), ``tg128 @ d512`` (128
+    tokens generated after a context of depth 512, llama-bench's ``tg128`` with ``-d 512``)."""
+    depth = "?" if context is None else context
+    if phase == "pp":
+        return f"pp{depth}"
+    return f"tg{'?' if generated is None else generated} @ d{depth}"
+
+
+def llm_rows(records: Iterable[Record]) -> list[dict[str, Any]]:
+    """One row per language-model case, with its shares of the same run's ceilings.
+
+    Decode (tg) reads every weight once per token, so its figure to look at is GB/s as a
+    share of the copy ceiling (``bandwidth_share``); prompt processing (pp) is compute-bound,
+    so TFLOP/s as a share of the matmul ceiling (``ceiling_share``). The context length is
+    the variant's (``ctx-L=512``). Shares need ``benchmarks/test_ceiling.py`` in the run.
+    """
+    records = measured(records)
+    peaks = ceilings(records)
+    rows = []
+    for r in records:
+        key = _key(r)
+        if key.workload != LLM_WORKLOAD:
+            continue
+        point = parse_length_variant(key.variant)
+        decode = key.phase == "tg"
+        rate = r.bytes_per_s if decode else None
+        rows.append(
+            {
+                **_case_fields(key, "workload"),
+                "test": llm_test_name(
+                    key.phase, point[1] if point else None, r.generated_per_round
+                ),
+                "context": point[1] if point else None,
+                "device": r.device,
+                "device_label": r.device_label,
+                "tokens_per_s": r.throughput_per_s,
+                "time_per_token_s": r.median_s if decode else None,
+                "gb_per_s": rate / 1e9 if rate else None,
+                "copy_share": bandwidth_share(r, peaks) if decode else None,
+                "tflops_per_s": None if decode else r.tflops_per_s,
+                "matmul_share": None if decode else ceiling_share(r, peaks),
+                "ceilings_measured": (r.device, key.dtype) in peaks,
+            }
+        )
+    return sorted(rows, key=_llm_order)
+
+
+def _llm_order(row: dict[str, Any]) -> tuple[Any, ...]:
+    return (
+        row["framework"],
+        row["size"],
+        row["dtype"],
+        row["mode"],
+        row["context"] or 0,
+        row["phase"],
+        device_order(row["device"]),
+    )
+
+
 # The saved sections -----------------------------------------------------------------------
 
 
@@ -230,6 +296,7 @@ SECTIONS = (
     Section("speedups", speedup_rows),
     Section("scaling", scaling_rows),
     Section("frameworks", framework_rows),
+    Section("llm", llm_rows),
 )
 
 
@@ -283,6 +350,16 @@ def ceiling_share(record: Record, peaks: dict[tuple[str, str], CeilingFigures]) 
     return record.tflops_per_s / peak.matmul_tflops
 
 
+def bandwidth_share(record: Record, peaks: dict[tuple[str, str], CeilingFigures]) -> float | None:
+    """A record's bytes/s (where it counts the bytes it moves: a decoded token) over the copy
+    ceiling of the same device and dtype in its run, which counts the bytes a copy reads plus
+    those it writes. None for the ceiling cases themselves."""
+    peak = peaks.get((record.device, _key(record).dtype))
+    if not record.bytes_per_s or not peak or not peak.copy_gb_per_s or is_ceiling(record):
+        return None
+    return record.bytes_per_s / 1e9 / peak.copy_gb_per_s
+
+
 def case_rows(records: Iterable[Record]) -> list[dict[str, Any]]:
     """One row per measured record with every figure the report shows; the speedup over the
     CPU by the summary's rule (the CPU's own is 1)."""
@@ -307,6 +384,7 @@ def case_rows(records: Iterable[Record]) -> list[dict[str, Any]]:
                 "tflops_per_s": r.tflops_per_s,
                 "bytes_per_s": r.bytes_per_s,
                 "ceiling_share": ceiling_share(r, peaks),
+                "bandwidth_share": bandwidth_share(r, peaks),
                 "speedup": speedup(by_case[key.case].get("cpu"), r),
                 "ceiling": is_ceiling(r),
             }
@@ -378,8 +456,9 @@ class Series:
 
 def attention_series(records: Iterable[Record]) -> list[Series]:
     """One series per scaling row: ``<implementation> on <device label>``, with the
-    framework, workload, phase, dtype, size and mode where they vary between rows."""
-    rows = scaling_rows(records)
+    framework, workload, phase, dtype, size and mode where they vary between rows. The
+    language model's context sweep (``ctx-L=512``) is no attention: its own section shows it."""
+    rows = [r for r in scaling_rows(records) if r["workload"] != LLM_WORKLOAD]
     varying = [
         f
         for f in ("framework", "workload", "phase", "dtype", "size", "mode")
