@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
-from accelbench.sizes import DEFAULT_PROFILE, PROFILES
-from accelbench.spec import DEVICE_NAMES, DTYPES, FRAMEWORKS
+from accelbench import backends
+from accelbench.core.sizes import DEFAULT_PROFILE, PROFILES
+from accelbench.core.spec import DTYPES
 
 
 class OptionError(ValueError):
@@ -42,10 +44,10 @@ def parse_seconds(option: str, text: str) -> float:
 
 @dataclass(frozen=True)
 class SuiteConfig:
-    devices: tuple[str, ...] = DEVICE_NAMES
+    devices: tuple[str, ...] = dataclasses.field(default_factory=backends.device_names)
     size: str = DEFAULT_PROFILE
     dtype: str = "fp32"
-    frameworks: tuple[str, ...] = FRAMEWORKS
+    frameworks: tuple[str, ...] = dataclasses.field(default_factory=backends.names)
     cooldown_s: float = 0.0
 
     @classmethod
@@ -53,9 +55,9 @@ class SuiteConfig:
         cls, devices: str, size: str, dtype: str, frameworks: str, cooldown: str = "0"
     ) -> SuiteConfig:
         return cls(
-            devices=parse_list("--devices", devices, DEVICE_NAMES),
+            devices=parse_list("--devices", devices, backends.device_names()),
             size=parse_choice("--bench-size", size, PROFILES),
             dtype=parse_choice("--dtype", dtype, DTYPES),
-            frameworks=parse_list("--frameworks", frameworks, FRAMEWORKS),
+            frameworks=parse_list("--frameworks", frameworks, backends.names()),
             cooldown_s=parse_seconds("--cooldown", cooldown),
         )

@@ -39,32 +39,50 @@ def no_step_limit(monkeypatch: pytest.MonkeyPatch) -> None:
     import dataclasses
     import math
 
-    from accelbench import runner
-    from accelbench.sizes import BUDGETS
+    from accelbench.core import runner
+    from accelbench.core.sizes import BUDGETS
 
     for name, budget in list(BUDGETS.items()):
         monkeypatch.setitem(BUDGETS, name, dataclasses.replace(budget, max_step_s=math.inf))
     monkeypatch.setattr(runner, "_too_slow", {})
 
 
+def _plant_load(monkeypatch: pytest.MonkeyPatch, others_cores: float) -> None:
+    """Every CPU window the conditions measure from now on says other processes used
+    ``others_cores`` of 2 cores (and the suite one core)."""
+    from accelbench.core import conditions
+
+    def window(start, end, cores):
+        return {
+            "wall_s": 1.0,
+            "cores": 2,
+            "machine_cpu_percent": 100.0 * min(1.0, (1.0 + others_cores) / 2),
+            "own_cores": 1.0,
+            "others_cores": others_cores,
+        }
+
+    monkeypatch.setattr(conditions, "cpu_window", window)
+    monkeypatch.setattr(conditions, "cpu_count", lambda: 2)
+
+
+@pytest.fixture(autouse=True)
+def quiet_machine(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The suite's own tests see an idle machine on mains power: whether other programs
+    load this machine, or a laptop runs on battery, must not change what a test sees. Tests
+    of the conditions plant the load (``fake_load``) or the pmset output they need."""
+    from accelbench.core import conditions
+
+    _plant_load(monkeypatch, others_cores=0.0)
+    monkeypatch.setattr(conditions, "pmset_output", lambda *args: None)
+
+
 @pytest.fixture
 def fake_load(monkeypatch: pytest.MonkeyPatch):
     """``fake_load(others_cores=1.8)``: every CPU window the conditions measure from then on
     says other processes used that many of 2 cores (and the suite one core)."""
-    from accelbench import conditions
 
     def plant(others_cores: float) -> None:
-        def window(start, end, cores):
-            return {
-                "wall_s": 1.0,
-                "cores": 2,
-                "machine_cpu_percent": 100.0 * min(1.0, (1.0 + others_cores) / 2),
-                "own_cores": 1.0,
-                "others_cores": others_cores,
-            }
-
-        monkeypatch.setattr(conditions, "cpu_window", window)
-        monkeypatch.setattr(conditions, "cpu_count", lambda: 2)
+        _plant_load(monkeypatch, others_cores)
 
     return plant
 
@@ -78,9 +96,12 @@ def torch_lazy_imports_done() -> None:
     import torchvision.models  # noqa: F401
     from torch.utils.flop_counter import FlopCounterMode
 
-    from accelbench import tf_devices
+    from accelbench.backends.tf import devices as tf_devices
 
     tf_devices.import_error()  # TensorFlow aborts the process when imported a second time
+    from accelbench.backends.mlx import devices as mlx_devices
+
+    mlx_devices.import_error()  # MLX's extension module, loaded once for every run
     model = torch.nn.Linear(4, 4)
     for optimizer in (torch.optim.SGD, torch.optim.AdamW):
         opt = optimizer(model.parameters(), lr=0.1)
@@ -111,7 +132,7 @@ def add_benchmarks(pytester: pytest.Pytester, *names: str) -> None:
 @pytest.fixture
 def fresh_devices():
     """Forget probed devices, so a monkeypatched backend is probed anew (and forgotten after)."""
-    from accelbench.devices import get_device
+    from accelbench.backends.torch.devices import get_device
 
     get_device.cache_clear()
     yield
@@ -139,7 +160,7 @@ def fake_mps(monkeypatch, fresh_devices):
     ``torch.mps.synchronize`` call is logged into ``clocklog.EVENTS``."""
     import torch
 
-    from accelbench.devices import MpsDevice
+    from accelbench.backends.torch.devices import MpsDevice
 
     import clocklog
 
@@ -158,9 +179,20 @@ def fake_mps(monkeypatch, fresh_devices):
 @pytest.fixture(scope="session")
 def tf():
     """TensorFlow, or a skip with the import error where it cannot be imported."""
-    from accelbench import tf_devices
+    from accelbench.backends.tf import devices as tf_devices
 
     reason = tf_devices.import_error()
     if reason:
         pytest.skip(reason)
     return tf_devices.modules()[0]
+
+
+@pytest.fixture(scope="session")
+def mlx():
+    """mlx.core, or a skip with the import error where MLX cannot be imported."""
+    from accelbench.backends.mlx import devices as mlx_devices
+
+    reason = mlx_devices.import_error()
+    if reason:
+        pytest.skip(reason)
+    return mlx_devices.modules()[0]

@@ -7,10 +7,10 @@ import time
 
 import pytest
 
-from accelbench import runner
-from accelbench.measure import MIN_STEPS_PER_CASE, StepTooSlow, time_first_step, warm_up
-from accelbench.sizes import BUDGETS, TimingBudget
-from accelbench.spec import CaseSpec
+from accelbench.core import runner
+from accelbench.core.measure import MIN_STEPS_PER_CASE, StepTooSlow, time_first_step, warm_up
+from accelbench.core.sizes import BUDGETS, TimingBudget
+from accelbench.core.spec import CaseSpec
 from accelbench.workloads.attention import Attention
 from accelbench.workloads.cnn import SimpleCNN
 
@@ -127,11 +127,14 @@ def test_an_accelerator_case_is_not_started_when_its_cpu_reference_is_too_slow(m
     slow_cpu = CaseSpec("torch", "attention", "cpu", "train", "fp32", "full", "naive-L=8192")
     monkeypatch.setattr(runner, "_too_slow", {slow_cpu: 90.0})
     on_gpu = dataclasses.replace(slow_cpu, device="cuda", dtype="bf16", variant="naive-L=16384")
-    reason = runner.known_too_slow(on_gpu, "NVIDIA H200 (CUDA)")
+    reference = on_gpu.on("cpu", "fp32")  # its parity reference (Workload.parity_reference)
+    reason = runner.known_too_slow(on_gpu, "NVIDIA H200 (CUDA)", reference)
     assert reason.startswith(
         "too slow, not started: the CPU reference for parity: naive-L=8192 train fp32 on the "
         "CPU already took 90 s per step"
     )
-    assert runner.known_too_slow(dataclasses.replace(on_gpu, variant="sdpa-L=16384"), "x") is None
+    sdpa = dataclasses.replace(on_gpu, variant="sdpa-L=16384")
+    assert runner.known_too_slow(sdpa, "x", sdpa.on("cpu", "fp32")) is None
     shorter = dataclasses.replace(on_gpu, variant="naive-L=4096")
-    assert runner.known_too_slow(shorter, "x") is None
+    assert runner.known_too_slow(shorter, "x", shorter.on("cpu", "fp32")) is None
+    assert runner.known_too_slow(on_gpu, "x") is None  # no reference: nothing to inherit

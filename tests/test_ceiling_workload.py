@@ -8,10 +8,10 @@ import pytest
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from accelbench import parity
 from accelbench.__main__ import main
-from accelbench.devices import get_device
-from accelbench.spec import CaseSpec
+from accelbench.backends.torch.devices import get_device
+from accelbench.core import parity
+from accelbench.core.spec import CaseSpec
 from accelbench.workloads.ceiling import (
     COPY,
     MATMUL,

@@ -12,7 +12,7 @@ import pytest
 from fixtures.runs import record, saved_run, write
 
 from accelbench.__main__ import main
-from accelbench.compare import (
+from accelbench.results.compare import (
     IMPROVEMENT,
     NOISE,
     REGRESSION,
@@ -103,7 +103,7 @@ def test_the_gate_trips_on_a_planted_2x_slowdown(tmp_path, baseline, capsys):
 def marked(entries: list[dict], flags: list[str]) -> list[dict]:
     """The entries as if measured under conditions that raised ``flags``."""
     for entry in entries:
-        entry["extra_info"]["conditions"] = {"flags": flags, "notes": []}
+        entry["extra_info"]["flags"] = flags
     return entries
 
 
@@ -128,7 +128,7 @@ def test_a_regression_on_a_run_marked_busy_is_unreliable_and_does_not_fail(
 
 def test_a_busy_baseline_makes_an_improvement_unreliable_too(tmp_path, capsys):
     fast = "test_cnn_torch[cpu-train]"
-    base = write(tmp_path / "base.json", saved_run(marked(records(), ["busy", "on battery"])))
+    base = write(tmp_path / "base.json", saved_run(marked(records(), ["busy", "battery"])))
     current = write(tmp_path / "current.json", saved_run(records({fast: 0.5})))
     assert main(["compare", str(base), str(current)]) == 0
     out = capsys.readouterr().out
@@ -195,6 +195,21 @@ def test_the_same_test_at_another_size_is_not_comparable_and_does_not_fail(
     assert main(["compare", str(baseline), str(current), "--fail-on", "regression"]) == 0
     out = capsys.readouterr().out
     assert "not comparable (size smoke -> standard)" in out
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "note"),
+    [("dtype", "bf16", "dtype fp32 -> bf16"), ("mode", "compile", "mode eager -> compile")],
+)
+def test_the_same_test_in_another_dtype_or_mode_is_not_comparable(
+    tmp_path, baseline, capsys, field, value, note
+):
+    """The baseline saved no mode (runs before modes existed): it reads as eager."""
+    other = records({"test_cnn_torch[cpu-train]": 10})
+    other[0]["extra_info"][field] = value
+    current = write(tmp_path / "current.json", saved_run(other))
+    assert main(["compare", str(baseline), str(current), "--fail-on", "regression"]) == 0
+    assert f"not comparable ({note})" in capsys.readouterr().out
 
 
 def test_benchmarks_in_one_run_only_are_listed(tmp_path, baseline, capsys):

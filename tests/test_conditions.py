@@ -4,9 +4,9 @@ import json
 
 import pytest
 
-from accelbench import conditions
 from accelbench.__main__ import main
-from accelbench.conditions import (
+from accelbench.core import conditions
+from accelbench.core.conditions import (
     BUSY,
     LOW_POWER,
     ON_BATTERY,

@@ -8,9 +8,9 @@ import types
 
 import pytest
 
-from accelbench import energy, nvml
-from accelbench.conditions import THROTTLED, judge
-from accelbench.energy import EnergyMeter, integrate
+from accelbench.core import energy, nvml
+from accelbench.core.conditions import THROTTLED, judge
+from accelbench.core.energy import EnergyMeter, integrate
 
 from conftest import SMOKE, add_benchmarks
 
@@ -187,7 +187,7 @@ def test_a_cuda_session_saves_energy_and_prints_images_per_joule(
     import torch
 
     from accelbench.__main__ import main
-    from accelbench.devices import CudaDevice
+    from accelbench.backends.torch.devices import CudaDevice
 
     fake_nvml.clock = time.perf_counter  # the counter follows real time here
     fake_nvml.start = fake_nvml.clock()

@@ -4,8 +4,8 @@ import itertools
 
 import pytest
 
-from accelbench.measure import SynchronizedBlocks, harness_overhead_s, plan_timing, warm_up
-from accelbench.sizes import BUDGETS, TimingBudget
+from accelbench.core.measure import SynchronizedBlocks, harness_overhead_s, plan_timing, warm_up
+from accelbench.core.sizes import BUDGETS, TimingBudget
 
 BUDGET = TimingBudget(
     warmup_s=1.0,

@@ -10,7 +10,7 @@ import json
 import pytest
 import torch
 
-from accelbench.devices import MpsDevice, get_device
+from accelbench.backends.torch.devices import MpsDevice, get_device
 
 from clocklog import timed_intervals
 from conftest import SMOKE, add_benchmarks

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from accelbench.parity import TOLERANCES, ParityError, check, compare, relative_error
+from accelbench.core.parity import TOLERANCES, ParityError, check, compare, relative_error
 
 
 def test_relative_error_is_normwise():

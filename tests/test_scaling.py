@@ -4,17 +4,17 @@ import json
 
 import pytest
 
-from accelbench import summary
-from accelbench.scaling import (
+from accelbench.results import text, views
+from accelbench.results.record import parse_entries
+from accelbench.results.text import render_scaling
+from accelbench.results.views import (
     MIN_FIT_POINTS,
     fit_exponent,
-    length_variant,
     longer_half,
-    parse_length_variant,
-    render_scaling,
-    scaling_rows,
+    longer_half_exponent,
     trusted_exponent,
 )
+from accelbench.variants import length_variant, parse_length_variant
 
 from conftest import SMOKE, add_benchmarks
 
@@ -22,6 +22,7 @@ from conftest import SMOKE, add_benchmarks
 def record(device, variant, median_s, phase="infer", workload="attention", iqr_share=0.01):
     """One entry shaped like pytest-benchmark's saved JSON, as the plugin writes it."""
     return {
+        "fullname": f"benchmarks/test_{workload}.py::test_{workload}[{device}-{phase}-{variant}]",
         "stats": {"median": median_s, "iqr": iqr_share * median_s},
         "extra_info": {
             "framework": "torch",
@@ -35,6 +36,11 @@ def record(device, variant, median_s, phase="infer", workload="attention", iqr_s
             "tflops_per_s": 1.0,
         },
     }
+
+
+def scaling_rows(entries):
+    """The scaling section of saved entries, read as the results layer reads them."""
+    return views.scaling_rows(parse_entries(entries)[0])
 
 
 def curve(device, implementation, seconds_at):
@@ -81,15 +87,29 @@ def test_noisy_and_busy_points_are_left_out_of_the_fit_and_starred():
     """A busy machine made one point 150 times slower: the fit goes through the others."""
     records = curve("cpu", "naive", lambda n: 1e-9 * n**2)
     records[1]["stats"]["median"] *= 150  # L=256, measured while other programs ran
-    records[1]["extra_info"]["conditions"] = {"flags": ["busy"]}
+    records[1]["extra_info"]["flags"] = ["busy"]
     records[3]["stats"]["iqr"] = 0.5 * records[3]["stats"]["median"]  # L=1024, noisy
     (row,) = scaling_rows(records)
     assert row["flagged"] == [False, True, False, True, False]
     assert row["exponent"] == pytest.approx(2.0)  # through L=128, 512 and 2048
     assert row["exponent_long"] is None  # the longer half keeps 512 and 2048 only
-    text = render_scaling([row])
-    assert "*" in text.splitlines()[3]  # the row, after the title, header and rule
-    assert "leaving out the points marked *" in text
+    rendered = render_scaling([row])
+    assert "*" in rendered.splitlines()[3]  # the row, after the title, header and rule
+    assert "leaving out the points marked *" in rendered
+
+
+def test_the_longer_half_exponent_has_one_rule_for_the_summary_and_the_report():
+    """Under five lengths the longer half is under three points: no exponent there, in the
+    summary's scaling rows and in the report's attention series alike."""
+    assert longer_half_exponent([64, 128, 256], [1.0, 4.0, 16.0]) is None
+    assert longer_half_exponent([64, 128, 256, 512], [1.0, 4.0, 16.0, 64.0]) is None
+    lengths = [64, 128, 256, 512, 1024]
+    assert longer_half_exponent(lengths, [n**2 for n in lengths]) == pytest.approx(2.0)
+    entries = [record("cpu", length_variant("naive", n), 1e-9 * n**2) for n in (64, 128, 256)]
+    (row,) = scaling_rows(entries)
+    (series,) = views.attention_series(parse_entries(entries)[0])
+    assert row["exponent_long"] is None and series.slope_longer_half is None
+    assert row["exponent"] == series.slope == pytest.approx(2.0)
 
 
 def test_variant_names_round_trip_and_others_name_no_length():
@@ -159,9 +179,9 @@ def test_rendered_table_has_one_column_per_length_and_the_fitted_exponent():
 
 def test_the_summary_saves_and_prints_the_scaling_section():
     records = curve("cpu", "sdpa", lambda n: 1e-9 * n**2)
-    computed = summary.compute_all(records)
+    computed = views.compute_all(parse_entries(records)[0])
     assert computed["scaling"] == scaling_rows(records)
-    assert "scaling with sequence length" in summary.render_all(computed)
+    assert "scaling with sequence length" in text.render_all(computed)
 
 
 def test_smoke_session_of_transformer_and_attention_saves_and_prints_the_scaling(suite, fake_mps):

@@ -6,7 +6,7 @@ from conftest import SMOKE, add_benchmarks
 
 
 def test_smoke_run_saves_timings_and_prints_speedup_table(suite, monkeypatch, fresh_devices):
-    from accelbench.devices import MpsDevice
+    from accelbench.backends.torch.devices import MpsDevice
 
     # The same on every machine, a Mac with a usable MPS included.
     monkeypatch.setattr(MpsDevice, "_probe", lambda self: "MPS not available: planted")
@@ -39,10 +39,10 @@ def test_smoke_run_saves_timings_and_prints_speedup_table(suite, monkeypatch, fr
 
 
 def test_summary_orders_lengths_numerically():
-    from accelbench.summary import natural_key
+    from accelbench.results.record import natural_key
 
     variants = ["sdpa-L=1024", "naive-L=128", "naive-L=64", "sdpa-L=256"]
-    assert sorted(variants, key=lambda v: natural_key((v,))) == [
+    assert sorted(variants, key=natural_key) == [
         "naive-L=64",
         "naive-L=128",
         "sdpa-L=256",

@@ -4,14 +4,24 @@ quote."""
 import pytest
 from fixtures.runs import ceiling, record
 
-from accelbench import summary
-from accelbench.summary import format_bandwidth, format_throughput, render_headline
+from accelbench.results import views
+from accelbench.results.record import parse_entries
+from accelbench.results.text import (
+    format_bandwidth,
+    format_throughput,
+    render_headline,
+    render_speedups,
+)
 
 from conftest import SMOKE, add_benchmarks
 
 
 def rows(records):
-    return summary.speedup_rows(records)
+    return views.speedup_rows(parse_entries(records)[0])
+
+
+def computed(records):
+    return views.compute_all(parse_entries(records)[0])
 
 
 def test_the_headline_gives_each_accelerators_speedup_per_workload_and_phase():
@@ -21,7 +31,7 @@ def test_the_headline_gives_each_accelerators_speedup_per_workload_and_phase():
         record("resnet18", "cpu", "infer", 0.16),
         record("resnet18", "cuda", "infer", 0.32),
     ]
-    text = render_headline(rows(records), ["cuda"])
+    text = render_headline(computed(records), ["cuda"])
     assert text.splitlines()[1:] == [
         "  torch resnet18 infer fp32 smoke  cuda 0.5x (slower)",
         "  torch resnet18 train fp32 smoke  cuda 36.8x",
@@ -35,8 +45,8 @@ def test_a_sweep_is_headlined_at_its_longest_length_and_marks_show():
             record("attention", "cpu", "infer", cpu_s, variant=f"sdpa-L={n}"),
             record("attention", "cuda", "infer", gpu_s, variant=f"sdpa-L={n}"),
         ]
-    records[-1]["extra_info"]["conditions"] = {"flags": ["throttled"]}
-    (line,) = render_headline(rows(records), ["cuda"]).splitlines()[1:]
+    records[-1]["extra_info"]["flags"] = ["throttled"]
+    (line,) = render_headline(computed(records), ["cuda"]).splitlines()[1:]
     assert line == "  torch attention infer fp32 smoke  sdpa-L=4096 cuda 1e+03x (throttled)"
 
 
@@ -46,18 +56,18 @@ def test_no_usable_accelerator_is_one_line_with_the_reasons_not_rows_of_dashes()
         "mps": ["MPS not available: no Apple GPU"],
         "cuda": ["CUDA not available: no usable NVIDIA GPU"],
     }
-    assert render_headline(rows(records), ["mps", "cuda"], unusable) == (
+    assert render_headline(computed(records), ["mps", "cuda"], unusable) == (
         "headline: no accelerator was usable, so no speedup: cuda: CUDA not available: no "
         "usable NVIDIA GPU | mps: MPS not available: no Apple GPU"
     )
-    table = summary.render_speedups(rows(records))
+    table = render_speedups(rows(records))
     assert table.startswith("CPU only")
     assert " - " not in table
 
 
 def test_only_the_cpu_asked_for_is_said_so():
     records = [record("cnn", "cpu", "train", 0.01)]
-    assert render_headline(rows(records), []) == (
+    assert render_headline(computed(records), []) == (
         "headline: only the CPU was asked for (--devices cpu): no speedup to give"
     )
 
@@ -68,14 +78,14 @@ def test_ceilings_are_in_tflops_and_bytes_per_second_in_gb_or_tb():
     assert format_bandwidth(3.07e8) == "307 MB/s"
     assert format_throughput(5110.0, "matmuls", tflops=0.686) == "0.686 TFLOP/s"
     assert format_throughput(6970.0, "images") == "6.97k images/s"
-    text = summary.render_speedups(rows(ceiling("cpu", 1.2, 40.0) + ceiling("cuda", 51.2, 4200)))
+    text = render_speedups(rows(ceiling("cpu", 1.2, 40.0) + ceiling("cuda", 51.2, 4200)))
     assert "51.2 TFLOP/s" in text and "4.2 TB/s" in text and "40 GB/s" in text
     assert "matmuls/s" not in text and "bytes/s" not in text
 
 
 def test_noisy_rows_are_marked_in_the_summary():
     noisy = record("cnn", "cpu", "train", 0.01, iqr=0.004)
-    text = summary.render_speedups(rows([noisy, record("cnn", "cuda", "train", 0.001)]))
+    text = render_speedups(rows([noisy, record("cnn", "cuda", "train", 0.001)]))
     (row,) = [line for line in text.splitlines() if line.startswith("torch cnn")]
     assert row.endswith("cpu noisy")
     assert "noisy: IQR over 10% of the median" in text

@@ -20,14 +20,14 @@ import sys
 import numpy as np
 import pytest
 
-from accelbench import tf_devices
-from accelbench.devices import hosted_runner_reason
-from accelbench.spec import CaseSpec
-from accelbench.tf_devices import (
+from accelbench.backends.tf import devices as tf_devices
+from accelbench.backends.tf.devices import (
     cuda_unavailable_reason,
     drop_info_records,
     metal_unavailable_reason,
 )
+from accelbench.core.device import hosted_runner_reason
+from accelbench.core.spec import CaseSpec
 from accelbench.workloads.cnn_tf import TfSimpleCNN, cnn_flops
 
 from clocklog import timed_intervals
@@ -40,7 +40,7 @@ def tf_cnn(phase, dtype="fp32", size="smoke", device="cpu"):
 
 
 def torch_cnn(phase, size="smoke"):
-    from accelbench.devices import get_device
+    from accelbench.backends.torch.devices import get_device
     from accelbench.workloads.cnn import SimpleCNN
 
     return SimpleCNN(CaseSpec("torch", "cnn", "cpu", phase, size=size), get_device("cpu"))

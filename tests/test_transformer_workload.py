@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import torch
 
-from accelbench.devices import get_device
-from accelbench.spec import CaseSpec
+from accelbench.backends.torch.devices import get_device
+from accelbench.core.spec import CaseSpec
 from accelbench.workloads.transformer import PAD, TransformerEncoderWorkload
 
 SIZE = TransformerEncoderWorkload.SIZES["smoke"]

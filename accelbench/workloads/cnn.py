@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from accelbench.workloads.base import TorchWorkload
+from accelbench.backends.torch.workload import TorchWorkload
 
 IMAGE_SIZE = 32
 CHANNELS = 3

@@ -26,7 +26,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from accelbench.workloads.base import TorchWorkload
+from accelbench.backends.torch.workload import TorchWorkload
 
 PAD = 0
 IGNORE = -100  # cross_entropy's ignore_index: the target at a padded position

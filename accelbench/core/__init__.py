@@ -1,0 +1,1 @@
+"""The write side's core: case identity, the device and workload contracts, timing, parity."""

@@ -1,0 +1,229 @@
+"""One benchmark case from start to finish, with pytest-benchmark's fixture as the clock.
+
+probe device -> build workload -> parity against the CPU -> warm-up -> timed rounds ->
+extra_info. Nothing here imports pytest: a case that cannot run raises ``CaseSkipped``
+with its reason, and the plugin turns that into a skip.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import gc
+import statistics
+from typing import Any
+
+from accelbench import backends
+from accelbench.core import parity
+from accelbench.core.conditions import CaseWatch
+from accelbench.core.device import first_line
+from accelbench.core.energy import EnergyMeter
+from accelbench.core.measure import (
+    TIMING_MODE,
+    StepTooSlow,
+    SynchronizedBlocks,
+    fixed_rounds_overrun,
+    harness_overhead_s,
+    plan_timing,
+    time_first_step,
+    warm_up,
+)
+from accelbench.core.sizes import BUDGETS
+from accelbench.core.spec import CaseSpec
+from accelbench.core.workload import Workload
+from accelbench.variants import parse_length_variant
+
+_flops_cache: dict[tuple[str, ...], int | None] = {}
+# Cases skipped in this session because one step was over the limit: spec -> seconds per step.
+_too_slow: dict[CaseSpec, float] = {}
+
+
+class CaseSkipped(Exception):
+    """This case cannot run here; the message says why."""
+
+
+def run_case(benchmark: Any, workload_cls: type[Workload], spec: CaseSpec) -> dict[str, Any]:
+    """Measure ``spec`` with ``benchmark`` (pytest-benchmark's fixture); returns extra_info."""
+    backend = backends.get(spec.framework)
+    if spec.device not in backend.devices:
+        raise CaseSkipped(f"{backend.title} has no device {spec.device!r}")
+    reason = backend.import_error()
+    if reason:
+        raise CaseSkipped(reason)
+    device = backend.get_device(spec.device)
+    if device.unusable_reason:
+        raise CaseSkipped(device.unusable_reason)
+    reason = device.dtype_unsupported_reason(spec.dtype)
+    if reason:
+        raise CaseSkipped(reason)
+    benchmark.group = spec.group
+    device.set_precision(spec.dtype)
+    try:
+        return _measure(benchmark, workload_cls, spec, device)
+    except Exception as exc:
+        if not device.is_out_of_memory(exc):
+            raise
+        gc.collect()
+        device.empty_cache()
+        where = f"{spec.workload} {spec.variant}".strip()
+        raise CaseSkipped(
+            f"out of memory: {where} at size {spec.size} ({spec.dtype}) on {device.label}: "
+            f"{first_line(exc)}"
+        ) from None
+
+
+def _measure(
+    benchmark: Any, workload_cls: type[Workload], spec: CaseSpec, device: Any
+) -> dict[str, Any]:
+    budget = BUDGETS[spec.size]
+    reference = workload_cls.parity_reference(spec)
+    reason = known_too_slow(spec, device.label, reference[1] if reference else None)
+    if reason:
+        raise CaseSkipped(reason)
+    watch = CaseWatch()
+    info: dict[str, Any] = {**spec.as_dict(), "device_label": device.label}
+    if reference is not None:
+        info.update(_check_parity(workload_cls, spec, device, *reference))
+
+    workload = workload_cls(spec, device)
+    first_step_s = None
+    if not benchmark.disabled:
+        try:
+            first_step_s = time_first_step(workload.step, device, budget)
+        except StepTooSlow as exc:
+            _too_slow[spec] = exc.step_s
+            busy = watch.busy_note()
+            reason = _too_slow_reason(spec, device.label, exc) + (f"; {busy}" if busy else "")
+            raise CaseSkipped(reason) from None
+    dtype_ran = workload.dtype_ran()
+    if dtype_ran != spec.dtype:
+        raise CaseSkipped(
+            f"{spec.dtype} requested but {dtype_ran} ran on {device.label} "
+            "(autocast disabled itself for this dtype)"
+        )
+    if benchmark.disabled:  # --benchmark-disable: one untimed step, a correctness run
+        benchmark.pedantic(workload.step)
+        device.synchronize()
+        return {**info, "dtype_ran": dtype_ran}
+    key = (spec.framework, spec.workload, spec.phase, spec.size, spec.variant)
+    if key not in _flops_cache:
+        _flops_cache[key] = workload.flops_per_step()
+    flops = _flops_cache[key]
+
+    done = [first_step_s] if first_step_s is not None else []
+    warmup_steps, step_s = warm_up(workload.step, device, budget, done=done)
+    fixed_steps = workload.steps_per_round()
+    plan = plan_timing(warmup_steps, step_s, budget, fixed_steps)
+    overrun = fixed_rounds_overrun(plan, budget) if fixed_steps else None
+    if overrun:
+        raise CaseSkipped(f"{spec.workload} {spec.phase} {spec.variant}: {overrun}".strip())
+    blocks = SynchronizedBlocks(
+        workload.step, device, plan.steps_per_round, device.timer(), workload.round_start
+    )
+    device.reset_memory()
+    meter = EnergyMeter(spec.device, nvidia_uuid=device.nvidia_uuid())
+    with meter:
+        benchmark.pedantic(
+            blocks,
+            rounds=plan.rounds,
+            warmup_rounds=plan.warmup_rounds,
+            iterations=plan.steps_per_round,
+        )
+        device.synchronize()
+
+    stats = benchmark.stats.stats
+    median_s = stats.median
+    device_times = blocks.device_step_times_s(stats.rounds)
+    info.update(
+        dtype_ran=dtype_ran,
+        item_unit=workload.item_unit,
+        items_per_step=workload.items_per_step,
+        throughput_per_s=workload.items_per_step / median_s,
+        flops_per_step=flops,
+        tflops_per_s=flops / median_s / 1e12 if flops else None,
+        bytes_per_step=workload.bytes_per_step(),
+        timing_mode=TIMING_MODE,
+        steps_per_round=plan.steps_per_round,
+        rounds=stats.rounds,
+        warmup_steps=plan.warmup_steps,
+        warmup_rounds=plan.warmup_rounds,
+        device_time_median_s=statistics.median(device_times) if device_times else None,
+        harness_overhead_per_step_s=harness_overhead_s(plan.steps_per_round),
+        memory=device.memory(),
+        threads=workload.threads(),
+        shapes=workload.shapes(),
+        first_step_s=first_step_s,
+    )
+    steps_in_window = (stats.rounds + plan.warmup_rounds) * plan.steps_per_round
+    info["energy"] = meter.energy(steps_in_window, workload.items_per_step, workload.item_unit)
+    info["conditions"] = watch.finish(gpu=meter.gpu_conditions())
+    info["flags"] = list(info["conditions"]["flags"])  # read back as Record.flags
+    return info
+
+
+def known_too_slow(spec: CaseSpec, label: str, reference: CaseSpec | None = None) -> str | None:
+    """Why ``spec`` need not even start: a shorter length of the same sweep was already over
+    the step limit on this device, or its parity reference (``reference``: for an
+    accelerator, the same case on the CPU in fp32) was."""
+    candidates = [(spec, "")]
+    if reference is not None:
+        candidates.append((reference, "the CPU reference for parity: "))
+    for slow, step_s in _too_slow.items():
+        for mine, role in candidates:
+            if _at_least_as_slow(mine, slow):
+                where = f"{slow.variant} " if slow.variant else ""
+                return (
+                    f"too slow, not started: {role}{where}{slow.phase} {slow.dtype} on "
+                    f"{'the CPU' if role else label} already took {step_s:.3g} s per step, over "
+                    f"the {spec.size} limit of {BUDGETS[spec.size].max_step_s:g} s; "
+                    f"{spec.variant or 'this case'} is at least as slow"
+                )
+    return None
+
+
+def _at_least_as_slow(spec: CaseSpec, slow: CaseSpec) -> bool:
+    """The same case, or the same sweep at a length no shorter."""
+    if spec == slow:
+        return True
+    mine, theirs = parse_length_variant(spec.variant), parse_length_variant(slow.variant)
+    if mine is None or theirs is None or mine[0] != theirs[0] or mine[1] < theirs[1]:
+        return False
+    return spec == dataclasses.replace(slow, variant=spec.variant)
+
+
+def _too_slow_reason(spec: CaseSpec, label: str, exc: StepTooSlow) -> str:
+    where = f"{spec.workload} {spec.variant}".strip()
+    reason = f"too slow: {where} {spec.phase} {spec.dtype} on {label} at size {spec.size}: {exc}"
+    if spec.device == "cpu" and spec.dtype in ("fp16", "bf16"):
+        reason += (
+            f"; {spec.dtype} on a CPU without native {spec.dtype} kernels is emulated "
+            "(see the README's dtype notes): use --dtype fp32 for the CPU"
+        )
+    return reason
+
+
+def _check_parity(
+    workload_cls: type[Workload],
+    spec: CaseSpec,
+    device: Any,
+    reference_cls: type[Workload],
+    reference_spec: CaseSpec,
+) -> dict[str, Any]:
+    """One step of this case against one step of its reference (the same workload on the CPU
+    in fp32, or another framework's twin there), same weights and inputs."""
+    reference_device = backends.get_device(reference_spec.framework, reference_spec.device)
+    expected = reference_cls(reference_spec, reference_device).parity_outputs()
+    actual = workload_cls(spec, device).parity_outputs()
+    device.synchronize()
+    result = parity.compare(actual, expected, spec.dtype)
+    parity.check(result, device.label)
+    gc.collect()
+    info = {
+        "parity_max_rel_error": result.max_error,
+        "parity_tolerance": result.tolerance,
+        "parity_errors": result.errors,
+        "parity_reference": f"{reference_spec.framework} {reference_spec.device} "
+        f"{reference_spec.dtype}",
+    }
+    if result.tokens is not None:
+        info["parity_tokens"] = result.tokens.as_dict()
+    return info

@@ -1,0 +1,297 @@
+"""The report's PNG plots, drawn with matplotlib's object API on the Agg canvas.
+
+No pyplot: figures are plain ``Figure`` objects, so nothing here touches global state or
+needs a display. matplotlib is imported on first use, so ``compare`` never pays for it.
+Each function returns the path it wrote, or None when there is nothing to draw.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from accelbench.results.views import MachineTable, Series
+
+DPI = 120
+WIDE_RATIO = 30  # a y range over this many-fold is drawn on a log axis
+
+
+def _figure(groups: int, per_group: int) -> Any:
+    from matplotlib.figure import Figure
+
+    width = min(24.0, max(6.5, 1.6 + 0.32 * groups * max(2, per_group)))
+    return Figure(figsize=(width, 4.8), dpi=DPI, layout="constrained")
+
+
+def _save(fig: Any, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, format="png")
+    return path
+
+
+def _legend(fig: Any, entries: int) -> None:
+    """The legend under the plot, where it cannot hide a bar."""
+    fig.legend(fontsize=8, loc="outside lower center", ncols=min(3, max(1, entries)))
+
+
+def _plain_log_labels(axis: Any, low: float, high: float) -> None:
+    """Tick labels of a log axis as plain numbers (0.03, 20), not 3x10^-2; in between the
+    decades, as many labels as fit."""
+    from matplotlib.ticker import FuncFormatter
+
+    decades = math.log10(high / low) if low > 0 else 10.0
+    keep = range(2, 10) if decades <= 1.2 else (2, 5) if decades <= 3 else ()
+
+    def minor(value: float, _position: Any) -> str:
+        mantissa = round(value / 10 ** math.floor(math.log10(value) + 1e-9))
+        return f"{value:g}" if mantissa in keep else ""
+
+    axis.set_major_formatter(FuncFormatter(lambda value, _position: f"{value:g}"))
+    axis.set_minor_formatter(FuncFormatter(minor))
+
+
+def _short(value: float) -> str:
+    for suffix, scale in (("T", 1e12), ("G", 1e9), ("M", 1e6), ("k", 1e3)):
+        if value >= scale:
+            return f"{value / scale:.3g}{suffix}"
+    return f"{value:.3g}"
+
+
+def _grouped_bars(
+    ax: Any,
+    groups: Sequence[str],
+    series: Sequence[tuple[str, Sequence[float | None]]],
+    label_fmt: Any,
+    horizontal: bool = False,
+) -> None:
+    """One cluster of bars per group, one bar per series; missing values leave a gap.
+    Horizontal clusters read top to bottom, for many groups with long names."""
+    import matplotlib as mpl
+
+    colors = mpl.colormaps["tab10"].colors
+    width = 0.8 / max(1, len(series))
+    crowded = len(series) * len(groups) > 12
+    for i, (name, values) in enumerate(series):
+        offset = (i - (len(series) - 1) / 2) * width
+        xs = [g + offset for g, v in enumerate(values) if v is not None]
+        hs = [v for v in values if v is not None]
+        if not hs:
+            continue
+        color = colors[i % len(colors)]
+        draw = ax.barh if horizontal else ax.bar
+        bars = draw(xs, hs, width * 0.95, label=name, color=color)
+        for bar, value in zip(bars, hs):
+            if horizontal:
+                at, shift = (bar.get_width(), bar.get_y() + bar.get_height() / 2), (3, 0)
+                align = {"ha": "left", "va": "center"}
+            else:
+                at, shift = (bar.get_x() + bar.get_width() / 2, bar.get_height()), (0, 2)
+                align = {"ha": "center", "va": "bottom", "rotation": 90 if crowded else 0}
+            ax.annotate(
+                label_fmt(value), at, xytext=shift, textcoords="offset points", fontsize=7, **align
+            )
+    if horizontal:
+        ax.set_yticks(range(len(groups)))
+        ax.set_yticklabels(groups)
+        ax.set_ylim(len(groups) - 0.5, -0.5)  # first group at the top
+        ax.grid(axis="x", alpha=0.3)
+    else:
+        ax.set_xticks(range(len(groups)))
+        rotate = len(groups) > 4
+        ax.set_xticklabels(groups, rotation=30 if rotate else 0, ha="right" if rotate else "center")
+        ax.grid(axis="y", alpha=0.3)
+    ax.set_axisbelow(True)
+
+
+def _log_if_wide(ax: Any, values: Sequence[float], headroom: float = 1.0, axis: str = "y") -> None:
+    positive = [v for v in values if v and v > 0]
+    if not positive:
+        return
+    low, high = min(positive), max(positive)
+    set_scale, set_lim = (
+        (ax.set_xscale, ax.set_xlim) if axis == "x" else (ax.set_yscale, ax.set_ylim)
+    )
+    if high / low > WIDE_RATIO:
+        set_scale("log")
+        set_lim(low / 3, high * 6 * headroom)
+    else:
+        set_lim(0, high * 1.25 * headroom)
+
+
+def _case_names(rows: Sequence[dict[str, Any]], extra: Sequence[str] = ()) -> list[str]:
+    """Short case names: framework, dtype and size only where they vary between rows."""
+    varying = [f for f in ("framework", "dtype", "size") if len({r[f] for r in rows}) > 1]
+    names = []
+    for r in rows:
+        parts = [r["framework"]] if "framework" in varying else []
+        parts += [r["workload"], r["variant"], r["phase"]]
+        parts += [r[f] for f in ("dtype", "size") if f in varying]
+        names.append(" ".join(p for p in parts if p) + "".join(extra))
+    return names
+
+
+def speedup_plot(device_rows: list[dict[str, Any]], path: Path, title: str) -> Path | None:
+    """Bars of speedup over the CPU per case, one per accelerator (rows of
+    ``views.case_rows``, whose speedups follow the summary's rule)."""
+    rows = [r for r in device_rows if r["device"] != "cpu" and r["speedup"]]
+    if not rows:
+        return None
+    keys = list(dict.fromkeys(_case_key(r) for r in rows))
+    firsts = {_case_key(r): r for r in reversed(rows)}
+    names = _case_names([firsts[k] for k in keys])
+    devices = list(dict.fromkeys(r["device_label"] for r in rows))
+    table: dict[str, list[float | None]] = {d: [None] * len(keys) for d in devices}
+    for r in rows:
+        table[r["device_label"]][keys.index(_case_key(r))] = r["speedup"]
+    fig = _figure(len(keys), len(devices))
+    ax = fig.add_subplot()
+    _grouped_bars(ax, names, list(table.items()), lambda v: f"{v:.3g}x")
+    _log_if_wide(ax, [r["speedup"] for r in rows] + [1.0], headroom=1.3)
+    ax.axhline(1.0, color="0.3", linewidth=1, linestyle="--", label="CPU (1x)")
+    ax.set_ylabel("speedup over the CPU (x, higher is faster)")
+    ax.set_title(f"Speedup over the CPU, median time per step\n{title}", fontsize=10)
+    _legend(fig, len(devices) + 1)
+    return _save(fig, path)
+
+
+def throughput_plot(device_rows: list[dict[str, Any]], path: Path, title: str) -> Path | None:
+    """Bars of throughput per case, one per device (log axis: units differ between cases)."""
+    rows = [r for r in device_rows if r["throughput_per_s"]]
+    if not rows:
+        return None
+    cases: dict[tuple[str, ...], dict[str, Any]] = {}
+    for r in rows:
+        cases.setdefault(_case_key(r), r)
+    keys = list(cases)
+    names = [
+        f"{n} ({r['item_unit']}/s)"
+        for n, r in zip(_case_names(list(cases.values())), cases.values())
+    ]
+    devices = list(dict.fromkeys(r["device_label"] for r in rows))
+    table: dict[str, list[float | None]] = {d: [None] * len(keys) for d in devices}
+    for r in rows:
+        table[r["device_label"]][keys.index(_case_key(r))] = r["throughput_per_s"]
+    fig = _figure(len(keys), len(devices))
+    ax = fig.add_subplot()
+    _grouped_bars(ax, names, list(table.items()), _short)
+    ax.set_yscale("log")
+    positive = [r["throughput_per_s"] for r in rows]
+    ax.set_ylim(min(positive) / 3, max(positive) * 12)
+    ax.set_ylabel("per second (log scale)")
+    ax.set_title(f"Throughput per device (unit beside each case)\n{title}", fontsize=10)
+    _legend(fig, len(devices))
+    return _save(fig, path)
+
+
+def energy_plot(device_rows: list[dict[str, Any]], path: Path, title: str) -> Path | None:
+    """Bars of items per joule per case, one per device (``views.case_rows`` whose energy
+    was measured)."""
+    rows = [r for r in device_rows if r.get("energy") and r["energy"].items_per_joule]
+    if not rows:
+        return None
+    cases: dict[Any, dict[str, Any]] = {}
+    for r in rows:
+        cases.setdefault(_case_key(r), r)
+    keys = list(cases)
+    names = [
+        f"{n} ({r['item_unit']}/J)"
+        for n, r in zip(_case_names(list(cases.values())), cases.values())
+    ]
+    devices = list(dict.fromkeys(r["device_label"] for r in rows))
+    table: dict[str, list[float | None]] = {d: [None] * len(keys) for d in devices}
+    for r in rows:
+        table[r["device_label"]][keys.index(_case_key(r))] = r["energy"].items_per_joule
+    fig = _figure(len(keys), len(devices))
+    ax = fig.add_subplot()
+    _grouped_bars(ax, names, list(table.items()), _short)
+    _log_if_wide(ax, [r["energy"].items_per_joule for r in rows], headroom=1.3)
+    ax.set_ylabel("items per joule (higher is more efficient)")
+    ax.set_title(f"Energy efficiency over the timed rounds (NVML)\n{title}", fontsize=10)
+    _legend(fig, len(devices))
+    return _save(fig, path)
+
+
+def _case_key(row: dict[str, Any]) -> Any:
+    return row["key"].case
+
+
+def attention_plot(series: list[Series], path: Path, title: str) -> Path:
+    """Median time per step against sequence length, log-log, one line per implementation
+    and device, with the fitted exponent in the legend."""
+    import matplotlib as mpl
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(8.0, 4.8 + 0.2 * len(series)), dpi=DPI, layout="constrained")
+    ax = fig.add_subplot()
+    colors = mpl.colormaps["tab10"].colors
+    markers = "osD^v<>ph*"
+    for i, s in enumerate(series):
+        slope = f"slope {s.slope:.2f}" if s.slope is not None else "too few points for a slope"
+        if s.slope_longer_half is not None:
+            slope += f", longer half {s.slope_longer_half:.2f}"
+        ax.plot(
+            s.lengths,
+            [t * 1e3 for t in s.medians_s],
+            marker=markers[i % len(markers)],
+            color=colors[i % len(colors)],
+            label=f"{s.label}: {slope}",
+        )
+    from matplotlib.ticker import ScalarFormatter
+
+    ax.set_xscale("log", base=2)
+    ax.xaxis.set_major_formatter(ScalarFormatter())  # 128, 256, ... rather than 2^7, 2^8
+    ax.set_yscale("log")
+    times_ms = [t * 1e3 for s in series for t in s.medians_s]
+    _plain_log_labels(ax.yaxis, min(times_ms), max(times_ms))
+    ax.set_xlabel("sequence length L (log scale)")
+    ax.set_ylabel("median time per step (ms, log scale)")
+    ax.set_title(
+        f"Attention time against sequence length (slope 2: time grows as L^2)\n{title}",
+        fontsize=10,
+    )
+    ax.grid(which="both", alpha=0.3)
+    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=1)
+    return _save(fig, path)
+
+
+def machines_plot(table: MachineTable, path: Path) -> Path | None:
+    """Each case's figure on every machine relative to the reference column (the one with
+    the most cases), so cases with different units share one axis. Horizontal bars: one
+    cluster per case, one bar per machine's device."""
+    from matplotlib.figure import Figure
+
+    counts = [sum(row[c] is not None for row in table.values) for c in range(len(table.columns))]
+    if not counts:
+        return None
+    ref = counts.index(max(counts))
+    keep = [
+        i
+        for i, row in enumerate(table.values)
+        if table.in_plot[i] and row[ref] and sum(v is not None for v in row) > 1
+    ]
+    if not keep:
+        return None
+    series = []
+    for c, label in enumerate(table.columns):
+        rel = [
+            table.values[i][c] / table.values[i][ref]  # type: ignore[operator]
+            if table.values[i][c]
+            else None
+            for i in keep
+        ]
+        series.append((label, rel))
+    height = min(40.0, 1.6 + 0.16 * len(keep) * max(2, len(table.columns)))
+    fig = Figure(figsize=(10, height), dpi=DPI, layout="constrained")
+    ax = fig.add_subplot()
+    names = [table.cases[i] for i in keep]
+    _grouped_bars(ax, names, series, lambda v: f"{v:.3g}x", horizontal=True)
+    values = [v for _, rel in series for v in rel if v]
+    _log_if_wide(ax, values, headroom=1.5, axis="x")
+    ax.axvline(1.0, color="0.3", linewidth=1, linestyle="--")
+    ax.set_xlabel(f"throughput relative to {table.columns[ref]} (x, higher is faster)")
+    ax.set_title("Across machines: the same cases side by side", fontsize=10)
+    _legend(fig, len(series))
+    return _save(fig, path)

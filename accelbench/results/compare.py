@@ -1,0 +1,252 @@
+"""What changed between two saved runs, with a verdict that respects noise.
+
+Benchmarks are matched by fullname (``path::test[params]``), as pytest-benchmark's own
+``--benchmark-compare`` matches them, and are comparable only when their whole identity
+matches (framework, workload, phase, variant, device, dtype, size, mode): the fullname
+does not carry the size or the dtype. A change is the current median time against the
+baseline's, in percent (positive: slower). The verdict:
+
+- ``regression``: slower by more than the threshold, and the two interquartile ranges do
+  not overlap (the baseline's q3 is below the current q1);
+- ``improvement``: faster by more than the threshold, and the current q3 is below the
+  baseline's q1;
+- ``noise``: beyond the threshold, but the spreads overlap, so the runs cannot tell;
+- ``unchanged``: within the threshold;
+- ``not comparable``: the two entries differ in identity (e.g. size smoke -> standard);
+- ``unreliable``: a regression or an improvement, but either run's record was measured while
+  the machine was busy, on battery, in Low Power Mode or throttled (its condition flags,
+  ``Record.condition_flags``): the change may be the machine, not the code. It does not
+  fail ``--fail-on regression``.
+
+Works on any pytest-benchmark run; this suite's identity is used where present.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from accelbench.core.conditions import FLAG_WORDS
+from accelbench.results.record import Record
+from accelbench.results.runs import Run, RunError
+from accelbench.results.text import format_seconds, format_table
+
+REGRESSION = "regression"
+IMPROVEMENT = "improvement"
+NOISE = "noise"
+UNCHANGED = "unchanged"
+NOT_COMPARABLE = "not comparable"
+UNRELIABLE = "unreliable"
+VERDICTS = (REGRESSION, IMPROVEMENT, UNRELIABLE, NOISE, NOT_COMPARABLE, UNCHANGED)  # report order
+DEFAULT_THRESHOLD_PCT = 15.0
+
+
+@dataclass(frozen=True)
+class Spread:
+    """A benchmark's median time and interquartile range, in seconds."""
+
+    median: float
+    q1: float
+    q3: float
+
+    @classmethod
+    def of(cls, record: Record) -> Spread:
+        """The record's spread; without saved quartiles the gate falls back to the threshold
+        alone (quartiles are validated when the run is read: never NaN here)."""
+        s = record.stats
+        if s.q1 is None or s.q3 is None:
+            return cls(s.median, s.median, s.median)
+        return cls(s.median, s.q1, s.q3)
+
+
+def change_pct(baseline: Spread, current: Spread) -> float:
+    """Change of the median time in percent; positive means the current run is slower."""
+    return (current.median - baseline.median) / baseline.median * 100.0
+
+
+def verdict(baseline: Spread, current: Spread, threshold_pct: float) -> str:
+    change = change_pct(baseline, current)
+    if change > threshold_pct and baseline.q3 < current.q1:
+        return REGRESSION
+    if change < -threshold_pct and current.q3 < baseline.q1:
+        return IMPROVEMENT
+    if abs(change) > threshold_pct:
+        return NOISE
+    return UNCHANGED
+
+
+def not_comparable(baseline: Record, current: Record) -> str:
+    """Why two records of the same test are not like for like ("size smoke -> standard"),
+    or "" when they are (or when either has no identity to tell)."""
+    if baseline.key is None or current.key is None:
+        return ""
+    return ", ".join(baseline.key.differences(current.key))
+
+
+@dataclass(frozen=True)
+class Change:
+    fullname: str
+    name: str
+    baseline: Spread
+    current: Spread
+    verdict: str
+    note: str = ""
+
+    @property
+    def change_pct(self) -> float:
+        return change_pct(self.baseline, self.current)
+
+
+@dataclass(frozen=True)
+class Comparison:
+    changes: list[Change]
+    only_in_baseline: list[str]
+    only_in_current: list[str]
+    threshold_pct: float
+
+    def count(self, what: str) -> int:
+        return sum(c.verdict == what for c in self.changes)
+
+    @property
+    def regressions(self) -> list[Change]:
+        return [c for c in self.changes if c.verdict == REGRESSION]
+
+
+def conditions_note(baseline: Record, current: Record) -> str:
+    """How the machine was when either record was measured, where that makes a change
+    untrustworthy: "the machine was busy in the current run", or ''."""
+    flagged = {"baseline": baseline.condition_flags, "current": current.condition_flags}
+    runs = [which for which, flags in flagged.items() if flags]
+    if not runs:
+        return ""
+    flags = [f for f in FLAG_WORDS if any(f in flagged[which] for which in runs)]
+    where = "both runs" if len(runs) == 2 else f"the {runs[0]} run"
+    return f"the machine was {', '.join(FLAG_WORDS[f] for f in flags)} in {where}"
+
+
+def judge_with_conditions(
+    change_verdict: str, baseline: Record, current: Record
+) -> tuple[str, str]:
+    """A regression or improvement measured under bad conditions becomes ``unreliable``."""
+    if change_verdict in (REGRESSION, IMPROVEMENT):
+        note = conditions_note(baseline, current)
+        if note:
+            return UNRELIABLE, f"{note}; a {change_verdict} otherwise"
+    return change_verdict, ""
+
+
+def compare_runs(baseline: Run, current: Run, threshold_pct: float) -> Comparison:
+    """Match by fullname and judge each pair; ``RunError`` when the runs share no benchmark."""
+    base = {r.fullname: r for r in baseline.records}
+    cur = {r.fullname: r for r in current.records}
+    common = sorted(set(base) & set(cur))
+    if not common:
+        raise RunError(
+            f"{baseline.path} and {current.path} have no benchmark in common "
+            f"(matched by fullname: {len(base)} vs {len(cur)} benchmarks, none shared)"
+        )
+    changes = []
+    for fullname in common:
+        b, c = Spread.of(base[fullname]), Spread.of(cur[fullname])
+        unlike = not_comparable(base[fullname], cur[fullname])
+        judged, note = NOT_COMPARABLE, unlike
+        if not unlike:
+            judged, note = judge_with_conditions(
+                verdict(b, c, threshold_pct), base[fullname], cur[fullname]
+            )
+        changes.append(
+            Change(
+                fullname=fullname,
+                name=cur[fullname].name,
+                baseline=b,
+                current=c,
+                verdict=judged,
+                note=note,
+            )
+        )
+    changes.sort(key=lambda c: (VERDICTS.index(c.verdict), c.fullname))
+    return Comparison(
+        changes=changes,
+        only_in_baseline=sorted(set(base) - set(cur)),
+        only_in_current=sorted(set(cur) - set(base)),
+        threshold_pct=threshold_pct,
+    )
+
+
+def _spread_text(s: Spread) -> str:
+    return f"{format_seconds(s.q1)} .. {format_seconds(s.q3)}"
+
+
+def _run_line(label: str, run: Run) -> str:
+    status = f"; {run.status.upper()}" if run.partial else ""
+    return f"{label}{run.path} ({run.machine}; saved {run.saved}{status})"
+
+
+def render(comparison: Comparison, baseline: Run, current: Run) -> str:
+    names = [c.name for c in comparison.changes]
+    unique = len(set(names)) == len(names)
+    header = [
+        "benchmark",
+        "baseline median",
+        "current median",
+        "change",
+        "baseline q1..q3",
+        "current q1..q3",
+        "verdict",
+    ]
+    rows = [
+        [
+            c.name if unique else c.fullname,
+            format_seconds(c.baseline.median),
+            format_seconds(c.current.median),
+            f"{c.change_pct:+.1f}%",
+            _spread_text(c.baseline),
+            _spread_text(c.current),
+            f"{c.verdict} ({c.note})" if c.note else c.verdict,
+        ]
+        for c in comparison.changes
+    ]
+    t = f"{comparison.threshold_pct:g}%"
+    lines = [_run_line("baseline: ", baseline), _run_line("current:  ", current)]
+    if baseline.machine != current.machine:
+        lines.append("note: the runs come from different machines; a change may be the machine")
+    for label, run in (("baseline", baseline), ("current", current)):
+        if run.partial:
+            lines.append(
+                f"note: the {label} run is partial ({run.partial_reason}): "
+                "cases it lacks are listed as only in the other run"
+            )
+    lines += [
+        "",
+        f"change of the median time per benchmark (positive: slower); threshold {t}",
+        format_table(header, rows),
+        "",
+        f"regression: slower by more than {t} and the interquartile ranges do not overlap "
+        "(baseline q3 < current q1); noise: beyond the threshold but overlapping",
+    ]
+    if comparison.count(UNRELIABLE):
+        lines.append(
+            "unreliable: a regression or improvement measured while the machine was busy, on "
+            "battery, in Low Power Mode or throttled; re-run on a quiet machine before "
+            "believing it"
+        )
+    counts = ", ".join(f"{comparison.count(v)} {v}" for v in VERDICTS if comparison.count(v))
+    lines.append(f"{len(comparison.changes)} compared: {counts}")
+    for label, names_left in (
+        ("only in baseline", comparison.only_in_baseline),
+        ("only in current", comparison.only_in_current),
+    ):
+        if names_left:
+            lines.append(f"{label} ({len(names_left)}): {', '.join(names_left)}")
+    return "\n".join(lines)
+
+
+def parse_threshold(text: str) -> float:
+    """'15%' or '15' -> 15.0 (percent); ValueError with a one-line message otherwise."""
+    value = text.strip().removesuffix("%").strip()
+    try:
+        number = float(value)
+    except ValueError:
+        raise ValueError(f"{text!r} is not a percentage (e.g. 15%)") from None
+    if not 0 <= number < 1e6:  # also refuses nan and inf
+        raise ValueError(f"{text!r}: the threshold must be a percentage of 0 or more (e.g. 15%)")
+    return number

@@ -1,0 +1,447 @@
+"""Numbers and tables as text: the end-of-run summary, ``compare`` and the report's cells.
+
+The end-of-run summary reads at a glance: the headline first (``render_headline``: each
+section's headline rows, or one line saying why there is no speedup), then every section
+of ``views.SECTIONS`` through its renderer in ``RENDERERS``. In a run where no accelerator
+was measured, the columns no row has a value in are folded away in every section's table,
+so nobody reads rows of dashes. Marks say which figures deserve less trust: ``noisy``
+(IQR over 10% of the median) and the conditions a case ran under (``busy``, ``battery``,
+``low-power``, ``throttled``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import math
+from collections.abc import Callable, Iterator
+from itertools import combinations
+from typing import Any
+
+from accelbench.core.conditions import FLAG_WORDS
+from accelbench.results.record import DEFAULT_MODE, NOISY, NOISY_IQR_SHARE
+from accelbench.results.views import (
+    FRAMEWORK_NAMES,
+    MIN_FIT_POINTS,
+    SECTIONS,
+    accelerator_measured,
+    framework_order,
+    headline_rows,
+    pair_key,
+)
+
+# Numbers ----------------------------------------------------------------------------------
+
+
+def format_seconds(value: float | None) -> str:
+    if value is None:
+        return "-"
+    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("us", 1e-6)):
+        if value >= scale:
+            return f"{value / scale:.3g} {unit}"
+    return f"{value / 1e-9:.3g} ns"
+
+
+def format_rate(value: float | None, unit: str = "") -> str:
+    if value is None:
+        return "-"
+    for suffix, scale in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
+        if value >= scale:
+            return f"{value / scale:.3g}{suffix} {unit}/s".strip()
+    return f"{value:.3g} {unit}/s".strip()
+
+
+def format_bandwidth(bytes_per_s: float | None) -> str:
+    """Bytes per second in decimal units: 89.8 GB/s, 4.22 TB/s."""
+    if bytes_per_s is None:
+        return "-"
+    for suffix, scale in (("TB/s", 1e12), ("GB/s", 1e9), ("MB/s", 1e6)):
+        if bytes_per_s >= scale:
+            return f"{bytes_per_s / scale:.3g} {suffix}"
+    return f"{bytes_per_s / 1e3:.3g} kB/s"
+
+
+def format_throughput(value: float | None, unit: str, tflops: float | None = None) -> str:
+    """A throughput in the unit people quote: TFLOP/s for the matmul ceiling, GB/s or TB/s
+    for bytes, otherwise items per second."""
+    if unit == "matmuls" and tflops:
+        return f"{tflops:.3g} TFLOP/s"
+    if unit == "bytes":
+        return format_bandwidth(value)
+    return format_rate(value, unit)
+
+
+def format_speedup(value: float | None) -> str:
+    return f"{value:.2f}x" if value else "-"
+
+
+def format_speedup_short(value: float) -> str:
+    return f"{value:.3g}x" + (" (slower)" if value < 1 else "")
+
+
+def format_exponent(value: float | None) -> str:
+    return "-" if value is None or not math.isfinite(value) else f"{round(value, 2) + 0.0:.2f}"
+
+
+def format_share(share: float | None) -> str:
+    if share is None:
+        return "-"
+    pct = share * 100
+    return f"{pct:.0f}%" if pct >= 10 else f"{pct:.2g}%"
+
+
+def format_figure(value: float | None) -> str:
+    """Three significant digits without an exponent: 0.0000219, 0.107, 4.2, 765, 4210."""
+    if not value:
+        return "-"
+    if abs(value) >= 100:
+        return f"{value:.0f}"
+    decimals = max(0, 2 - math.floor(math.log10(abs(value))))
+    return f"{value:.{decimals}f}".rstrip("0").rstrip(".")
+
+
+def format_compact(value: float | None) -> str:
+    """A figure whose unit is said elsewhere: 6.97k, 41M, 4200, 0.107."""
+    if value is None:
+        return "-"
+    for suffix, scale in (("T", 1e12), ("G", 1e9), ("M", 1e6), ("k", 1e3)):
+        if value >= 10 * scale or (value >= scale and suffix != "k"):
+            return f"{value / scale:.3g}{suffix}"
+    return format_figure(value)
+
+
+# Inside ``folded_columns()``, a table leaves out the columns no row has a value in.
+_FOLD_EMPTY_COLUMNS = contextvars.ContextVar("fold_empty_columns", default=False)
+
+
+@contextlib.contextmanager
+def folded_columns() -> Iterator[None]:
+    """Tables rendered inside leave out the columns whose every cell is "-" (a run where no
+    accelerator was measured: its device, speedup and throughput columns)."""
+    token = _FOLD_EMPTY_COLUMNS.set(True)
+    try:
+        yield
+    finally:
+        _FOLD_EMPTY_COLUMNS.reset(token)
+
+
+def _fold_empty(header: list[str], rows: list[list[str]]) -> tuple[list[str], list[list[str]]]:
+    keep = [i for i in range(len(header)) if not rows or any(r[i] != "-" for r in rows)]
+    return [header[i] for i in keep], [[r[i] for i in keep] for r in rows]
+
+
+def format_table(header: list[str], rows: list[list[str]]) -> str:
+    if _FOLD_EMPTY_COLUMNS.get():
+        header, rows = _fold_empty(header, rows)
+    widths = [max(len(h), *(len(r[i]) for r in rows), 0) for i, h in enumerate(header)]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths)).rstrip()]
+    lines.append("  ".join("-" * w for w in widths))
+    lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
+    return "\n".join(lines)
+
+
+def _case(row: dict[str, Any], *fields: str) -> str:
+    return " ".join(str(row[f]) for f in fields if row.get(f))
+
+
+# The summary sections ---------------------------------------------------------------------
+
+
+def _marks_text(row: dict[str, Any]) -> str:
+    """``cpu noisy; cuda busy``: whose figure is marked, and with what."""
+    parts = [
+        f"{who} {', '.join(row.get(f'{prefix}_marks') or [])}"
+        for who, prefix in (("cpu", "cpu"), (row["device"] or "", "device"))
+        if row.get(f"{prefix}_marks")
+    ]
+    return "; ".join(parts)
+
+
+def marks_legend(found: set[str]) -> str:
+    """One line saying what the marks in a table mean; "" when there are none."""
+    if not found:
+        return ""
+    legend = []
+    if NOISY in found:
+        legend.append(
+            f"noisy: IQR over {NOISY_IQR_SHARE:.0%} of the median; re-run before trusting a "
+            "difference"
+        )
+    conditions = [f for f in FLAG_WORDS if f in found]
+    if conditions:
+        legend.append(f"{', '.join(conditions)}: see the warning at the top of this summary")
+    return "marks: " + "; ".join(legend)
+
+
+def render_speedups(rows: list[dict[str, Any]]) -> str:
+    """Per case, the CPU's and each accelerator's figures and the speedup. Without any
+    accelerator measured: the CPU's figures only, titled so, no columns of dashes."""
+    if not rows:
+        return ""
+    if not any(r["device"] for r in rows):
+        with folded_columns():
+            return _render_speedups(rows, "CPU only (median time per step, steady state)")
+    return _render_speedups(
+        rows, "speedup over the CPU (median time per step, steady state; higher is faster)"
+    )
+
+
+def _render_speedups(rows: list[dict[str, Any]], title: str) -> str:
+    found = {m for r in rows for p in ("cpu", "device") for m in r.get(f"{p}_marks") or []}
+    header = ["case", "phase", "dtype", "cpu median", "cpu throughput", "device", "median"]
+    header += ["throughput", "speedup"] + (["marks"] if found else [])
+    body = []
+    for r in rows:
+        unit = r["item_unit"]
+        body.append(
+            [
+                _case(r, "framework", "workload", "variant"),
+                r["phase"],
+                r["dtype"],
+                format_seconds(r["cpu_median_s"]),
+                format_throughput(r["cpu_throughput_per_s"], unit, r.get("cpu_tflops_per_s")),
+                r["device"] or "-",
+                format_seconds(r["device_median_s"]),
+                format_throughput(r["device_throughput_per_s"], unit, r.get("device_tflops_per_s")),
+                format_speedup(r["speedup"]),
+                *([_marks_text(r)] if found else []),
+            ]
+        )
+    legend = marks_legend(found)
+    return f"{title}\n{format_table(header, body)}" + (f"\n{legend}" if legend else "")
+
+
+def render_scaling(rows: list[dict[str, Any]]) -> str:
+    """One line per curve, one column per length (median, and speedup over the CPU)."""
+    if not rows:
+        return ""
+    all_lengths = sorted({n for r in rows for n in r["lengths"]})
+    header = ["case", "phase", "dtype", "device", "impl", "exponent", "longer half"]
+    header += [f"L={n}" for n in all_lengths]
+    body = []
+    for r in rows:
+        speedups = r["speedup_over_cpu"] or [None] * len(r["lengths"])
+        flagged = r.get("flagged") or [False] * len(r["lengths"])
+        cells = {
+            n: format_seconds(t) + ("*" if bad else "") + (f" {s:.2f}x" if s else "")
+            for n, t, s, bad in zip(r["lengths"], r["median_s"], speedups, flagged)
+        }
+        body.append(
+            [
+                _case(r, "framework", "workload"),
+                r["phase"],
+                r["dtype"],
+                r["device"],
+                r["implementation"],
+                format_exponent(r["exponent"]),
+                format_exponent(r["exponent_long"]),
+                *(cells.get(n, "-") for n in all_lengths),
+            ]
+        )
+    title = (
+        "scaling with sequence length (median time per step; exponent: least-squares slope "
+        "of log time against log length, over all lengths and over the longer half; "
+        "Nx: speedup over the CPU at that length)"
+    )
+    notes = (
+        f"exponents are fitted through at least {MIN_FIT_POINTS} lengths, leaving out the "
+        "points marked * (noisy, or measured while the machine was busy or throttled); "
+        "'-': too few points"
+    )
+    return f"{title}\n{format_table(header, body)}\n{notes}"
+
+
+def render_frameworks(rows: list[dict[str, Any]]) -> str:
+    """Every framework's median, throughput and speedup over its own CPU, then a column per
+    pair of frameworks (``torch/tf`` above 1: PyTorch faster on that device)."""
+    if not rows:
+        return ""
+    names = sorted({fw for r in rows for fw in r["frameworks"]}, key=framework_order)
+    header = ["case", "phase", "dtype", "device"]
+    for fw in names:
+        header += [f"{fw} median", f"{fw} throughput", f"{fw} vs own cpu"]
+    pairs = list(combinations(names, 2))
+    header += [f"{a}/{b}" for a, b in pairs]
+    body = []
+    for r in rows:
+        line = [_case(r, "workload", "variant"), r["phase"], r["dtype"], r["device"]]
+        for fw in names:
+            line += [
+                format_seconds(r.get(f"{fw}_median_s")),
+                format_rate(r.get(f"{fw}_throughput_per_s"), r["item_unit"]),
+                format_speedup(r.get(f"{fw}_speedup_over_cpu")),
+            ]
+        line += [format_speedup(r.get(pair_key(a, b))) for a, b in pairs]
+        body.append(line)
+    shown = " vs ".join(FRAMEWORK_NAMES.get(fw, fw) for fw in names)
+    first, second = pairs[0]
+    title = (
+        f"{shown}, same network and batch (median time per step; {first}/{second} above 1: "
+        f"{FRAMEWORK_NAMES.get(first, first)} faster)"
+    )
+    return f"{title}\n{format_table(header, body)}"
+
+
+def render_llm(rows: list[dict[str, Any]]) -> str:
+    """The language model in llama-bench's names, with its shares of the run's ceilings."""
+    if not rows:
+        return ""
+    header = ["test", "dtype", "size", "device", "throughput", "per token", "GB/s", "of copy"]
+    header += ["TFLOP/s", "of matmul"]
+    body = [
+        [
+            r["test"],
+            r["dtype"],
+            r["size"],
+            r["device"],
+            format_rate(r["tokens_per_s"], "tokens"),
+            format_seconds(r["time_per_token_s"]),
+            format_figure(r["gb_per_s"]),
+            format_share(r["copy_share"]),
+            format_figure(r["tflops_per_s"]),
+            format_share(r["matmul_share"]),
+        ]
+        for r in rows
+    ]
+    title = (
+        "language model at batch 1, as llama-bench names it (pp<n>: an n-token prompt; "
+        "tg<m> @ d<n>: m tokens generated after n; of copy / of matmul: share of this run's "
+        "ceiling on the same device and dtype)"
+    )
+    lines = [title, format_table(header, body)]
+    if not all(r["ceilings_measured"] for r in rows):
+        lines.append(
+            "no ceiling measured for some device or dtype: add benchmarks/test_ceiling.py "
+            "to the run for the shares"
+        )
+    return "\n".join(lines)
+
+
+def render_energy(rows: list[dict[str, Any]]) -> str:
+    """Joules per step and items per joule; without a measurement, why not, in one line."""
+    done = [r for r in rows if r["measured"]]
+    if not done:
+        return "; ".join(sorted({str(r["reason"]) for r in rows if r.get("reason")}))
+    header = ["case", "phase", "dtype", "device", "J/step", "per joule", "mean power", "counter"]
+    body = []
+    for r in done:
+        check = r.get("counter_vs_power_instant") or r.get("counter_vs_power_usage")
+        body.append(
+            [
+                _case(r, "framework", "workload", "variant"),
+                r["phase"],
+                r["dtype"],
+                str(r["device"]),
+                format_figure(r["joules_per_step"]) + (" (coarse)" if r.get("coarse") else ""),
+                f"{format_compact(r['items_per_joule'])} {r['item_unit']}/J",
+                f"{r['mean_power_w']:.0f} W" if r.get("mean_power_w") else "-",
+                f"{check:.2f}x integrated" if check else "-",
+            ]
+        )
+    title = (
+        "energy over the timed rounds (NVML's energy counter, whole board; counter: its "
+        "joules over the sampled power integrated over the same rounds; coarse: a window "
+        "under 1 s)"
+    )
+    return f"{title}\n{format_table(header, body)}"
+
+
+RENDERERS: dict[str, Callable[[list[dict[str, Any]]], str]] = {
+    "speedups": render_speedups,
+    "scaling": render_scaling,
+    "frameworks": render_frameworks,
+    "llm": render_llm,
+    "energy": render_energy,
+}
+
+
+def render_generic(rows: list[dict[str, Any]]) -> str:
+    """A section without a renderer of its own: its rows as a plain table."""
+    header = list(dict.fromkeys(str(k) for r in rows for k in r))
+    body = [[_generic_cell(r.get(k)) for k in header] for r in rows]
+    return format_table(header, body)
+
+
+def _generic_cell(value: Any) -> str:
+    if value is None or value == "":
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.3g}"
+    return f"{value!s:.60}"
+
+
+def render_all(computed: dict[str, list[dict[str, Any]]]) -> str:
+    """Every section with rows, in ``views.SECTIONS`` order, then any other computed one; in a
+    run where no accelerator was measured, each table without its empty columns."""
+    order = [s.key for s in SECTIONS if s.key in computed]
+    order += [key for key in computed if key not in order]
+    fold = folded_columns() if not accelerator_measured(computed) else contextlib.nullcontext()
+    parts = []
+    with fold:
+        for key in order:
+            rows = computed[key]
+            if rows:
+                renderer = RENDERERS.get(key)
+                parts.append(renderer(rows) if renderer else f"{key}\n{render_generic(rows)}")
+    return "\n\n".join(p for p in parts if p)
+
+
+# The headline -----------------------------------------------------------------------------
+
+
+def _headline_speedups(rows: list[dict[str, Any]]) -> list[str]:
+    """``  torch resnet18 train fp32 smoke  cuda 36.8x, mps 4.1x (noisy)``: per case (a
+    sweep at its longest length), each accelerator's speedup over the CPU and its marks."""
+    lines: dict[str, list[str]] = {}
+    for r in rows:
+        name = _case(r, "framework", "workload", "phase", "dtype", "size")
+        if r.get("mode") and r["mode"] != DEFAULT_MODE:
+            name += f" {r['mode']}"
+        who = f"{r['variant']} " if r["variant"] else ""
+        flagged = [m for m in (NOISY, *FLAG_WORDS) if m in {*r["cpu_marks"], *r["device_marks"]}]
+        note = f" ({', '.join(flagged)})" if flagged else ""
+        lines.setdefault(name, []).append(
+            f"{who}{r['device']} {format_speedup_short(r['speedup'])}{note}"
+        )
+    width = max(len(name) for name in lines)
+    title = (
+        "headline: speedup over the CPU (CPU median / accelerator median time per step; "
+        "higher is faster; a length sweep at its longest length)"
+    )
+    return [title, *(f"  {name.ljust(width)}  {', '.join(v)}" for name, v in lines.items())]
+
+
+# Per section key: its headline rows (``views.Section.headline``) -> lines.
+HEADLINES: dict[str, Callable[[list[dict[str, Any]]], list[str]]] = {
+    "speedups": _headline_speedups,
+}
+
+
+def render_headline(
+    computed: dict[str, list[dict[str, Any]]],
+    accelerators_asked: tuple[str, ...] | list[str] = (),
+    unusable: dict[str, list[str]] | None = None,
+) -> str:
+    """The answer first: each section's headline lines (the speedups: per workload and phase,
+    each accelerator's speedup over the CPU); or one line saying why there is none (only the
+    CPU asked for, or no accelerator usable, and why)."""
+    picked = headline_rows(computed)
+    lines = [
+        line for key, rows in picked.items() if key in HEADLINES for line in HEADLINES[key](rows)
+    ]
+    if lines:
+        return "\n".join(lines)
+    measured_any = any(computed.get(s.key) for s in SECTIONS)
+    if not measured_any:
+        return ""
+    if not accelerators_asked:
+        return "headline: only the CPU was asked for (--devices cpu): no speedup to give"
+    if not accelerator_measured(computed):
+        reasons = [
+            f"{device}: {'; '.join(sorted(set(why)))}"
+            for device, why in sorted((unusable or {}).items())
+            if device != "cpu" and why
+        ]
+        detail = f": {' | '.join(reasons)}" if reasons else ""
+        return f"headline: no accelerator was usable, so no speedup{detail}"
+    return "headline: no CPU case ran beside the accelerator, so no speedup"
