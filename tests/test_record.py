@@ -46,6 +46,36 @@ def test_noisy_is_an_iqr_over_a_tenth_of_the_median_and_flags_travel_with_the_re
     assert noisy.noisy and noisy.partial and noisy.flags == {"noisy", "partial", "busy"}
 
 
+def test_the_conditions_a_case_ran_under_are_its_condition_flags_and_marks():
+    entry = record("cnn", "cpu", "train", 1.0, iqr=0.5)
+    entry["extra_info"]["flags"] = ["throttled", "busy", "something-newer"]
+    r = parse_entry(entry, partial=True)
+    assert r.condition_flags == ("busy", "throttled")  # in the order warnings are given
+    assert r.marks == ("noisy", "busy", "throttled")  # partial is the run's, not a mark
+
+
+def test_energy_reads_into_a_typed_value_or_the_reason_there_is_none():
+    entry = record("cnn", "cuda", "train", 0.01)
+    entry["extra_info"]["energy"] = {
+        "measured": True,
+        "source": "NVML total energy counter (whole board)",
+        "joules_per_step": 2.5,
+        "items_per_joule": 25.6,
+        "mean_power_w": 250.0,
+        "window_s": 1.5,
+        "coarse": False,
+        "counter_vs_power_instant": 1.01,
+        "joules": 375.0,  # saved, not needed on the read side
+    }
+    energy = parse_entry(entry).energy
+    assert energy.measured and energy.items_per_joule == 25.6 and energy.counter_check == 1.01
+    entry["extra_info"]["energy"] = {"measured": False, "reason": "energy not measured: why"}
+    energy = parse_entry(entry).energy
+    assert not energy.measured and energy.reason == "energy not measured: why"
+    del entry["extra_info"]["energy"]
+    assert parse_entry(entry).energy is None  # runs saved before energy was counted
+
+
 def test_an_entry_without_the_suites_extra_info_has_statistics_only():
     plain = record("cnn", "cpu", "train", 1.0)
     plain["extra_info"] = {}
@@ -66,6 +96,15 @@ def test_an_entry_without_the_suites_extra_info_has_statistics_only():
         (lambda e: e["extra_info"].update(phase=None), "extra_info.phase is null, not a string"),
         (lambda e: e["extra_info"].update(memory=[]), "extra_info.memory is a list, not an object"),
         (lambda e: e["extra_info"].update(flags="busy"), "extra_info.flags is a string ('busy')"),
+        (lambda e: e["extra_info"].update(energy=3.0), "extra_info.energy is float, not an object"),
+        (
+            lambda e: e["extra_info"].update(energy={"measured": "yes"}),
+            "extra_info.energy.measured is a string ('yes'), not true or false",
+        ),
+        (
+            lambda e: e["extra_info"].update(energy={"measured": True, "joules_per_step": 2.0}),
+            "extra_info.energy is measured without joules_per_step or items_per_joule",
+        ),
         (
             lambda e: e["extra_info"].update(throughput_per_s=float("nan")),
             "extra_info.throughput_per_s is not finite (nan)",

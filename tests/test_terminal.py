@@ -4,11 +4,12 @@ quote."""
 import pytest
 from fixtures.runs import ceiling, record
 
-from accelbench.results import views
+from accelbench.results import text, views
 from accelbench.results.record import parse_entries
 from accelbench.results.text import (
     format_bandwidth,
     format_throughput,
+    render_all,
     render_headline,
     render_speedups,
 )
@@ -122,3 +123,54 @@ def test_the_headline_comes_first_in_the_summary(two_workloads):
     start = next(i for i, line in enumerate(lines) if "accelbench summary" in line)
     after = [line for line in lines[start + 1 :] if not line.startswith("WARNING")]
     assert after[0] == "headline: only the CPU was asked for (--devices cpu): no speedup to give"
+
+
+def test_a_run_without_an_accelerator_folds_the_empty_columns_of_every_section():
+    """Not the speedups alone: the frameworks table of a CPU-only run has no "vs own cpu"
+    columns of dashes either; with an accelerator measured, nothing is folded."""
+    cpu_only = [
+        record("cnn", "cpu", "train", 0.04),
+        record("cnn", "cpu", "train", 0.02, framework="tf"),
+    ]
+    printed = render_all(computed(cpu_only))
+    assert "torch/tf" in printed and "vs own cpu" not in printed and " - " not in printed
+    with_gpu = [*cpu_only, record("cnn", "cuda", "train", 0.004)]
+    assert "vs own cpu" in render_all(computed(with_gpu))
+
+
+def test_a_section_added_to_sections_is_printed_and_may_add_headline_lines(monkeypatch):
+    """A view registered in views.SECTIONS (crossover, modes, data_parallel, ...) needs no
+    change here to be printed; with a headline selector and wording it joins the headline,
+    after the speedups, in SECTIONS order."""
+
+    def crossover_rows(records):
+        return [{"workload": "attention", "device": "cuda", "crossover_length": 256}]
+
+    section = views.Section("crossover", crossover_rows, headline=lambda rows: rows[:1])
+    monkeypatch.setattr(views, "SECTIONS", (*views.SECTIONS, section))
+    monkeypatch.setitem(
+        text.HEADLINES,
+        "crossover",
+        lambda rows: [f"  cuda beats the CPU from L={rows[0]['crossover_length']}"],
+    )
+    records = [record("cnn", "cpu", "train", 0.05), record("cnn", "cuda", "train", 0.001)]
+    summary = computed(records)
+    assert list(summary) == ["speedups", "scaling", "frameworks", "llm", "energy", "crossover"]
+    lines = render_headline(summary, ["cuda"]).splitlines()
+    assert lines[1:] == [
+        "  torch cnn train fp32 smoke  cuda 50x",
+        "  cuda beats the CPU from L=256",
+    ]
+    printed = render_all(summary)
+    assert printed.endswith(
+        "crossover\nworkload   device  crossover_length\n"
+        "---------  ------  ----------------\nattention  cuda    256"
+    )
+
+
+def test_the_frameworks_table_gives_ceilings_in_tflops_and_bytes_per_second():
+    records = ceiling("cpu", 1.2, 40.0) + ceiling("cpu", 0.6, 20.0, framework="mlx")
+    frameworks = text.render_frameworks(computed(records)["frameworks"])
+    assert "1.2 TFLOP/s" in frameworks and "0.6 TFLOP/s" in frameworks
+    assert "40 GB/s" in frameworks and "20 GB/s" in frameworks
+    assert "matmuls/s" not in frameworks and "bytes/s" not in frameworks

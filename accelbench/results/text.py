@@ -19,11 +19,11 @@ from itertools import combinations
 from typing import Any
 
 from accelbench.core.conditions import FLAG_WORDS
+from accelbench.results import views
 from accelbench.results.record import DEFAULT_MODE, NOISY, NOISY_IQR_SHARE
 from accelbench.results.views import (
     FRAMEWORK_NAMES,
     MIN_FIT_POINTS,
-    SECTIONS,
     accelerator_measured,
     framework_order,
     headline_rows,
@@ -268,7 +268,9 @@ def render_frameworks(rows: list[dict[str, Any]]) -> str:
         for fw in names:
             line += [
                 format_seconds(r.get(f"{fw}_median_s")),
-                format_rate(r.get(f"{fw}_throughput_per_s"), r["item_unit"]),
+                format_throughput(
+                    r.get(f"{fw}_throughput_per_s"), r["item_unit"], r.get(f"{fw}_tflops_per_s")
+                ),
                 format_speedup(r.get(f"{fw}_speedup_over_cpu")),
             ]
         line += [format_speedup(r.get(pair_key(a, b))) for a, b in pairs]
@@ -373,7 +375,7 @@ def _generic_cell(value: Any) -> str:
 def render_all(computed: dict[str, list[dict[str, Any]]]) -> str:
     """Every section with rows, in ``views.SECTIONS`` order, then any other computed one; in a
     run where no accelerator was measured, each table without its empty columns."""
-    order = [s.key for s in SECTIONS if s.key in computed]
+    order = [s.key for s in views.SECTIONS if s.key in computed]
     order += [key for key in computed if key not in order]
     fold = folded_columns() if not accelerator_measured(computed) else contextlib.nullcontext()
     parts = []
@@ -431,7 +433,7 @@ def render_headline(
     ]
     if lines:
         return "\n".join(lines)
-    measured_any = any(computed.get(s.key) for s in SECTIONS)
+    measured_any = any(rows for rows in computed.values())
     if not measured_any:
         return ""
     if not accelerators_asked:

@@ -241,6 +241,7 @@ def framework_rows(records: Iterable[Record]) -> list[dict[str, Any]]:
                 record = here.get(fw)
                 row[f"{fw}_median_s"] = record.median_s if record else None
                 row[f"{fw}_throughput_per_s"] = record.throughput_per_s if record else None
+                row[f"{fw}_tflops_per_s"] = record.tflops_per_s if record else None
                 row[f"{fw}_device_label"] = record.device_label if record else None
                 row[f"{fw}_speedup_over_cpu"] = (
                     speedup(cpu.get(fw), record) if device != "cpu" else None
