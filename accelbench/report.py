@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from accelbench import backends, plots, summary
+from accelbench import backends, crossover_report, plots, summary
+from accelbench.core.spec import variant_batch, without_batch
 from accelbench.document import Document, Table
 from accelbench.runs import Run, RunError
 from accelbench.scaling import fit_exponent, longer_half, parse_length_variant
@@ -196,18 +197,28 @@ def format_figure(value: float | None) -> str:
 
 def bar_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The rows a bar chart shows: of a sequence-length sweep only its longest length (the
-    attention plot shows them all)."""
+    attention plot shows them all), of a batch sweep only its largest batch (the batch
+    plots show them all)."""
     longest: dict[tuple[str, ...], int] = {}
+    largest: dict[tuple[str, ...], int] = {}
     for row in rows:
         point = parse_length_variant(row["variant"])
         if point:
             key = _sweep_key(row, point[0])
             longest[key] = max(longest.get(key, 0), point[1])
+        batch = variant_batch(row["variant"])
+        if batch is not None:
+            key = _sweep_key(row, without_batch(row["variant"]))
+            largest[key] = max(largest.get(key, 0), batch)
     kept = []
     for row in rows:
         point = parse_length_variant(row["variant"])
-        if not point or point[1] == longest[_sweep_key(row, point[0])]:
-            kept.append(row)
+        batch = variant_batch(row["variant"])
+        if point and point[1] != longest[_sweep_key(row, point[0])]:
+            continue
+        if batch is not None and batch != largest[_sweep_key(row, without_batch(row["variant"]))]:
+            continue
+        kept.append(row)
     return kept
 
 
@@ -418,8 +429,12 @@ def _run_section(doc: Document, run: Run, title: str, out: Path, prefix: str) ->
 
     doc.heading(3, "Plots")
     bars = bar_rows(rows)
-    if len(bars) < len(rows):
+    in_bars = {id(r) for r in bars}
+    left_out = [r["variant"] for r in rows if id(r) not in in_bars]
+    if any(parse_length_variant(v) for v in left_out):
         doc.paragraph("Bar charts show each sequence-length sweep at its longest length only.")
+    if any(variant_batch(v) for v in left_out):
+        doc.paragraph("Bar charts show each batch sweep at its largest batch only.")
     speedup_png = plots.speedup_plot(bars, out / f"{prefix}speedup.png", run.machine)
     if speedup_png:
         doc.image(speedup_png, "Speedup over the CPU per workload")
@@ -443,6 +458,7 @@ def _run_section(doc: Document, run: Run, title: str, out: Path, prefix: str) ->
                 numeric={2},
             )
         )
+    images += crossover_report.add_section(doc, run.records, out, prefix, run.machine)
     throughput_png = plots.throughput_plot(
         [r for r in bars if not r["ceiling"]], out / f"{prefix}throughput.png", run.machine
     )

@@ -107,6 +107,9 @@ class Attention(TorchWorkload):
         "full": AttentionSize(batch=4, heads=8, head_dim=128, lengths=doubling(256, 16384)),
     }
 
+    # No batch sweep (MAX_SWEEP_BATCH stays None): attention sweeps sequence length, and a
+    # batch of independent (batch, head) pairs only scales the same kernels' grid.
+
     @classmethod
     def variants(cls, size: str) -> list[str]:
         lengths = cls.SIZES[size].lengths
