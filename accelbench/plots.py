@@ -37,7 +37,7 @@ def _legend(fig: Any, entries: int) -> None:
     fig.legend(fontsize=8, loc="outside lower center", ncols=min(3, max(1, entries)))
 
 
-def _plain_log_labels(axis: Any, low: float, high: float) -> None:
+def _plain_log_labels(axis: Any, low: float, high: float, fmt: Any = "{:g}".format) -> None:
     """Tick labels of a log axis as plain numbers (0.03, 20), not 3x10^-2; in between the
     decades, as many labels as fit."""
     from matplotlib.ticker import FuncFormatter
@@ -47,9 +47,9 @@ def _plain_log_labels(axis: Any, low: float, high: float) -> None:
 
     def minor(value: float, _position: Any) -> str:
         mantissa = round(value / 10 ** math.floor(math.log10(value) + 1e-9))
-        return f"{value:g}" if mantissa in keep else ""
+        return fmt(value) if mantissa in keep else ""
 
-    axis.set_major_formatter(FuncFormatter(lambda value, _position: f"{value:g}"))
+    axis.set_major_formatter(FuncFormatter(lambda value, _position: fmt(value)))
     axis.set_minor_formatter(FuncFormatter(minor))
 
 
@@ -314,8 +314,16 @@ def _batch_axis(ax: Any, batches: Sequence[int]) -> None:
     ax.xaxis.set_minor_locator(NullLocator())
     ax.xaxis.set_major_formatter(ScalarFormatter())
     ax.set_xlabel("batch size (log scale)", fontsize=8)
-    ax.tick_params(labelsize=7)
+    ax.tick_params(which="both", labelsize=7)
     ax.grid(which="both", alpha=0.3)
+
+
+def _once(labelled: set[tuple[str, str]], line: tuple[str, str]) -> str | None:
+    """A line's legend label the first time it is drawn; None (no legend entry) after."""
+    if line in labelled:
+        return None
+    labelled.add(line)
+    return f"{line[0]}, {line[1]}"
 
 
 def batch_speedup_plot(rows: list[dict[str, Any]], path: Path, title: str) -> Path | None:
@@ -331,16 +339,18 @@ def batch_speedup_plot(rows: list[dict[str, Any]], path: Path, title: str) -> Pa
     fig, axes = _panel_grid(len(keys))
     colors = mpl.colormaps["tab10"].colors
     lines = list(dict.fromkeys((r["device_label"], r["framework"]) for r in rows))
+    labelled: set[tuple[str, str]] = set()
     for ax, key, name in zip(axes, keys, names):
         here = [r for r in rows if _panel_key(r) == key]
         for r in here:
-            i = lines.index((r["device_label"], r["framework"]))
+            line = (r["device_label"], r["framework"])
+            i = lines.index(line)
             ax.plot(
                 r["speedup_batches"],
                 r["speedup_over_cpu"],
                 marker="osD^v<>ph*"[i % 10],
                 color=colors[i % len(colors)],
-                label=f"{r['device_label']}, {r['framework']}",
+                label=_once(labelled, line),
             )
             if r["crossover_batch"]:
                 ax.plot([r["crossover_batch"]], [1.0], marker="|", markersize=14, color="0.2")
@@ -373,17 +383,19 @@ def batch_throughput_plot(rows: list[dict[str, Any]], path: Path, title: str) ->
     fig, axes = _panel_grid(len(keys))
     colors = mpl.colormaps["tab10"].colors
     lines = list(dict.fromkeys((r["device_label"], r["framework"]) for r in rows))
+    labelled: set[tuple[str, str]] = set()
     for ax, key, name in zip(axes, keys, names):
         here = [r for r in rows if _panel_key(r) == key]
         for r in here:
-            i = lines.index((r["device_label"], r["framework"]))
+            line = (r["device_label"], r["framework"])
+            i = lines.index(line)
             color = colors[i % len(colors)]
             ax.plot(
                 r["batches"],
                 r["throughput_per_s"],
                 marker="osD^v<>ph*"[i % 10],
                 color=color,
-                label=f"{r['device_label']}, {r['framework']}",
+                label=_once(labelled, line),
             )
             if r["saturation_batch"] in r["batches"]:
                 at = r["throughput_per_s"][r["batches"].index(r["saturation_batch"])]
@@ -391,7 +403,7 @@ def batch_throughput_plot(rows: list[dict[str, Any]], path: Path, title: str) ->
         values = [t for r in here for t in r["throughput_per_s"]]
         ax.set_yscale("log")
         ax.set_ylim(min(values) / 2, max(values) * 2)
-        _plain_log_labels(ax.yaxis, min(values) / 2, max(values) * 2)
+        _plain_log_labels(ax.yaxis, min(values) / 2, max(values) * 2, _short)
         _batch_axis(ax, [b for r in here for b in r["batches"]])
         ax.set_ylabel(f"{here[0]['item_unit']}/s (log scale)", fontsize=8)
         ax.set_title(name, fontsize=9)
