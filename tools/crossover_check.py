@@ -65,6 +65,10 @@ def main() -> int:
     parser.add_argument("--blocks", type=int, default=15)
     parser.add_argument("--run", help="saved pytest-benchmark JSON to compare with")
     args = parser.parse_args()
+    if args.device == "cpu":
+        parser.error("--device: the accelerator to compare with the CPU (mps, cuda), not cpu")
+    if args.batches[0] == args.batches[1]:
+        parser.error("--batches: two different batch sizes")
 
     module_name, class_name = args.workload.split(":")
     cls = getattr(importlib.import_module(module_name), class_name)
@@ -91,21 +95,24 @@ def main() -> int:
     else:
         print(f"no crossing between batch {b1} and {b2}")
     if args.run:
-        rows = json.loads(Path(args.run).read_text()).get("accelbench", {}).get("crossover", [])
-        for row in rows:
-            if (row["framework"], row["workload"], row["phase"], row["dtype"], row["size"]) == (
-                cls.framework, cls.name, args.phase, args.dtype, args.size,
-            ) and row["device"] == args.device and not row["variant"]:  # fmt: skip
-                suite = dict(zip(row["speedup_batches"], row["speedup_over_cpu"]))
-                at = ", ".join(f"batch {b}: {suite[b]:.3f}x" for b in (b1, b2) if b in suite)
-                print(
-                    f"suite: {at}; crossover {row['crossover_status']}"
-                    + (f" at batch {row['crossover_batch']:.3g}" if row["crossover_batch"] else "")
-                )
-                break
-        else:
-            print("no matching batch sweep in the saved run")
+        print(suite_figures(Path(args.run), cls, args.phase, args.device, args.dtype, args.size))
     return 0
+
+
+def suite_figures(run: Path, cls: type, phase: str, device: str, dtype: str, size: str) -> str:
+    """The suite's speedups and crossover for the same case, from a saved run."""
+    rows = json.loads(run.read_text()).get("accelbench", {}).get("crossover", [])
+    case = (cls.framework, cls.name, phase, dtype, size, device, "")
+    for row in rows:
+        fields = ("framework", "workload", "phase", "dtype", "size", "device", "variant")
+        if tuple(row[f] for f in fields) == case:
+            speedups = zip(row["speedup_batches"], row["speedup_over_cpu"])
+            at = ", ".join(f"batch {b}: {s:.3f}x" for b, s in speedups)
+            found = f"crossover: {row['crossover_status']}"
+            if row["crossover_batch"]:
+                found += f" at batch {row['crossover_batch']:.3g}"
+            return f"suite: {at}; {found}"
+    return "no matching batch sweep in the saved run"
 
 
 if __name__ == "__main__":
