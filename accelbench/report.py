@@ -458,13 +458,13 @@ def _run_section(doc: Document, run: Run, title: str, out: Path, prefix: str) ->
                 numeric={2},
             )
         )
-    images += crossover_report.add_section(doc, run.records, out, prefix, run.machine)
     throughput_png = plots.throughput_plot(
         [r for r in bars if not r["ceiling"]], out / f"{prefix}throughput.png", run.machine
     )
     if throughput_png:
         doc.image(throughput_png, "Throughput per device")
         images.append(throughput_png)
+    images += crossover_report.add_section(doc, run.records, out, prefix, run.machine)
 
     _other_sections(doc, run)
     if run.unmeasured or run.malformed:
