@@ -1,7 +1,7 @@
 """Check one CPU/accelerator crossover with a plain timing loop, outside pytest-benchmark.
 
     python tools/crossover_check.py accelbench.workloads.cnn:SimpleCNN --phase infer \
-        --device cuda --size standard --batches 4 8 [--run saved.json]
+        --device cuda --size standard [--batches 4 8] [--run saved.json]
 
 Builds the workload exactly as the suite does at each of the two batches (the suite's
 variant ``batch=N``) on the CPU and on the device, warms up, then times blocks of k steps
@@ -9,7 +9,8 @@ with ``time.perf_counter`` and one synchronize at the end of each block, and pri
 median time per item on each device and the speedup at each batch. When the speedup
 crosses 1 between the two batches it prints the crossover interpolated on log-log axes
 (written out here, not taken from the suite). With ``--run``, also prints the suite's
-speedups and crossover for the same case from a saved run (``accelbench.crossover``).
+speedups and crossover for the same case from a saved run (``accelbench.crossover``); without
+``--batches`` it times the two measured batches around the saved run's crossover.
 """
 
 from __future__ import annotations
@@ -60,18 +61,30 @@ def main() -> int:
     parser.add_argument("--device", default="cuda")
     parser.add_argument("--size", default="standard")
     parser.add_argument("--dtype", default="fp32")
-    parser.add_argument("--batches", type=int, nargs=2, required=True, metavar=("LOW", "HIGH"))
+    parser.add_argument(
+        "--batches",
+        type=int,
+        nargs=2,
+        metavar=("LOW", "HIGH"),
+        help="the two batches to time; default: the two around the crossover in --run",
+    )
     parser.add_argument("--block-ms", type=float, default=20.0, help="target length of a block")
     parser.add_argument("--blocks", type=int, default=15)
     parser.add_argument("--run", help="saved pytest-benchmark JSON to compare with")
     args = parser.parse_args()
     if args.device == "cpu":
         parser.error("--device: the accelerator to compare with the CPU (mps, cuda), not cpu")
-    if args.batches[0] == args.batches[1]:
-        parser.error("--batches: two different batch sizes")
-
     module_name, class_name = args.workload.split(":")
     cls = getattr(importlib.import_module(module_name), class_name)
+    if args.batches is None:
+        if not args.run:
+            parser.error("--batches LOW HIGH, or --run with a crossover to take them from")
+        row = suite_row(Path(args.run), cls, args.phase, args.device, args.dtype, args.size)
+        if row is None or not row["crossover_between"]:
+            parser.error("the saved run has no crossover for this case: give --batches LOW HIGH")
+        args.batches = row["crossover_between"]
+    if args.batches[0] == args.batches[1]:
+        parser.error("--batches: two different batch sizes")
     speedups = []
     for batch in sorted(args.batches):
         times = {}
@@ -99,20 +112,25 @@ def main() -> int:
     return 0
 
 
-def suite_figures(run: Path, cls: type, phase: str, device: str, dtype: str, size: str) -> str:
-    """The suite's speedups and crossover for the same case, from a saved run."""
+def suite_row(run: Path, cls: type, phase: str, device: str, dtype: str, size: str) -> dict | None:
+    """The saved run's ``accelbench.crossover`` row of the same case, or None."""
     rows = json.loads(run.read_text()).get("accelbench", {}).get("crossover", [])
     case = (cls.framework, cls.name, phase, dtype, size, device, "")
-    for row in rows:
-        fields = ("framework", "workload", "phase", "dtype", "size", "device", "variant")
-        if tuple(row[f] for f in fields) == case:
-            speedups = zip(row["speedup_batches"], row["speedup_over_cpu"])
-            at = ", ".join(f"batch {b}: {s:.3f}x" for b, s in speedups)
-            found = f"crossover: {row['crossover_status']}"
-            if row["crossover_batch"]:
-                found += f" at batch {row['crossover_batch']:.3g}"
-            return f"suite: {at}; {found}"
-    return "no matching batch sweep in the saved run"
+    fields = ("framework", "workload", "phase", "dtype", "size", "device", "variant")
+    return next((r for r in rows if tuple(r[f] for f in fields) == case), None)
+
+
+def suite_figures(run: Path, cls: type, phase: str, device: str, dtype: str, size: str) -> str:
+    """The suite's speedups and crossover for the same case, from a saved run."""
+    row = suite_row(run, cls, phase, device, dtype, size)
+    if row is None:
+        return "no matching batch sweep in the saved run"
+    speedups = zip(row["speedup_batches"], row["speedup_over_cpu"])
+    at = ", ".join(f"batch {b}: {s:.3f}x" for b, s in speedups)
+    found = f"crossover: {row['crossover_status']}"
+    if row["crossover_batch"]:
+        found += f" at batch {row['crossover_batch']:.3g}"
+    return f"suite: {at}; {found}"
 
 
 if __name__ == "__main__":
