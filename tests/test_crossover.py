@@ -10,20 +10,25 @@ import math
 import pytest
 from fixtures.runs import record
 
-from accelbench import summary
 from accelbench.core.spec import batch_variant
-from accelbench.crossover import (
+from accelbench.results import crossover, text, views
+from accelbench.results.crossover import (
     ALWAYS,
     CROSSES,
     NEVER,
-    crossover_rows,
     find_crossover,
     interpolate_log_log,
-    render_crossover,
     saturation_batch,
 )
+from accelbench.results.record import parse_entries
+from accelbench.results.text import render_crossover
 
 BATCHES = [1, 2, 4, 8, 16, 32, 64]
+
+
+def crossover_rows(entries):
+    """The crossover section of saved entries, read as the results layer reads them."""
+    return crossover.crossover_rows(parse_entries(entries)[0])
 
 
 def test_a_power_law_speedup_crosses_exactly_where_it_reaches_one():
@@ -185,10 +190,9 @@ def test_the_summary_section_names_crossover_saturation_and_latency():
     cpu = sweep("cpu", lambda b: 1e-3 * b)
     cpu[0]["extra_info"]["latency_batch1_s"] = 2e-3
     records = cpu + sweep("cuda", lambda b: 5e-3)
-    computed = summary.compute_all(records)
+    computed = views.compute_all(parse_entries(records)[0])
     assert computed["crossover"] == crossover_rows(records)
-    text = summary.render_all(computed)
-    lines = text.split("batch sweep:", 1)[1].splitlines()
+    lines = text.render_all(computed).split("batch sweep:", 1)[1].splitlines()
     header = next(line for line in lines if line.startswith("case"))
     assert header.split() == [
         "case",
@@ -213,6 +217,42 @@ def test_noisy_rows_are_marked_in_the_summary():
     speedups = [0.5, 1.2, 1.1, 0.8, 1.25, 2.0, 3.0]
     records = sweep("cpu", lambda b: 1e-3 * b)
     records += sweep("cuda", lambda b: 1e-3 * b / speedups[BATCHES.index(b)])
-    text = render_crossover(crossover_rows(records))
-    assert "(8-16) *" in text
-    assert "* faster at some smaller batch too" in text
+    rendered = render_crossover(crossover_rows(records))
+    assert "(8-16) *" in rendered
+    assert "* faster at some smaller batch too" in rendered
+
+
+def test_bar_charts_keep_a_grid_sweep_at_its_longest_length_and_largest_batch():
+    """A case swept over length and batch at once (``sdpa-L=128-batch=4``) shows in the bar
+    charts at one point per device: the longest length at the largest batch."""
+    entries = [
+        record(
+            "attention",
+            device,
+            "infer",
+            1e-3,
+            variant=batch_variant(f"sdpa-L={n}", b),
+            items=b * n,
+            item_unit="tokens",
+        )
+        for device in ("cpu", "cuda")
+        for n in (64, 128)
+        for b in (1, 2, 4)
+    ]
+    entries.append(record("cnn", "cpu", "infer", 1e-3))  # no sweep: always shown
+    rows = views.case_rows(parse_entries(entries)[0])
+    kept = [(r["workload"], r["variant"], r["device"]) for r in views.bar_rows(rows)]
+    assert sorted(kept) == [
+        ("attention", "sdpa-L=128-batch=4", "cpu"),
+        ("attention", "sdpa-L=128-batch=4", "cuda"),
+        ("cnn", "", "cpu"),
+    ]
+
+
+def test_a_latency_that_is_not_a_time_makes_the_entry_unusable_with_one_line():
+    bad = sweep("cpu", lambda b: 1e-3 * b)
+    bad[0]["extra_info"]["latency_batch1_s"] = "fast"
+    records, problems = parse_entries(bad)
+    assert len(records) == len(BATCHES) - 1
+    (problem,) = problems
+    assert "extra_info.latency_batch1_s is a string ('fast'), not a number" in problem

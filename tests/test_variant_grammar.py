@@ -6,6 +6,8 @@ from accelbench.core.spec import (
     Variant,
     VariantError,
     batch_variant,
+    length_variant,
+    parse_length_variant,
     variant_batch,
     without_batch,
 )
@@ -57,3 +59,27 @@ def test_variants_without_a_batch_name_none():
 def test_a_batch_below_one_is_no_sweep_point():
     with pytest.raises(VariantError):
         batch_variant("", 0)
+
+
+def test_a_length_point_names_its_curve_and_its_length_in_the_same_grammar():
+    assert length_variant("sdpa", 4096) == "sdpa-L=4096"
+    assert parse_length_variant("naive-L=128") == ("naive", 128)
+    # composed with a batch: the curve is sdpa at batch 16, the point is length 1024
+    assert parse_length_variant("sdpa-L=1024-batch=16") == ("sdpa-batch=16", 1024)
+    assert parse_length_variant(batch_variant(length_variant("sdpa", 64), 2)) == (
+        "sdpa-batch=2",
+        64,
+    )
+
+
+@pytest.mark.parametrize(
+    "text", ["", "naive", "L=128", "batch=4-L=128", "naive-L=x", "naive-L=1234567890", "a b-L=1"]
+)
+def test_variants_that_name_no_length_or_no_implementation_are_no_length_point(text):
+    assert parse_length_variant(text) is None
+
+
+@pytest.mark.parametrize("implementation", ["", "has space", "naive-L=64", "batch=2"])
+def test_a_length_point_needs_an_implementation_that_names_no_length(implementation):
+    with pytest.raises(VariantError):
+        length_variant(implementation, 128)

@@ -35,10 +35,13 @@ class CaseSkipped(Exception):
 
 def run_case(benchmark: Any, workload_cls: type[Workload], spec: CaseSpec) -> dict[str, Any]:
     """Measure ``spec`` with ``benchmark`` (pytest-benchmark's fixture); returns extra_info."""
-    reason = backends.unusable_reason(spec.framework)
+    backend = backends.get(spec.framework)
+    if spec.device not in backend.devices:
+        raise CaseSkipped(f"{backend.title} has no device {spec.device!r}")
+    reason = backend.import_error()
     if reason:
         raise CaseSkipped(reason)
-    device = backends.get_device(spec.framework, spec.device)
+    device = backend.get_device(spec.device)
     if device.unusable_reason:
         raise CaseSkipped(device.unusable_reason)
     reason = device.dtype_unsupported_reason(spec.dtype)

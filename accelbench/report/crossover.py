@@ -1,26 +1,29 @@
 """The report's batch-sweep section: the CPU/accelerator crossover and throughput by batch.
 
-Figures come from ``crossover.crossover_rows``, the same rows the end-of-run summary shows
-and the saved JSON holds under ``accelbench.crossover``.
+Figures come from ``results.crossover.crossover_rows`` on the run's ``Record`` values, the
+same rows the end-of-run summary shows and the saved JSON holds under ``accelbench.crossover``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from accelbench import crossover, plots
-from accelbench.document import Document, Table
-from accelbench.summary import format_rate, format_seconds
+from accelbench.report import plots
+from accelbench.report.document import Document, Table
+from accelbench.results.crossover import crossover_rows
+from accelbench.results.record import Record
+from accelbench.results.text import describe_crossover, format_rate, format_seconds
 
 HEADING = "Batch sweeps: from which batch is the accelerator faster?"
 
 
 def add_section(
-    doc: Document, records: list[dict[str, Any]], out: Path, prefix: str, title: str
+    doc: Document, records: Iterable[Record], out: Path, prefix: str, title: str
 ) -> list[Path]:
     """Add the section to ``doc`` when ``records`` hold a batch sweep; returns the plots."""
-    rows = crossover.crossover_rows(records)
+    rows = crossover_rows(records)
     if not rows:
         return []
     doc.heading(3, HEADING)
@@ -74,7 +77,7 @@ def crossover_table(rows: list[dict[str, Any]]) -> Table:
             r["phase"],
             r["dtype"],
             r["device_label"],
-            crossover.describe_crossover(r).rstrip(" *"),
+            describe_crossover(r).rstrip(" *"),
             _speedup_at(r, 0),
             _speedup_at(r, -1),
             ", ".join(map(str, r["faster_below_crossover"])) or "-",
