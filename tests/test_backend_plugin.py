@@ -66,5 +66,5 @@ def test_an_unknown_framework_is_still_a_usage_error(fake_framework):
     result = fake_framework.runpytest(*SMOKE, "--frameworks", "fakefw,jax")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(
-        ["*--frameworks: unknown value 'jax'; choose from torch, tf, fakefw"]
+        ["*--frameworks: unknown value 'jax'; choose from torch, tf, mlx, fakefw"]
     )

@@ -15,11 +15,16 @@ from accelbench.core.sizes import BUDGETS
 from accelbench.core.spec import CaseSpec
 from accelbench.core.sweep import case_variants
 from accelbench.workloads.attention import Attention
+from accelbench.workloads.attention_mlx import MlxAttention
 from accelbench.workloads.ceiling import Ceiling
+from accelbench.workloads.ceiling_mlx import MlxCeiling
 from accelbench.workloads.cnn import SimpleCNN
+from accelbench.workloads.cnn_mlx import MlxSimpleCNN
 from accelbench.workloads.cnn_tf import TfSimpleCNN
 from accelbench.workloads.resnet18 import ResNet18
+from accelbench.workloads.resnet18_mlx import MlxResNet18
 from accelbench.workloads.transformer import TransformerEncoderWorkload
+from accelbench.workloads.transformer_mlx import MlxTransformerEncoder
 
 from conftest import SMOKE, add_benchmarks
 
@@ -41,8 +46,17 @@ def test_batch_sizes_double_from_one_to_the_profiles_maximum():
         assert TransformerEncoderWorkload.batch_sizes(size)[-1] == profile.batch
 
 
+def test_mlx_workloads_sweep_the_same_batches_as_their_pytorch_twins():
+    for mlx_workload in (MlxSimpleCNN, MlxResNet18, MlxTransformerEncoder):
+        for size in ("smoke", "standard", "full"):
+            assert mlx_workload.batch_sizes(size) == mlx_workload.twin.batch_sizes(size)
+            assert case_variants(mlx_workload, size, "batch") == case_variants(
+                mlx_workload.twin, size, "batch"
+            )
+
+
 def test_attention_and_ceilings_opt_out_and_run_their_usual_cases():
-    for workload in (Attention, Ceiling):
+    for workload in (Attention, Ceiling, MlxAttention, MlxCeiling):
         assert workload.batch_sizes("standard") == []
         assert case_variants(workload, "smoke", "batch") == workload.variants("smoke")
 

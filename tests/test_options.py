@@ -23,7 +23,7 @@ USAGE_ERROR = 4
         ),
         (
             ["--frameworks", "jax"],
-            "ERROR: --frameworks: unknown value 'jax'; choose from torch, tf",
+            "ERROR: --frameworks: unknown value 'jax'; choose from torch, tf, mlx",
         ),
     ],
 )

@@ -68,8 +68,9 @@ def _measure(
 ) -> dict[str, Any]:
     budget = BUDGETS[spec.size]
     info: dict[str, Any] = {**spec.as_dict(), "device_label": device.label}
-    if spec.device != "cpu":
-        info.update(_check_parity(workload_cls, spec, device))
+    reference = workload_cls.parity_reference(spec)
+    if reference is not None:
+        info.update(_check_parity(workload_cls, spec, device, *reference))
 
     workload = workload_cls(spec, device)
     dtype_ran = workload.dtype_ran()
@@ -126,11 +127,17 @@ def _measure(
     return info
 
 
-def _check_parity(workload_cls: type[Workload], spec: CaseSpec, device: Any) -> dict[str, Any]:
-    """One step on the accelerator against one step on the CPU in fp32, same weights and inputs."""
-    reference_spec = spec.on("cpu", "fp32")
-    cpu = backends.get_device(spec.framework, "cpu")
-    expected = workload_cls(reference_spec, cpu).parity_outputs()
+def _check_parity(
+    workload_cls: type[Workload],
+    spec: CaseSpec,
+    device: Any,
+    reference_cls: type[Workload],
+    reference_spec: CaseSpec,
+) -> dict[str, Any]:
+    """One step of this case against one step of its reference (the same workload on the CPU
+    in fp32, or another framework's twin there), same weights and inputs."""
+    reference_device = backends.get_device(reference_spec.framework, reference_spec.device)
+    expected = reference_cls(reference_spec, reference_device).parity_outputs()
     actual = workload_cls(spec, device).parity_outputs()
     device.synchronize()
     result = parity.compare(actual, expected, spec.dtype)
@@ -140,4 +147,6 @@ def _check_parity(workload_cls: type[Workload], spec: CaseSpec, device: Any) -> 
         "parity_max_rel_error": result.max_error,
         "parity_tolerance": result.tolerance,
         "parity_errors": result.errors,
+        "parity_reference": f"{reference_spec.framework} {reference_spec.device} "
+        f"{reference_spec.dtype}",
     }

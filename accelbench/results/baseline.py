@@ -96,10 +96,6 @@ class NotComparable:
         ]
 
 
-def _record(entry: dict[str, Any]) -> Record:
-    return parse_entry(entry)
-
-
 def keep_comparable(
     compared_mapping: dict[Any, dict[str, dict[str, Any]]], current: Iterable[dict[str, Any]]
 ) -> NotComparable:
@@ -109,7 +105,7 @@ def keep_comparable(
     now: dict[str, Record] = {}
     for entry in current:
         try:
-            record = _record(entry)
+            record = parse_entry(entry)
         except Unusable:
             continue
         now[record.fullname] = record
@@ -119,7 +115,7 @@ def keep_comparable(
             if fullname not in now:
                 continue
             try:
-                reason = not_comparable(_record(saved[fullname]), now[fullname])
+                reason = not_comparable(parse_entry(saved[fullname]), now[fullname])
             except Unusable as exc:
                 reason = f"the saved entry does not read ({exc})"
             if reason:

@@ -13,7 +13,6 @@ command line is read, and checked before the first benchmark runs.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -113,10 +112,8 @@ def save_run(config: Any, bs: Any) -> list[Path]:
     commit_info = config.hook.pytest_benchmark_generate_commit_info(config=config)
     config.hook.pytest_benchmark_update_commit_info(config=config, commit_info=commit_info)
     written = []
-    if bs.json:
-        target = json_path(bs.json)
-        if target is None:
-            return written  # not a file we know how to write: leave it to pytest-benchmark
+    target = json_path(bs.json) if bs.json else None
+    if target is not None:  # else not a file we know: left to pytest-benchmark
         if not isinstance(bs.json, JsonTarget):
             bs.json.close()  # argparse's handle; the file is replaced below
         bs.json = None
@@ -134,13 +131,3 @@ def save_run(config: Any, bs: Any) -> list[Path]:
         bs.logger.info(f"Saved benchmark data in: {path}")
         written.append(path)
     return written
-
-
-def remove_if_empty(path: Path) -> None:
-    """argparse created ``path`` empty when it read the command line; a run that saved
-    nothing should not leave that empty file behind."""
-    try:
-        if path.is_file() and path.stat().st_size == 0:
-            os.unlink(path)
-    except OSError:
-        pass

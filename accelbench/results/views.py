@@ -89,13 +89,8 @@ def framework_order(framework: str) -> tuple[int, str]:
 
 
 def is_ceiling(record: Record) -> bool:
-    return (
-        bool(record.key)
-        and record.key.workload == Ceiling.name
-        and (  # type: ignore[union-attr]
-            record.key.variant in (MATMUL, COPY)  # type: ignore[union-attr]
-        )
-    )
+    key = record.key
+    return key is not None and key.workload == Ceiling.name and key.variant in (MATMUL, COPY)
 
 
 def measured(records: Iterable[Record]) -> list[Record]:
