@@ -19,6 +19,7 @@ from accelbench.core import machine
 from accelbench.core.runner import CaseSkipped, run_case
 from accelbench.core.sizes import DEFAULT_PROFILE, PROFILES
 from accelbench.core.spec import DTYPES, CaseSpec
+from accelbench.core.sweep import DEFAULT_SWEEP, SWEEPS, case_variants
 from accelbench.results import baseline, files, saving, text, views
 from accelbench.results.record import parse_entries
 from accelbench.results.runs import RESULTS_FORMAT
@@ -89,6 +90,13 @@ def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginMa
         default=",".join(backends.names()),
         help="Comma-separated frameworks to benchmark. Default: %(default)r",
     )
+    group.addoption(
+        "--sweep",
+        default=DEFAULT_SWEEP,
+        help=f"Sweep: {', '.join(SWEEPS)}. 'batch' runs each workload at batch sizes doubling "
+        "from 1 to the size profile's maximum, each point its own case (batch=N), and gives "
+        "the CPU/accelerator crossover. Default: %(default)r",
+    )
     pluginmanager.register(DeferJsonOpen(parser), "accelbench-defer-json-open")
 
 
@@ -109,6 +117,7 @@ def pytest_configure(config: pytest.Config) -> None:
             config.getoption("bench_size"),
             config.getoption("dtype"),
             config.getoption("frameworks"),
+            config.getoption("sweep"),
         )
     except OptionError as exc:
         raise pytest.UsageError(str(exc)) from None
@@ -205,7 +214,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     suite = metafunc.config.stash[STATE].config
     metafunc.parametrize("device", suite.devices)
     metafunc.parametrize("phase", workload_cls.phases)
-    variants = workload_cls.variants(suite.size)
+    variants = case_variants(workload_cls, suite.size, suite.sweep)
     if variants != [""]:
         metafunc.parametrize("variant", variants)
 

@@ -14,6 +14,7 @@ from typing import Any
 from accelbench import backends
 from accelbench.core import parity
 from accelbench.core.device import first_line
+from accelbench.core.latency import isolated_latency
 from accelbench.core.measure import (
     TIMING_MODE,
     SynchronizedBlocks,
@@ -23,7 +24,7 @@ from accelbench.core.measure import (
     warm_up,
 )
 from accelbench.core.sizes import BUDGETS
-from accelbench.core.spec import CaseSpec
+from accelbench.core.spec import CaseSpec, variant_batch
 from accelbench.core.workload import Workload
 
 _flops_cache: dict[tuple[str, ...], int | None] = {}
@@ -128,6 +129,8 @@ def _measure(
         threads=workload.threads(),
         shapes=workload.shapes(),
     )
+    if spec.phase == "infer" and variant_batch(spec.variant) == 1:
+        info.update(isolated_latency(workload.step, device, budget))
     return info
 
 

@@ -2,8 +2,9 @@
 
 Per run: each workload's median, IQR, throughput, TFLOP/s, share of the device's measured
 matmul ceiling and speedup over the CPU; the ceilings themselves; attention time against
-sequence length where the run has a sweep; the suite's other summary sections. Given runs
-from several machines: one table and one plot with a column per chip or GPU.
+sequence length where the run has a sweep; the batch-sweep crossover (``report.crossover``)
+where it has one; the suite's other summary sections. Given runs from several machines: one
+table and one plot with a column per chip or GPU.
 
 Every figure comes from ``accelbench.results.views`` on the runs' ``Record`` values, the
 same computation as the end-of-run summary, so the two never disagree.
@@ -20,7 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from accelbench.report import plots
+from accelbench.core.spec import BATCH_KEY, LENGTH_KEY
+from accelbench.report import crossover, plots
 from accelbench.report.document import Document, Table
 from accelbench.results import files, views
 from accelbench.results.record import NOISY_IQR_SHARE, device_order
@@ -196,8 +198,13 @@ def _run_section(doc: Document, run: Run, title: str, out: Path, prefix: str) ->
 
     doc.heading(3, "Plots")
     bars = views.bar_rows(rows)
-    if len(bars) < len(rows):
+    in_bars = {id(r) for r in bars}
+    left_out = [r["key"] for r in rows if id(r) not in in_bars]
+    swept = {field for key in left_out for field, _case in views.sweep_points(key)}
+    if LENGTH_KEY in swept:
         doc.paragraph("Bar charts show each sequence-length sweep at its longest length only.")
+    if BATCH_KEY in swept:
+        doc.paragraph("Bar charts show each batch sweep at its largest batch only.")
     speedup_png = plots.speedup_plot(bars, out / f"{prefix}speedup.png", run.machine)
     if speedup_png:
         doc.image(speedup_png, "Speedup over the CPU per workload")
@@ -223,6 +230,7 @@ def _run_section(doc: Document, run: Run, title: str, out: Path, prefix: str) ->
     if throughput_png:
         doc.image(throughput_png, "Throughput per device")
         images.append(throughput_png)
+    images += crossover.add_section(doc, run.records, out, prefix, run.machine)
 
     _other_sections(doc, run)
     if run.plain:
