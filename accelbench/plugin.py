@@ -21,6 +21,7 @@ from accelbench.core import conditions, machine
 from accelbench.core.runner import CaseSkipped, run_case
 from accelbench.core.sizes import BUDGETS, DEFAULT_PROFILE, PROFILES
 from accelbench.core.spec import DTYPES, CaseSpec
+from accelbench.core.sweep import DEFAULT_SWEEP, SWEEPS, case_variants
 from accelbench.results import baseline, files, saving, text, views
 from accelbench.results.record import parse_entries
 from accelbench.results.runs import RESULTS_FORMAT
@@ -95,6 +96,13 @@ def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginMa
         help="Comma-separated frameworks to benchmark. Default: %(default)r",
     )
     group.addoption(
+        "--sweep",
+        default=DEFAULT_SWEEP,
+        help=f"Sweep: {', '.join(SWEEPS)}. 'batch' runs each workload at batch sizes doubling "
+        "from 1 to the size profile's maximum, each point its own case (batch=N), and gives "
+        "the CPU/accelerator crossover. Default: %(default)r",
+    )
+    group.addoption(
         "--cooldown",
         default="0",
         metavar="SECONDS",
@@ -121,6 +129,7 @@ def pytest_configure(config: pytest.Config) -> None:
             config.getoption("bench_size"),
             config.getoption("dtype"),
             config.getoption("frameworks"),
+            config.getoption("sweep"),
             config.getoption("cooldown"),
         )
     except OptionError as exc:
@@ -218,7 +227,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     suite = metafunc.config.stash[STATE].config
     metafunc.parametrize("device", suite.devices)
     metafunc.parametrize("phase", workload_cls.phases)
-    variants = workload_cls.variants(suite.size)
+    variants = case_variants(workload_cls, suite.size, suite.sweep)
     if variants != [""]:
         metafunc.parametrize("variant", variants)
 

@@ -6,10 +6,24 @@ import pytest
 
 from accelbench.workloads.cnn import SimpleCNN
 
-import fakeclock
+import virtualclock
 from conftest import SMOKE, add_benchmarks
 
 RUN = ["benchmarks", *SMOKE, "--devices", "cpu", "-k", "infer"]
+
+
+def planted_steps(monkeypatch, seconds: float) -> list[float]:
+    """Every CNN step moves the virtual clock by ``step_s[0]`` (returned, to change later):
+    timed with ``--benchmark-timer virtualclock.clock``, a step lasts exactly that."""
+    honest_step = SimpleCNN.step
+    step_s = [seconds]
+
+    def planted_step(self):
+        virtualclock.advance(step_s[0])
+        return honest_step(self)
+
+    monkeypatch.setattr(SimpleCNN, "step", planted_step)
+    return step_s
 
 
 def saved_runs(suite):
@@ -55,15 +69,8 @@ def test_saved_json_carries_extra_info_machine_info_and_the_speedup_summary(suit
 def test_autosave_twice_then_compare_and_gate_on_a_planted_slowdown(suite, monkeypatch):
     """Timed with a fake clock that only a step moves: the baseline's step lasts 1 ms, the
     slowed one twice that, however busy the machine is."""
-    honest_step = SimpleCNN.step
-
-    def planted_step(self):
-        fakeclock.step_taken()
-        return honest_step(self)
-
-    monkeypatch.setattr(SimpleCNN, "step", planted_step)
-    monkeypatch.setattr(fakeclock, "STEP_S", [0.001])
-    run = [*RUN, "--benchmark-timer", "fakeclock.clock"]
+    step_s = planted_steps(monkeypatch, 0.001)
+    run = [*RUN, "--benchmark-timer", "virtualclock.clock"]
     add_benchmarks(suite, "test_cnn_torch.py")
     suite.runpytest(*run, "--benchmark-autosave").assert_outcomes(passed=1)
     suite.runpytest(*run, "--benchmark-autosave").assert_outcomes(passed=1)
@@ -77,7 +84,7 @@ def test_autosave_twice_then_compare_and_gate_on_a_planted_slowdown(suite, monke
         ["*test_cnn_torch[[]cpu-infer[]] (0002_*", "*test_cnn_torch[[]cpu-infer[]] (NOW)*"]
     )
 
-    monkeypatch.setattr(fakeclock, "STEP_S", [2 * baseline["median"]])
+    step_s[0] = 2 * baseline["median"]
     result = suite.runpytest(*run, "--benchmark-compare", "--benchmark-compare-fail=median:15%")
     assert result.ret == 1
     result.stderr.fnmatch_lines(
@@ -96,21 +103,14 @@ def test_autosave_twice_then_compare_and_gate_on_a_planted_slowdown(suite, monke
 
 
 def test_the_gate_calls_a_regression_on_a_busy_run_unreliable(suite, monkeypatch, fake_load):
-    honest_step = SimpleCNN.step
-
-    def planted_step(self):
-        fakeclock.step_taken()
-        return honest_step(self)
-
-    monkeypatch.setattr(SimpleCNN, "step", planted_step)
-    monkeypatch.setattr(fakeclock, "STEP_S", [0.001])
-    run = [*RUN, "--benchmark-timer", "fakeclock.clock"]
+    step_s = planted_steps(monkeypatch, 0.001)
+    run = [*RUN, "--benchmark-timer", "virtualclock.clock"]
     add_benchmarks(suite, "test_cnn_torch.py")
     fake_load(others_cores=0.0)
     suite.runpytest(*run, "--benchmark-autosave").assert_outcomes(passed=1)
 
     fake_load(others_cores=1.8)
-    monkeypatch.setattr(fakeclock, "STEP_S", [0.002])
+    step_s[0] = 0.002
     result = suite.runpytest(*run, "--benchmark-compare", "--benchmark-compare-fail=median:15%")
     assert result.ret == 1
     result.stdout.fnmatch_lines(

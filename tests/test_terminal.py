@@ -51,6 +51,20 @@ def test_a_sweep_is_headlined_at_its_longest_length_and_marks_show():
     assert line == "  torch attention infer fp32 smoke  sdpa-L=4096 cuda 1e+03x (throttled)"
 
 
+def test_a_batch_sweep_is_headlined_at_its_largest_batch_on_each_accelerator():
+    records = []
+    for batch, cpu_s, gpu_s in ((1, 1e-3, 2e-3), (64, 0.064, 2e-3)):
+        records += [
+            record("resnet18", "cpu", "infer", cpu_s, variant=f"batch={batch}"),
+            record("resnet18", "cuda", "infer", gpu_s, variant=f"batch={batch}"),
+        ]
+    records.append(record("resnet18", "mps", "infer", 4e-3, variant="batch=1"))  # OOM at 64
+    (line,) = render_headline(computed(records), ["cuda", "mps"]).splitlines()[1:]
+    assert line == (
+        "  torch resnet18 infer fp32 smoke  batch=1 mps 0.25x (slower), batch=64 cuda 32x"
+    )
+
+
 def test_no_usable_accelerator_is_one_line_with_the_reasons_not_rows_of_dashes():
     records = [record("cnn", "cpu", "train", 0.01), record("cnn", "cpu", "infer", 0.003)]
     unusable = {
@@ -139,32 +153,32 @@ def test_a_run_without_an_accelerator_folds_the_empty_columns_of_every_section()
 
 
 def test_a_section_added_to_sections_is_printed_and_may_add_headline_lines(monkeypatch):
-    """A view registered in views.SECTIONS (crossover, modes, data_parallel, ...) needs no
+    """A view registered in views.SECTIONS (modes, data_parallel, ...) needs no
     change here to be printed; with a headline selector and wording it joins the headline,
     after the speedups, in SECTIONS order."""
 
-    def crossover_rows(records):
-        return [{"workload": "attention", "device": "cuda", "crossover_length": 256}]
+    def data_parallel_rows(records):
+        return [{"workload": "resnet18", "devices": 8, "efficiency": 0.91}]
 
-    section = views.Section("crossover", crossover_rows, headline=lambda rows: rows[:1])
+    section = views.Section("data_parallel", data_parallel_rows, headline=lambda rows: rows[:1])
     monkeypatch.setattr(views, "SECTIONS", (*views.SECTIONS, section))
     monkeypatch.setitem(
         text.HEADLINES,
-        "crossover",
-        lambda rows: [f"  cuda beats the CPU from L={rows[0]['crossover_length']}"],
+        "data_parallel",
+        lambda rows: [f"  8 GPUs at {rows[0]['efficiency']:.0%} scaling efficiency"],
     )
     records = [record("cnn", "cpu", "train", 0.05), record("cnn", "cuda", "train", 0.001)]
     summary = computed(records)
-    assert list(summary) == ["speedups", "scaling", "frameworks", "llm", "energy", "crossover"]
+    assert list(summary)[-1] == "data_parallel" and "energy" in summary
     lines = render_headline(summary, ["cuda"]).splitlines()
     assert lines[1:] == [
         "  torch cnn train fp32 smoke  cuda 50x",
-        "  cuda beats the CPU from L=256",
+        "  8 GPUs at 91% scaling efficiency",
     ]
     printed = render_all(summary)
     assert printed.endswith(
-        "crossover\nworkload   device  crossover_length\n"
-        "---------  ------  ----------------\nattention  cuda    256"
+        "data_parallel\nworkload  devices  efficiency\n"
+        "--------  -------  ----------\nresnet18  8        0.91"
     )
 
 

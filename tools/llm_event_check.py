@@ -29,10 +29,9 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from accelbench import backends
-from accelbench.core.spec import CaseSpec
+from accelbench.core.spec import CaseSpec, length_variant
 from accelbench.results.record import IDENTITY_FIELDS, CaseKey
 from accelbench.results.runs import Run, RunError, load_run
-from accelbench.variants import length_variant
 from accelbench.workloads.llm import CONTEXT, DTYPES, LanguageModel
 
 

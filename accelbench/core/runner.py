@@ -17,6 +17,7 @@ from accelbench.core import parity
 from accelbench.core.conditions import CaseWatch
 from accelbench.core.device import first_line
 from accelbench.core.energy import EnergyMeter
+from accelbench.core.latency import isolated_latency
 from accelbench.core.measure import (
     TIMING_MODE,
     StepTooSlow,
@@ -28,9 +29,8 @@ from accelbench.core.measure import (
     warm_up,
 )
 from accelbench.core.sizes import BUDGETS
-from accelbench.core.spec import CaseSpec
+from accelbench.core.spec import CaseSpec, parse_length_variant, variant_batch
 from accelbench.core.workload import Workload
-from accelbench.variants import parse_length_variant
 
 _flops_cache: dict[tuple[str, ...], int | None] = {}
 # Cases skipped in this session because one step was over the limit: spec -> seconds per step.
@@ -153,6 +153,8 @@ def _measure(
         shapes=workload.shapes(),
         first_step_s=first_step_s,
     )
+    if spec.phase == "infer" and variant_batch(spec.variant) == 1:
+        info.update(isolated_latency(workload.step, device, budget))
     steps_in_window = (stats.rounds + plan.warmup_rounds) * plan.steps_per_round
     info["energy"] = meter.energy(steps_in_window, workload.items_per_step, workload.item_unit)
     info["conditions"] = watch.finish(gpu=meter.gpu_conditions())

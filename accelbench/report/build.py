@@ -4,8 +4,8 @@ Per run: the conditions it ran under (a warning where the machine was busy, on b
 Low Power Mode or throttled, and a mark on the cases affected); each workload's median,
 IQR, throughput, TFLOP/s, share of the device's measured matmul ceiling and speedup over
 the CPU; the ceilings themselves; attention time against sequence length where the run has
-a sweep; energy per step and items per joule where it was counted; the suite's other
-summary sections. Given runs
+a sweep; the batch-sweep crossover (``report.crossover``) where it has one; energy per step
+and items per joule where it was counted; the suite's other summary sections. Given runs
 from several machines: one table and one plot with a column per chip or GPU.
 
 Every figure comes from ``accelbench.results.views`` on the runs' ``Record`` values, the
@@ -23,7 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from accelbench.report import plots
+from accelbench.core.spec import BATCH_KEY, LENGTH_KEY
+from accelbench.report import crossover, plots
 from accelbench.report.document import Document, Table
 from accelbench.results import files, views
 from accelbench.results.record import CONDITION_FLAGS, NOISY_IQR_SHARE, device_order
@@ -37,6 +38,7 @@ from accelbench.results.text import (
     format_seconds,
     format_share,
     format_speedup,
+    render_generic,
 )
 from accelbench.workloads.ceiling import COPY, MATMUL
 
@@ -200,8 +202,13 @@ def _run_section(doc: Document, run: Run, title: str, out: Path, prefix: str) ->
 
     doc.heading(3, "Plots")
     bars = views.bar_rows(rows)
-    if len(bars) < len(rows):
+    in_bars = {id(r) for r in bars}
+    left_out = [r["key"] for r in rows if id(r) not in in_bars]
+    swept = {field for key in left_out for field, _case in views.sweep_points(key)}
+    if LENGTH_KEY in swept:
         doc.paragraph("Bar charts show each sequence-length sweep at its longest length only.")
+    if BATCH_KEY in swept:
+        doc.paragraph("Bar charts show each batch sweep at its largest batch only.")
     speedup_png = plots.speedup_plot(bars, out / f"{prefix}speedup.png", run.machine)
     if speedup_png:
         doc.image(speedup_png, "Speedup over the CPU per workload")
@@ -227,6 +234,7 @@ def _run_section(doc: Document, run: Run, title: str, out: Path, prefix: str) ->
     if throughput_png:
         doc.image(throughput_png, "Throughput per device")
         images.append(throughput_png)
+    images += crossover.add_section(doc, run.records, out, prefix, run.machine)
 
     images += _energy_section(doc, rows, out, prefix, run.machine)
     _other_sections(doc, run)
@@ -455,7 +463,7 @@ def _other_sections(doc: Document, run: Run) -> None:
     computed = views.compute_all(run.records)
     for key, rows in computed.items():
         if key not in ("speedups", "energy") and rows:  # shown above, per workload and energy
-            blocks.append(("code", RENDERERS[key](rows)))
+            blocks.append(("code", RENDERERS.get(key, render_generic)(rows)))
     for key, rows in run.block.items():
         if key in computed or not isinstance(rows, list) or not rows:
             continue

@@ -173,6 +173,7 @@ class Record:
     tflops_per_s: float | None = None
     bytes_per_step: float | None = None
     device_time_median_s: float | None = None
+    latency_batch1_s: float | None = None  # batch-1 inference of a batch sweep, isolated
     memory: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))
     parity_max_rel_error: float | None = None
     parity_tolerance: float | None = None
@@ -384,6 +385,7 @@ KNOWN_EXTRA = {
     "tflops_per_s",
     "bytes_per_step",
     "device_time_median_s",
+    "latency_batch1_s",
     "memory",
     "parity_max_rel_error",
     "parity_tolerance",
@@ -438,6 +440,12 @@ def parse_entry(entry: Any, *, partial: bool = False) -> Record:
         device_time_median_s=number(
             "extra_info.device_time_median_s",
             info.get("device_time_median_s"),
+            high=MAX_SECONDS,
+            unit=" s",
+        ),
+        latency_batch1_s=number(
+            "extra_info.latency_batch1_s",
+            info.get("latency_batch1_s"),
             high=MAX_SECONDS,
             unit=" s",
         ),

@@ -20,6 +20,7 @@ from typing import Any
 
 from accelbench.core.conditions import FLAG_WORDS
 from accelbench.results import views
+from accelbench.results.crossover import ALWAYS, CROSSES, NEVER, SATURATION_SHARE
 from accelbench.results.record import DEFAULT_MODE, NOISY, NOISY_IQR_SHARE
 from accelbench.results.views import (
     FRAMEWORK_NAMES,
@@ -319,6 +320,66 @@ def render_llm(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def describe_crossover(row: dict[str, Any]) -> str:
+    """The crossover of one row in a few characters: ``11.3 (8-16)``, ``always faster (1-64)``;
+    `` *`` after a crossing when the accelerator was faster at a smaller batch too."""
+    status = row.get("crossover_status")
+    batches = row.get("speedup_batches") or []
+    measured = "-".join(str(b) for b in dict.fromkeys(batches[:1] + batches[-1:]))
+    if status == CROSSES:
+        low, high = row["crossover_between"]
+        text = f"{row['crossover_batch']:.3g} ({low}-{high})"
+        return text + (" *" if row.get("faster_below_crossover") else "")
+    if status == ALWAYS:
+        return f"always faster ({measured})"
+    if status == NEVER:
+        return f"never faster ({measured})"
+    return "-" if row["device"] == "cpu" else "no CPU sweep"
+
+
+def render_crossover(rows: list[dict[str, Any]]) -> str:
+    """One line per curve, one column per batch (throughput, and speedup over the CPU), with
+    the crossover, the 90%-of-best batch and the batch-1 latency."""
+    if not rows:
+        return ""
+    all_batches = sorted({b for r in rows for b in r["batches"]})
+    header = ["case", "phase", "dtype", "device", "crossover", "90% at", "latency b=1"]
+    header += [f"b={b}" for b in all_batches]
+    body = []
+    for r in rows:
+        speedups = dict(zip(r["speedup_batches"], r["speedup_over_cpu"]))
+        cells = {
+            b: format_compact(t) + (f" {speedups[b]:.2f}x" if b in speedups else "")
+            for b, t in zip(r["batches"], r["throughput_per_s"])
+        }
+        body.append(
+            [
+                f"{_case(r, 'framework', 'workload', 'variant')} ({r['item_unit']}/s)",
+                r["phase"],
+                r["dtype"],
+                r["device"],
+                describe_crossover(r),
+                str(r["saturation_batch"]),
+                format_seconds(r["latency_batch1_s"]),
+                *(cells.get(b, "-") for b in all_batches),
+            ]
+        )
+    title = (
+        "batch sweep: throughput per batch size (Nx: speedup over the CPU at that batch); "
+        "crossover: the batch from which the accelerator stays faster than the CPU, "
+        "interpolated log-log between the measured batches in brackets; 90% at: first batch "
+        f"reaching {SATURATION_SHARE:.0%} of the device's best throughput; latency b=1: "
+        "inference at batch 1, one step then synchronize (isolated, not steady state)"
+    )
+    text = f"{title}\n{format_table(header, body)}"
+    if any(r.get("faster_below_crossover") for r in rows):
+        text += (
+            "\n* faster at some smaller batch too, then not: the crossover is taken past the "
+            "last batch where the accelerator was not faster"
+        )
+    return text
+
+
 def render_energy(rows: list[dict[str, Any]]) -> str:
     """Joules per step and items per joule; without a measurement, why not, in one line."""
     done = [r for r in rows if r["measured"]]
@@ -353,6 +414,7 @@ RENDERERS: dict[str, Callable[[list[dict[str, Any]]], str]] = {
     "scaling": render_scaling,
     "frameworks": render_frameworks,
     "llm": render_llm,
+    "crossover": render_crossover,
     "energy": render_energy,
 }
 
@@ -393,7 +455,7 @@ def render_all(computed: dict[str, list[dict[str, Any]]]) -> str:
 
 def _headline_speedups(rows: list[dict[str, Any]]) -> list[str]:
     """``  torch resnet18 train fp32 smoke  cuda 36.8x, mps 4.1x (noisy)``: per case (a
-    sweep at its longest length), each accelerator's speedup over the CPU and its marks."""
+    sweep at its largest point), each accelerator's speedup over the CPU and its marks."""
     lines: dict[str, list[str]] = {}
     for r in rows:
         name = _case(r, "framework", "workload", "phase", "dtype", "size")
@@ -408,7 +470,7 @@ def _headline_speedups(rows: list[dict[str, Any]]) -> list[str]:
     width = max(len(name) for name in lines)
     title = (
         "headline: speedup over the CPU (CPU median / accelerator median time per step; "
-        "higher is faster; a length sweep at its longest length)"
+        "higher is faster; a sweep at its longest length or largest batch)"
     )
     return [title, *(f"  {name.ljust(width)}  {', '.join(v)}" for name, v in lines.items())]
 

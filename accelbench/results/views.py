@@ -3,11 +3,14 @@
 - speedups: per case, each accelerator's speedup over the CPU (CPU median / its median);
 - scaling: per device and implementation of a sequence-length sweep, the median at each
   length, the exponent of time against length (over all lengths and over the longer half)
-  and the speedup over the CPU at each length;
+  and the speedup over the CPU at each length; the curve is the variant without its ``L``
+  part (``sdpa-L=1024-batch=16`` lies on the curve ``sdpa-batch=16``);
 - frameworks: a workload built the same in several frameworks, every framework on a device
   beside every other, each against its own CPU;
 - llm: the language model's cases in llama-bench's names (``pp512``, ``tg128 @ d512``),
   tg's GB/s as a share of the copy ceiling and pp's TFLOP/s of the matmul ceiling;
+- crossover (``results.crossover``): per device of a batch sweep, throughput by batch, the
+  batch at 90% of the best, the batch-1 latency and the CPU/accelerator crossover;
 - energy: joules per step and items per joule where the run counted energy (NVML);
 - the headline: the rows of each section worth a line at the top of the summary (a
   section's ``headline``: of the speedups, every accelerator's speedup per workload and
@@ -29,8 +32,15 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from accelbench.results.record import CaseKey, Record, device_order, natural_key
-from accelbench.variants import parse_length_variant
+from accelbench.core.spec import SWEEP_KEYS, Variant, VariantError, parse_length_variant
+from accelbench.results.crossover import crossover_rows
+from accelbench.results.record import (
+    IDENTITY_FIELDS,
+    CaseKey,
+    Record,
+    device_order,
+    natural_key,
+)
 from accelbench.workloads.ceiling import COPY, MATMUL, Ceiling
 
 if TYPE_CHECKING:
@@ -352,26 +362,23 @@ def energy_rows(records: Iterable[Record]) -> list[dict[str, Any]]:
 
 
 def headline_speedups(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The speedup rows a headline names: every measured speedup, but of a sequence-length
-    sweep only the longest length each implementation has on both devices."""
+    """The speedup rows a headline names: every measured speedup, but of a sweep (sequence
+    length, batch) only its largest point that each accelerator has beside the CPU."""
     with_speedup = [r for r in rows if r["speedup"]]
 
-    def sweep(row: dict[str, Any]) -> tuple[Any, ...] | None:
-        point = parse_length_variant(row["variant"])
-        if point is None:
-            return None
-        fields = ("framework", "workload", "phase", "dtype", "size", "mode", "device")
-        return (*(row.get(f) for f in fields), point[0])
+    def points(row: dict[str, Any]) -> dict[tuple[Any, ...], int]:
+        key = CaseKey(**{f: row[f] for f in IDENTITY_FIELDS if f != "device"})
+        return {(*sweep, row["device"]): value for sweep, value in sweep_points(key).items()}
 
-    def length(row: dict[str, Any]) -> int:
-        return parse_length_variant(row["variant"])[1]  # type: ignore[index]
-
-    longest: dict[tuple[Any, ...], int] = {}
-    for r in with_speedup:
-        key = sweep(r)
-        if key:
-            longest[key] = max(longest.get(key, 0), length(r))
-    return [r for r in with_speedup if (key := sweep(r)) is None or length(r) == longest[key]]
+    largest: dict[tuple[Any, ...], int] = {}
+    for row in with_speedup:
+        for sweep, value in points(row).items():
+            largest[sweep] = max(largest.get(sweep, 0), value)
+    return [
+        row
+        for row in with_speedup
+        if all(value == largest[sweep] for sweep, value in points(row).items())
+    ]
 
 
 # The saved sections -----------------------------------------------------------------------
@@ -395,6 +402,7 @@ SECTIONS = (
     Section("scaling", scaling_rows),
     Section("frameworks", framework_rows),
     Section("llm", llm_rows),
+    Section("crossover", crossover_rows),
     Section("energy", energy_rows),
 )
 
@@ -533,27 +541,37 @@ def headline(row: dict[str, Any]) -> tuple[float | None, str]:
     return row["throughput_per_s"], f"{row['item_unit']}/s"
 
 
-def sweep_key(key: CaseKey) -> CaseKey | None:
-    """The sweep a case is a point of (variant = implementation, any device), or None."""
-    point = parse_length_variant(key.variant)
-    return key.replace(variant=point[0], device="") if point else None
+def sweep_points(key: CaseKey) -> dict[tuple[str, CaseKey], int]:
+    """The sweeps a case is a point of, each with the point's value: per sweep field of its
+    variant (``L``, ``batch``), (the field, the case with that field removed and on no
+    device) -> the field's value. ``sdpa-L=1024-batch=16`` is a point of a length sweep (at
+    1024) and of a batch sweep (at 16)."""
+    try:
+        variant = Variant.parse(key.variant)
+    except VariantError:
+        return {}
+    points = {}
+    for field_key in SWEEP_KEYS:
+        value = variant.get_int(field_key)
+        if value is not None:
+            rest = str(variant.without(field_key))
+            points[field_key, key.replace(variant=rest, device="")] = value
+    return points
 
 
 def bar_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The rows a bar chart shows: of a sequence-length sweep only its longest length (the
-    attention plot shows them all)."""
-    longest: dict[CaseKey, int] = {}
+    attention plot shows them all), of a batch sweep only its largest batch (the batch
+    plots show them all)."""
+    largest: dict[tuple[str, CaseKey], int] = {}
     for row in rows:
-        sweep = sweep_key(row["key"])
-        if sweep:
-            length = parse_length_variant(row["variant"])[1]  # type: ignore[index]
-            longest[sweep] = max(longest.get(sweep, 0), length)
-    kept = []
-    for row in rows:
-        sweep = sweep_key(row["key"])
-        if not sweep or parse_length_variant(row["variant"])[1] == longest[sweep]:  # type: ignore[index]
-            kept.append(row)
-    return kept
+        for sweep, value in sweep_points(row["key"]).items():
+            largest[sweep] = max(largest.get(sweep, 0), value)
+    return [
+        row
+        for row in rows
+        if all(value == largest[sweep] for sweep, value in sweep_points(row["key"]).items())
+    ]
 
 
 # Attention series (report) ----------------------------------------------------------------

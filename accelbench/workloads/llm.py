@@ -30,9 +30,8 @@ import psutil
 import torch
 
 from accelbench.core.parity import GENERATED_LOGITS, GENERATED_TOKENS
-from accelbench.core.spec import LLM_PHASES, CaseSpec
+from accelbench.core.spec import LLM_PHASES, CaseSpec, length_variant, parse_length_variant
 from accelbench.core.workload import SEED, Workload
-from accelbench.variants import length_variant, parse_length_variant
 from accelbench.workloads.llm_model import (
     KVCache,
     LlmSize,
