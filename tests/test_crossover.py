@@ -213,6 +213,21 @@ def test_the_summary_section_names_crossover_saturation_and_latency():
     assert "2 ms" in cpu_line
 
 
+def test_the_headline_gives_each_accelerators_crossover_after_its_speedups():
+    """The crossover section has a headline of its own (``views.Section.headline``): the
+    summary's first lines say from which batch the accelerator wins, not only its speedup
+    at the largest batch."""
+    records = sweep("cpu", lambda b: 1e-3 * b) + sweep("cuda", lambda b: 5e-3)
+    records += sweep("mps", lambda b: 1e-4 * b)  # always faster: 10x at every batch
+    computed = views.compute_all(parse_entries(records)[0])
+    lines = text.render_headline(computed, ["cuda", "mps"]).splitlines()
+    first = lines.index("headline: the accelerator is faster than the CPU (batch sweep, per item)")
+    assert lines[1:first] == ["  torch cnn infer fp32 smoke  batch=64 mps 10x, batch=64 cuda 12.8x"]
+    assert lines[first + 1 :] == [
+        "  torch cnn infer fp32 smoke  mps always faster (1-64), cuda from batch 5 (4-8)"
+    ]
+
+
 def test_noisy_rows_are_marked_in_the_summary():
     speedups = [0.5, 1.2, 1.1, 0.8, 1.25, 2.0, 3.0]
     records = sweep("cpu", lambda b: 1e-3 * b)

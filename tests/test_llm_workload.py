@@ -173,8 +173,8 @@ def test_a_tg_case_whose_two_rounds_would_overrun_its_budget_is_skipped_with_the
 
     honest = runner.warm_up
 
-    def planted(step, device, budget):  # as if the warm-up had measured 5 s per step
-        return honest(step, device, budget)[0], 5.0
+    def planted(step, device, budget, **kw):  # as if the warm-up had measured 5 s per step
+        return honest(step, device, budget, **kw)[0], 5.0
 
     monkeypatch.setattr(runner, "warm_up", planted)
     add_benchmarks(suite, "test_llm.py")

@@ -59,10 +59,11 @@ def test_a_batch_sweep_is_headlined_at_its_largest_batch_on_each_accelerator():
             record("resnet18", "cuda", "infer", gpu_s, variant=f"batch={batch}"),
         ]
     records.append(record("resnet18", "mps", "infer", 4e-3, variant="batch=1"))  # OOM at 64
-    (line,) = render_headline(computed(records), ["cuda", "mps"]).splitlines()[1:]
-    assert line == (
+    lines = render_headline(computed(records), ["cuda", "mps"]).splitlines()
+    assert lines[1] == (
         "  torch resnet18 infer fp32 smoke  batch=1 mps 0.25x (slower), batch=64 cuda 32x"
     )
+    assert lines[2].startswith("headline: the accelerator is faster than the CPU")  # crossover
 
 
 def test_no_usable_accelerator_is_one_line_with_the_reasons_not_rows_of_dashes():

@@ -475,9 +475,24 @@ def _headline_speedups(rows: list[dict[str, Any]]) -> list[str]:
     return [title, *(f"  {name.ljust(width)}  {', '.join(v)}" for name, v in lines.items())]
 
 
-# Per section key: its headline rows (``views.Section.headline``) -> lines.
+def _headline_crossovers(rows: list[dict[str, Any]]) -> list[str]:
+    """``  torch cnn infer fp32 smoke  mps from batch 11.3 (8-16)``: per case of a batch
+    sweep, from which batch each accelerator is faster than the CPU."""
+    lines: dict[str, list[str]] = {}
+    for r in rows:
+        name = _case(r, "framework", "workload", "variant", "phase", "dtype", "size")
+        found = describe_crossover(r)
+        found = f"from batch {found}" if r["crossover_status"] == CROSSES else found
+        lines.setdefault(name, []).append(f"{r['device']} {found}")
+    width = max(len(name) for name in lines)
+    title = "headline: the accelerator is faster than the CPU (batch sweep, per item)"
+    return [title, *(f"  {name.ljust(width)}  {', '.join(v)}" for name, v in lines.items())]
+
+
+# Per section key: its headline rows (``views.Section.headline``) -> lines, in SECTIONS order.
 HEADLINES: dict[str, Callable[[list[dict[str, Any]]], list[str]]] = {
     "speedups": _headline_speedups,
+    "crossover": _headline_crossovers,
 }
 
 

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from accelbench.core.spec import SWEEP_KEYS, Variant, VariantError, parse_length_variant
-from accelbench.results.crossover import crossover_rows
+from accelbench.results.crossover import ALWAYS, CROSSES, NEVER, crossover_rows
 from accelbench.results.record import (
     IDENTITY_FIELDS,
     CaseKey,
@@ -381,6 +381,12 @@ def headline_speedups(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     ]
 
 
+def headline_crossovers(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The crossover rows a headline names: every accelerator's curve with a verdict (from
+    which batch it is faster than the CPU, or always, or never in the measured range)."""
+    return [r for r in rows if r.get("crossover_status") in (CROSSES, ALWAYS, NEVER)]
+
+
 # The saved sections -----------------------------------------------------------------------
 
 
@@ -402,7 +408,7 @@ SECTIONS = (
     Section("scaling", scaling_rows),
     Section("frameworks", framework_rows),
     Section("llm", llm_rows),
-    Section("crossover", crossover_rows),
+    Section("crossover", crossover_rows, headline=headline_crossovers),
     Section("energy", energy_rows),
 )
 
