@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from pytest_benchmark.session import PerformanceRegression
 
-from accelbench import backends, summary
+from accelbench import backends, launch, summary
 from accelbench.config import OptionError, SuiteConfig, parse_list
 from accelbench.core import machine
 from accelbench.core.runner import CaseSkipped, run_case
@@ -26,6 +26,9 @@ class SuiteState:
     records: list[dict[str, Any]] = field(default_factory=list)
     skip_reasons: dict[str, set[str]] = field(default_factory=dict)
 
+
+# Data-parallel runs under torchrun: rank handling, process groups (accelbench/ddp_plugin.py).
+pytest_plugins = ["accelbench.ddp_plugin"]
 
 STATE = pytest.StashKey[SuiteState]()
 BASELINE_FOUND = pytest.StashKey[bool]()
@@ -150,7 +153,8 @@ def measure(
 
     def run() -> dict[str, Any]:
         try:
-            info = run_case(benchmark, workload_cls, spec)
+            runner = getattr(workload_cls, "runner", run_case)  # DDP cases bring their own
+            info = runner(benchmark, workload_cls, spec)
         except CaseSkipped as exc:
             state.skip_reasons.setdefault(device, set()).add(str(exc))
             pytest.skip(str(exc))
@@ -188,7 +192,7 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Any
         result = yield
     except PerformanceRegression:
         regressed, result = True, None
-    if STATE in config.stash:
+    if STATE in config.stash and launch.current().is_leader:  # rank 0 speaks for a launch
         _write_summary(terminalreporter, config.stash[STATE])
     if regressed:
         terminalreporter.write_line(

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from accelbench import backends, plots, summary
+from accelbench import backends, ddp_scaling, plots, summary
 from accelbench.document import Document, Table
 from accelbench.runs import Run, RunError
 from accelbench.scaling import fit_exponent, longer_half, parse_length_variant
@@ -366,6 +366,7 @@ def write_report(
         images += _run_section(doc, run, title, out, prefix)
     if len(usable) > 1:
         images += _machines_section(doc, usable, out)
+    images += ddp_scaling.report_section(doc, usable, out)
     markdown = out / MARKDOWN_NAME
     markdown.write_text(doc.markdown(), encoding="utf-8")
     page = out / HTML_NAME
@@ -558,8 +559,8 @@ def _other_sections(doc: Document, run: Run) -> None:
     saved by a newer suite that this one does not know, as plain tables."""
     blocks = []
     for section in summary.SECTIONS:
-        if section.key == "speedups":
-            continue  # shown above, per workload
+        if section.key in ("speedups", "data_parallel"):
+            continue  # shown above, per workload; data-parallel in its own section
         computed = section.compute(run.records)
         text = section.render(computed) if computed else ""
         if text:

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from accelbench import framework_compare, scaling
+from accelbench import ddp_scaling, framework_compare, scaling
 
 CASE_FIELDS = ("framework", "workload", "phase", "variant", "dtype", "size")
 
@@ -149,6 +149,7 @@ SECTIONS: list[Section] = [
     Section("speedups", speedup_rows, render_speedups),
     Section("scaling", scaling.scaling_rows, scaling.render_scaling),
     Section("frameworks", framework_compare.framework_rows, framework_compare.render_frameworks),
+    Section("data_parallel", ddp_scaling.scaling_rows, ddp_scaling.render_scaling),
 ]
 
 

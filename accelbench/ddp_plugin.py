@@ -1,0 +1,100 @@
+"""pytest hooks for data-parallel runs under torchrun: which rank saves, the process
+group's lifetime, and the single-device cases of a multi-rank launch.
+
+Every rank runs the whole session. Rank 0 saves the run (``--benchmark-json``,
+``--benchmark-autosave``, ``--benchmark-save``) and prints the tables and the summary; the
+other ranks measure with it (every timed round waits for all of them) and save nothing.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import pytest
+
+from accelbench import launch
+from accelbench.launch import LaunchError
+
+# pytest-benchmark's options that write files or judge the run: rank 0's business only.
+RANK_ZERO_OPTIONS = {
+    "benchmark_json": None,
+    "benchmark_save": None,
+    "benchmark_autosave": False,
+    "benchmark_histogram": None,
+    "benchmark_cprofile_dump": False,
+    "benchmark_compare": None,
+    "benchmark_compare_fail": None,
+    "benchmark_quiet": True,
+}
+
+
+def single_device_reason(world_size: int) -> str:
+    return (
+        f"single-device case not run by a launch of {world_size} ranks (every rank would run "
+        "it at once on shared hardware): run it without torchrun, or with --nproc-per-node 1"
+    )
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config: pytest.Config) -> None:
+    """Before pytest-benchmark reads its options: on ranks other than 0, nothing to save.
+
+    Under a launcher every rank joins the process group now, whichever cases it runs.
+    """
+    try:
+        current = launch.current()
+    except LaunchError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    if not current.is_leader:
+        leave_saving_to_rank_zero(config)
+    if current.launched:
+        from accelbench import distributed
+
+        distributed.world()
+
+
+def leave_saving_to_rank_zero(config: pytest.Config) -> None:
+    # argparse has already opened --benchmark-json's file (FileType): close it unwritten.
+    handle = getattr(config.option, "benchmark_json", None)
+    if handle is not None and hasattr(handle, "close"):
+        handle.close()
+    for name, value in RANK_ZERO_OPTIONS.items():
+        if hasattr(config.option, name):
+            setattr(config.option, name, value)
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Under a launch of several ranks, single-device cases skip with the reason."""
+    world_size = launch.current().world_size
+    marker = item.get_closest_marker("workload")
+    if world_size == 1 or marker is None or getattr(marker.args[0], "data_parallel", False):
+        return
+    from accelbench.plugin import STATE
+
+    reason = single_device_reason(world_size)
+    device = getattr(item, "callspec", None)
+    if STATE in item.config.stash and device is not None:
+        name = str(device.params.get("device", "?"))
+        item.config.stash[STATE].skip_reasons.setdefault(name, set()).add(reason)
+    pytest.skip(reason)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_benchmark_update_machine_info(config: pytest.Config, machine_info: dict) -> None:
+    """How the run was launched, beside the machine facts (only where torch.distributed
+    was used: a plain run does not import it for this)."""
+    if not (launch.current().launched or "accelbench.distributed" in sys.modules):
+        return
+    from accelbench import distributed
+
+    suite: Any = machine_info.setdefault("accelbench", {})
+    suite["distributed"] = distributed.run_facts()
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Every rank waits here for the others (rank 0 has saved the run by now), then the
+    process group is torn down."""
+    module = sys.modules.get("accelbench.distributed")
+    if module is not None:
+        module.stop()
