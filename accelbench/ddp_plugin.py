@@ -93,8 +93,11 @@ def pytest_benchmark_update_machine_info(config: pytest.Config, machine_info: di
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
-    """Every rank waits here for the others (rank 0 has saved the run by now), then the
-    process group is torn down."""
+    """Every rank waits here for the others (rank 0 has saved the run and printed its
+    summary by now), then the process group is torn down. Output is flushed first: once
+    one rank exits with failures, torchrun stops the others."""
     module = sys.modules.get("accelbench.distributed")
     if module is not None:
+        sys.stdout.flush()
+        sys.stderr.flush()
         module.stop()

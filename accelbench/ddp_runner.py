@@ -111,21 +111,24 @@ def _measure(
         "hosts": group.hosts,
         "communication": distributed.communication_facts(group.backend),
     }
-    parity_info, dtype_ran = _check_parity(workload_cls, spec, device, group)
+    # The workload checked for parity is the one timed: a step taken changes no timing.
+    workload = workload_cls(spec, device, group)
+    info["ddp"] = workload.ddp_settings()
+    parity_info, reference = _check_parity(workload, workload_cls, spec, group)
     info.update(parity_info)
+    dtype_ran = workload.dtype_ran()
     if dtype_ran != spec.dtype:
         raise CaseSkipped(
             f"{spec.dtype} requested but {dtype_ran} ran on {device.label} "
             "(autocast disabled itself for this dtype)"
         )
-
-    workload = workload_cls(spec, device, group)
-    info["ddp"] = workload.ddp_settings()
     if benchmark.disabled:  # --benchmark-disable: one untimed step on every rank
         benchmark.pedantic(workload.step)
         synced.synchronize()
         return {**info, "dtype_ran": dtype_ran}
-    flops_per_worker = _flops_per_worker(workload_cls, spec, device) if group.is_leader else None
+    flops_per_worker = _flops_per_worker(reference, spec) if reference is not None else None
+    del reference
+    gc.collect()
 
     warmup_steps, step_s = distributed.agreed_warm_up(workload.step, synced, budget)
     plan: TimingPlan = group.broadcast(
@@ -192,37 +195,43 @@ def allreduce_pairs(plan: TimingPlan) -> int:
     return max(1, min(plan.rounds // 2, MAX_ALLREDUCE_PAIRS))
 
 
-def _flops_per_worker(workload_cls: Any, spec: CaseSpec, device: Any) -> int | None:
-    key = (spec.framework, workload_cls.base.name, spec.phase, spec.size)
+def _flops_per_worker(reference: Any, spec: CaseSpec) -> int | None:
+    """FLOPs of one worker's step: the single-device step's (the all-reduce adds none),
+    counted once per model, phase and size."""
+    key = (spec.framework, reference.spec.workload, spec.phase, spec.size)
     if key not in _flops_cache:
-        _flops_cache[key] = workload_cls.flops_per_worker(spec, device)
+        _flops_cache[key] = reference.flops_per_step()
     return _flops_cache[key]
 
 
 def _check_parity(
-    workload_cls: Any, spec: CaseSpec, device: Any, group: Any
-) -> tuple[dict[str, Any], str]:
+    workload: Any, workload_cls: Any, spec: CaseSpec, group: Any
+) -> tuple[dict[str, Any], Any]:
     """One step from identical weights: each rank's update against rank 0's (broadcast) and
     rank 0's against one process's step over every worker's batch (rank 0 computes it).
-    Every member reaches the same verdict, so a failure fails the case on every rank."""
-    workload = workload_cls(spec, device, group)
-    update = workload.parity_outputs()["update"]
-    dtype_ran = workload.dtype_ran()
-    del workload
+    Every member reaches the same verdict, so a failure fails the case on every rank.
+
+    Returns the parity figures and, on rank 0, the single-device workload of the reference.
+    """
     import torch
 
-    leader = group.broadcast_array(torch.from_numpy(update)).numpy()
-    rank_errors = group.gather(relative_error(update, leader))
-    reference_error = None
+    update = workload.parity_outputs()["update"]
+    rank_errors = [0.0]
+    if group.size > 1:
+        leader = group.broadcast_array(torch.from_numpy(update)).numpy()
+        own = 0.0 if group.is_leader else relative_error(update, leader)
+        rank_errors = group.gather(own)
+    reference, reference_error = None, None
     if group.is_leader:
-        expected = workload_cls.reference_outputs(spec, device, group.size)["update"]
+        reference = workload_cls.single_device(spec, workload.device)
+        expected = workload_cls.reference_outputs(reference, group.size)["update"]
         reference_error = relative_error(update, expected)
     reference_error = group.broadcast(reference_error)
     result = ddp_parity.verdict(dict(zip(group.members, rank_errors)), reference_error, spec.dtype)
-    gc.collect()
-    ddp_parity.check(result, f"{spec.workload} {spec.variant} on {device.label}")
-    return {
+    ddp_parity.check(result, f"{spec.workload} {spec.variant} on {workload.device.label}")
+    parity_info = {
         "parity_max_rel_error": result.max_error,
         "parity_tolerance": result.tolerance,
         "parity_errors": result.errors,
-    }, dtype_ran
+    }
+    return parity_info, reference

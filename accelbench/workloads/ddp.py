@@ -130,14 +130,19 @@ class DataParallel(Workload):
         return {"update": to_numpy(flat_parameters(self.worker.model) - before)}
 
     @classmethod
-    def reference_outputs(cls, spec: CaseSpec, device: Any, workers: int) -> dict[str, np.ndarray]:
-        """The update of one step in one process, without DDP, over every worker's batch.
+    def single_device(cls, spec: CaseSpec, device: Any) -> TorchWorkload:
+        """The single-device workload of the same model, freshly built (worker 0's batch)."""
+        return cls.base(cls.base_spec(spec), device)
+
+    @staticmethod
+    def reference_outputs(reference: TorchWorkload, workers: int) -> dict[str, np.ndarray]:
+        """The update of one step of ``reference`` (freshly built, see ``single_device``), in
+        one process without DDP, over every worker's batch.
 
         The loss is the mean of the workers' losses, each worker's slice going through the
         model on its own: that is what averaging the workers' gradients computes, with
         BatchNorm normalizing each slice by its own statistics as it does on each worker.
         """
-        reference = cls.base(cls.base_spec(spec), device)
         before = flat_parameters(reference.model)
         reference.optimizer.zero_grad(set_to_none=True)
         for rank in range(workers):
@@ -146,13 +151,8 @@ class DataParallel(Workload):
                 output = reference.model(*inputs)
             (reference.loss(output, targets) / workers).backward()
         reference.optimizer.step()
-        device.synchronize()
+        reference.device.synchronize()
         return {"update": to_numpy(flat_parameters(reference.model) - before)}
-
-    @classmethod
-    def flops_per_worker(cls, spec: CaseSpec, device: Any) -> int | None:
-        """FLOPs of one worker's step: the single-device step's (the all-reduce adds none)."""
-        return cls.base(cls.base_spec(spec), device).flops_per_step()
 
     @property
     def items_per_step(self) -> int:
