@@ -36,13 +36,9 @@ MAX_ALLREDUCE_PAIRS = 10
 
 def run_ddp_case(benchmark: Any, workload_cls: Any, spec: CaseSpec) -> dict[str, Any]:
     """Measure ``spec`` (a ``DataParallel`` workload) on this rank; returns extra_info."""
-    if spec.device not in distributed.DATA_BACKENDS:
-        raise CaseSkipped(distributed.MPS_REASON if spec.device == "mps" else spec.device)
-    backend = distributed.data_backend(spec.device)
-    if spec.device == "cuda" and not _cuda_usable():
-        raise CaseSkipped(backends.get_device("torch", "cuda").unusable_reason or "no CUDA")
-    if not _backend_built(backend):
-        raise CaseSkipped(f"torch {_torch_version()} was built without the {backend} backend")
+    reason = distributed.unavailable_reason(spec.device)  # the same on every rank
+    if reason:
+        raise CaseSkipped(reason)
     workers = parse_workers_variant(spec.variant)
     if workers is None:
         raise ValueError(f"{spec.variant!r} names no worker count (expected workers=N)")
@@ -62,31 +58,14 @@ def run_ddp_case(benchmark: Any, workload_cls: Any, spec: CaseSpec) -> dict[str,
     except Exception as exc:
         if not device.is_out_of_memory(exc):
             raise
-        # Only this rank knows; the others wait in a collective until the group's timeout.
+        # Alike devices run out of memory at the same step, and every rank skips. A rank
+        # alone out of memory leaves the others waiting in a collective until the timeout.
         gc.collect()
         device.empty_cache()
         raise CaseSkipped(
             f"out of memory: {spec.workload} {spec.variant} at size {spec.size} ({spec.dtype}) "
             f"on {device.label}: {first_line(exc)}"
         ) from None
-
-
-def _cuda_usable() -> bool:
-    import torch
-
-    return torch.cuda.is_available()
-
-
-def _backend_built(backend: str) -> bool:
-    import torch.distributed as dist
-
-    return dist.is_nccl_available() if backend == "nccl" else dist.is_gloo_available()
-
-
-def _torch_version() -> str:
-    import torch
-
-    return torch.__version__
 
 
 def _local_reason(spec: CaseSpec, device: Any) -> str | None:

@@ -117,6 +117,21 @@ def data_backend(device: str) -> str:
     return DATA_BACKENDS[device]
 
 
+def unavailable_reason(device: str) -> str | None:
+    """Why no data-parallel case can run on ``device`` with this torch on this machine (the
+    same answer on every rank of a launch of alike machines); None when one can."""
+    if device not in DATA_BACKENDS:
+        return MPS_REASON if device == "mps" else f"no collective backend for {device}"
+    if device == "cuda" and not torch.cuda.is_available():
+        built = "built with CUDA" if torch.version.cuda else "built without CUDA"
+        return f"CUDA not available: no usable NVIDIA GPU (torch {torch.__version__}, {built})"
+    backend = DATA_BACKENDS[device]
+    built = dist.is_nccl_available() if backend == "nccl" else dist.is_gloo_available()
+    if not built:
+        return f"torch {torch.__version__} was built without the {backend} backend"
+    return None
+
+
 @dataclass(frozen=True)
 class CaseGroup:
     """The ranks one case runs on (0..k-1), with this rank's place in them."""

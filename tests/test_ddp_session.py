@@ -151,7 +151,16 @@ def tiny_suite(suite):
 
 def test_without_torchrun_each_case_is_a_group_of_one_worker(tiny_suite):
     result = tiny_suite.runpytest(
-        *SMOKE, "--devices", "cpu,mps", "-k", "ddp_tiny", "--benchmark-json", "run.json", "-rs"
+        *SMOKE,
+        "--devices",
+        "cpu,mps",
+        "--frameworks",
+        "torch",
+        "-k",
+        "ddp_tiny",
+        "--benchmark-json",
+        "run.json",
+        "-rs",
     )
     result.assert_outcomes(passed=1, skipped=1)
     result.stdout.fnmatch_lines(

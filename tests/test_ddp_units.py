@@ -66,6 +66,17 @@ def test_worker_count_is_the_variant():
     assert parse_workers_variant("workers=0") is None
 
 
+def test_data_parallel_cases_need_a_collective_backend(monkeypatch):
+    import torch
+
+    from accelbench.distributed import unavailable_reason
+
+    assert "MPS has no collective backend" in unavailable_reason("mps")
+    assert unavailable_reason("cpu") is None
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert unavailable_reason("cuda").startswith("CUDA not available")
+
+
 # Barrier-synchronized timing, with simulated ranks -----------------------------------------
 
 
