@@ -34,10 +34,13 @@ class CaseSkipped(Exception):
 
 def run_case(benchmark: Any, workload_cls: type[Workload], spec: CaseSpec) -> dict[str, Any]:
     """Measure ``spec`` with ``benchmark`` (pytest-benchmark's fixture); returns extra_info."""
-    reason = backends.unusable_reason(spec.framework)
+    backend = backends.get(spec.framework)
+    if spec.device not in backend.devices:
+        raise CaseSkipped(f"{backend.title} has no device {spec.device!r}")
+    reason = backend.import_error()
     if reason:
         raise CaseSkipped(reason)
-    device = backends.get_device(spec.framework, spec.device)
+    device = backend.get_device(spec.device)
     if device.unusable_reason:
         raise CaseSkipped(device.unusable_reason)
     reason = device.dtype_unsupported_reason(spec.dtype)
@@ -64,8 +67,9 @@ def _measure(
 ) -> dict[str, Any]:
     budget = BUDGETS[spec.size]
     info: dict[str, Any] = {**spec.as_dict(), "device_label": device.label}
-    if spec.device != "cpu":
-        info.update(_check_parity(workload_cls, spec, device))
+    reference = workload_cls.parity_reference(spec)
+    if reference is not None:
+        info.update(_check_parity(workload_cls, spec, device, *reference))
 
     workload = workload_cls(spec, device)
     dtype_ran = workload.dtype_ran()
@@ -120,11 +124,17 @@ def _measure(
     return info
 
 
-def _check_parity(workload_cls: type[Workload], spec: CaseSpec, device: Any) -> dict[str, Any]:
-    """One step on the accelerator against one step on the CPU in fp32, same weights and inputs."""
-    reference_spec = spec.on("cpu", "fp32")
-    cpu = backends.get_device(spec.framework, "cpu")
-    expected = workload_cls(reference_spec, cpu).parity_outputs()
+def _check_parity(
+    workload_cls: type[Workload],
+    spec: CaseSpec,
+    device: Any,
+    reference_cls: type[Workload],
+    reference_spec: CaseSpec,
+) -> dict[str, Any]:
+    """One step of this case against one step of its reference (the same workload on the CPU
+    in fp32, or another framework's twin there), same weights and inputs."""
+    reference_device = backends.get_device(reference_spec.framework, reference_spec.device)
+    expected = reference_cls(reference_spec, reference_device).parity_outputs()
     actual = workload_cls(spec, device).parity_outputs()
     device.synchronize()
     result = parity.compare(actual, expected, spec.dtype)
@@ -134,4 +144,6 @@ def _check_parity(workload_cls: type[Workload], spec: CaseSpec, device: Any) -> 
         "parity_max_rel_error": result.max_error,
         "parity_tolerance": result.tolerance,
         "parity_errors": result.errors,
+        "parity_reference": f"{reference_spec.framework} {reference_spec.device} "
+        f"{reference_spec.dtype}",
     }

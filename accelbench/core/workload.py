@@ -53,6 +53,16 @@ class Workload(ABC):
     def shapes(self) -> dict[str, Any]:
         """Batch size and input shapes, as JSON-friendly values."""
 
+    @classmethod
+    def parity_reference(cls, spec: CaseSpec) -> tuple[type[Workload], CaseSpec] | None:
+        """The case whose outputs this one must reproduce before it is timed, or None.
+
+        By default the same workload on the CPU in fp32, for every accelerator (the CPU's
+        own case is the reference). A workload of another framework may name its PyTorch
+        twin instead, on every device (MLX does).
+        """
+        return None if spec.device == "cpu" else (cls, spec.on("cpu", "fp32"))
+
     def flops_per_step(self) -> int | None:
         """Floating-point operations in one step, or None where they cannot be counted."""
         return None

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from accelbench.report import MachineTable, Series
+    from accelbench.results.views import MachineTable, Series
 
 DPI = 120
 WIDE_RATIO = 30  # a y range over this many-fold is drawn on a log axis
@@ -134,8 +134,8 @@ def _case_names(rows: Sequence[dict[str, Any]], extra: Sequence[str] = ()) -> li
 
 
 def speedup_plot(device_rows: list[dict[str, Any]], path: Path, title: str) -> Path | None:
-    """Bars of speedup over the CPU per case, one per accelerator (``report.device_rows``,
-    whose speedups are ``summary.speedup_rows``')."""
+    """Bars of speedup over the CPU per case, one per accelerator (rows of
+    ``views.case_rows``, whose speedups follow the summary's rule)."""
     rows = [r for r in device_rows if r["device"] != "cpu" and r["speedup"]]
     if not rows:
         return None
@@ -186,10 +186,8 @@ def throughput_plot(device_rows: list[dict[str, Any]], path: Path, title: str) -
     return _save(fig, path)
 
 
-def _case_key(row: dict[str, Any]) -> tuple[str, ...]:
-    return tuple(
-        str(row[f]) for f in ("framework", "workload", "variant", "phase", "dtype", "size")
-    )
+def _case_key(row: dict[str, Any]) -> Any:
+    return row["key"].case
 
 
 def attention_plot(series: list[Series], path: Path, title: str) -> Path:
