@@ -3,7 +3,12 @@ group's lifetime, and the single-device cases of a multi-rank launch.
 
 Every rank runs the whole session. Rank 0 saves the run (``--benchmark-json``,
 ``--benchmark-autosave``, ``--benchmark-save``) and prints the tables and the summary; the
-other ranks measure with it (every timed round waits for all of them) and save nothing.
+other ranks measure with it (every timed round waits for all of them) and save nothing:
+their pytest-benchmark options that write files are cleared before pytest-benchmark reads
+them, so ``accelbench.results.saving.save_run`` finds nothing to write on those ranks.
+
+torch.distributed is imported only by a launch or by a data-parallel case: a plain
+single-device run never starts a process group.
 """
 
 from __future__ import annotations
@@ -13,8 +18,10 @@ from typing import Any
 
 import pytest
 
-from accelbench import launch
-from accelbench.launch import LaunchError
+from accelbench.core import launch
+from accelbench.core.launch import LaunchError
+
+DISTRIBUTED = "accelbench.backends.torch.distributed"
 
 # pytest-benchmark's options that write files or judge the run: rank 0's business only.
 RANK_ZERO_OPTIONS = {
@@ -49,13 +56,14 @@ def pytest_configure(config: pytest.Config) -> None:
     if not current.is_leader:
         leave_saving_to_rank_zero(config)
     if current.launched:
-        from accelbench import distributed
+        from accelbench.backends.torch import distributed
 
         distributed.world()
 
 
 def leave_saving_to_rank_zero(config: pytest.Config) -> None:
-    # argparse has already opened --benchmark-json's file (FileType): close it unwritten.
+    # With the suite's plugin loaded late (from a conftest), argparse has already opened
+    # --benchmark-json's file (FileType): close it unwritten. Otherwise it is a path.
     handle = getattr(config.option, "benchmark_json", None)
     if handle is not None and hasattr(handle, "close"):
         handle.close()
@@ -81,22 +89,24 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 
 
 @pytest.hookimpl(trylast=True)
-def pytest_benchmark_update_machine_info(config: pytest.Config, machine_info: dict) -> None:
-    """How the run was launched, beside the machine facts (only where torch.distributed
-    was used: a plain run does not import it for this)."""
-    if not (launch.current().launched or "accelbench.distributed" in sys.modules):
+def pytest_benchmark_update_json(config: pytest.Config, benchmarks: Any, output_json: dict) -> None:
+    """How the run was launched, in the run's own environment block (it is a fact of the
+    run, not of the machine: pytest-benchmark compares machine_info between runs). Only
+    where torch.distributed was started: a plain single-device run does not start it."""
+    module = sys.modules.get(DISTRIBUTED)
+    if not (launch.current().launched or (module is not None and module.started())):
         return
-    from accelbench import distributed
+    from accelbench.backends.torch import distributed
 
-    suite: Any = machine_info.setdefault("accelbench", {})
-    suite["distributed"] = distributed.run_facts()
+    block: Any = output_json.setdefault("accelbench", {})
+    block.setdefault("environment", {})["distributed"] = distributed.run_facts()
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
     """Every rank waits here for the others (rank 0 has saved the run and printed its
     summary by now), then the process group is torn down. Output is flushed first: once
     one rank exits with failures, torchrun stops the others."""
-    module = sys.modules.get("accelbench.distributed")
+    module = sys.modules.get(DISTRIBUTED)
     if module is not None:
         sys.stdout.flush()
         sys.stderr.flush()

@@ -1,7 +1,8 @@
 """The pytest plugin: options, parametrization, the ``measure`` fixture and
 pytest-benchmark hooks (machine info, saved JSON, end-of-run summary).
 
-This is the only module that imports pytest.
+This is the only module that imports pytest, with ``accelbench.ddp_plugin`` (loaded from
+here): the hooks for the ranks of a torchrun launch.
 """
 
 from __future__ import annotations

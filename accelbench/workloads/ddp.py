@@ -16,11 +16,11 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from accelbench.backends.torch.ddp_runner import run_ddp_case
 from accelbench.backends.torch.workload import TorchWorkload, to_numpy
+from accelbench.core.launch import current, worker_counts, workers_variant
 from accelbench.core.spec import CaseSpec
 from accelbench.core.workload import SEED, Workload
-from accelbench.ddp_runner import run_ddp_case
-from accelbench.launch import current, worker_counts, workers_variant
 from accelbench.workloads.resnet18 import ResNet18
 from accelbench.workloads.transformer import TransformerEncoderWorkload
 
@@ -64,6 +64,11 @@ class DataParallel(Workload):
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
+        if not issubclass(cls.base, TorchWorkload):
+            raise TypeError(
+                f"{cls.__name__}: DistributedDataParallel trains PyTorch models, and "
+                f"{cls.base.__name__} is a {cls.base.framework} workload"
+            )
         cls.SIZES = cls.base.SIZES
         cls.item_unit = cls.base.item_unit
 

@@ -15,8 +15,11 @@ import gc
 import statistics
 from typing import Any
 
-from accelbench import backends, ddp_parity, distributed
+from accelbench import backends
+from accelbench.backends.torch import distributed
+from accelbench.core import ddp_parity
 from accelbench.core.device import first_line
+from accelbench.core.launch import parse_workers_variant
 from accelbench.core.measure import (
     TIMING_MODE,
     SynchronizedBlocks,
@@ -28,7 +31,6 @@ from accelbench.core.parity import relative_error
 from accelbench.core.runner import CaseSkipped
 from accelbench.core.sizes import BUDGETS
 from accelbench.core.spec import CaseSpec
-from accelbench.launch import parse_workers_variant
 
 _flops_cache: dict[tuple[str, ...], int | None] = {}
 MAX_ALLREDUCE_PAIRS = 10

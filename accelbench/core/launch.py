@@ -3,7 +3,8 @@
 ``torchrun --nproc-per-node N -m pytest ...`` starts N copies of the whole pytest session
 with ``RANK``, ``WORLD_SIZE``, ``LOCAL_RANK`` and ``LOCAL_WORLD_SIZE`` set; every copy
 collects the same cases in the same order. Without them (plain ``pytest``) the process is
-a world of one. Nothing here imports torch, so the read side can parse worker counts too.
+a world of one. Nothing here imports torch (or any framework), so the read side parses
+worker counts with it too.
 """
 
 from __future__ import annotations
@@ -15,7 +16,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 # The variant of a data-parallel case: how many workers (processes, one per device) ran it.
-_WORKERS_VARIANT = re.compile(r"^workers=(?P<workers>[1-9][0-9]*)$")
+# The worker count is part of the case's identity (``CaseKey.variant``), so the 1-worker and
+# the 2-worker case of a model are two results, never one overwriting the other.
+_WORKERS_VARIANT = re.compile(r"^workers=(?P<workers>[1-9][0-9]{0,8})$")
 
 
 class LaunchError(ValueError):

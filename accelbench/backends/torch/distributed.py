@@ -33,9 +33,9 @@ from typing import Any
 import torch
 import torch.distributed as dist
 
-from accelbench import launch as launch_facts
+from accelbench.core import launch as launch_facts
+from accelbench.core.launch import Launch
 from accelbench.core.sizes import TimingBudget
-from accelbench.launch import Launch
 
 # The collective backend per device; MPS has none in torch.distributed.
 DATA_BACKENDS = {"cpu": "gloo", "cuda": "nccl"}
