@@ -6,18 +6,24 @@ import itertools
 import pytest
 from fixtures.runs import record, saved_run, write
 
-from accelbench import ddp_parity, ddp_scaling
-from accelbench.core.measure import SynchronizedBlocks
-from accelbench.core.parity import ParityError
-from accelbench.core.sizes import TimingBudget
-from accelbench.distributed import GroupSynchronized, agreed_warm_up, paired_rounds
-from accelbench.launch import (
+from accelbench.backends.torch.distributed import (
+    GroupSynchronized,
+    agreed_warm_up,
+    paired_rounds,
+)
+from accelbench.core import ddp_parity
+from accelbench.core.launch import (
     Launch,
     LaunchError,
     parse_workers_variant,
     worker_counts,
     workers_variant,
 )
+from accelbench.core.measure import SynchronizedBlocks
+from accelbench.core.parity import ParityError
+from accelbench.core.sizes import TimingBudget
+from accelbench.results import data_parallel, text, views
+from accelbench.results.record import Unusable, parse_entries, parse_entry
 
 # Launch -----------------------------------------------------------------------------------
 
@@ -69,7 +75,7 @@ def test_worker_count_is_the_variant():
 def test_data_parallel_cases_need_a_collective_backend(monkeypatch):
     import torch
 
-    from accelbench.distributed import unavailable_reason
+    from accelbench.backends.torch.distributed import unavailable_reason
 
     assert "MPS has no collective backend" in unavailable_reason("mps")
     assert unavailable_reason("cpu") is None
@@ -193,10 +199,11 @@ def test_ranks_equal_to_each_other_but_not_to_one_process_fail_the_check():
         ddp_parity.check(result, "ddp-transformer workers=2")
 
 
-# Scaling figures ---------------------------------------------------------------------------
+# Scaling figures, from typed records ------------------------------------------------------
 
 
 def ddp_record(model, workers, median, *, device="cpu", share=0.1, items=64):
+    """A saved data-parallel entry, as the runner writes it (raw: read with ``rows``)."""
     entry = record(
         f"ddp-{model}",
         device,
@@ -217,35 +224,42 @@ def ddp_record(model, workers, median, *, device="cpu", share=0.1, items=64):
     return entry
 
 
+def records(entries):
+    """Saved entries read as the results layer reads them: typed, validated records."""
+    found, problems = parse_entries(entries)
+    assert not problems
+    return found
+
+
+def rows(entries, others=()):
+    return data_parallel.data_parallel_rows(records(entries), [records(o) for o in others])
+
+
 def test_efficiency_is_the_one_worker_median_over_the_k_worker_median():
-    rows = ddp_scaling.scaling_rows(
-        [ddp_record("resnet18", 1, 0.10), ddp_record("resnet18", 2, 0.125)]
-    )
-    assert [(r["workers"], r["baseline"]) for r in rows] == [(1, "1 worker"), (2, "1 worker")]
-    assert rows[1]["efficiency"] == pytest.approx(0.8)
-    assert rows[1]["throughput_per_s"] == pytest.approx(128 / 0.125)
+    found = rows([ddp_record("resnet18", 1, 0.10), ddp_record("resnet18", 2, 0.125)])
+    assert [(r["workers"], r["baseline"]) for r in found] == [(1, "1 worker"), (2, "1 worker")]
+    assert found[1]["efficiency"] == pytest.approx(0.8)
+    assert found[1]["throughput_per_s"] == pytest.approx(128 / 0.125)
 
 
 def test_without_a_one_worker_case_the_baseline_is_another_runs_then_the_single_device():
     two = [ddp_record("resnet18", 2, 0.125)]
-    elsewhere = ddp_scaling.scaling_rows(two, others=[[ddp_record("resnet18", 1, 0.1)]])
+    elsewhere = rows(two, others=[[ddp_record("resnet18", 1, 0.1)]])
     assert elsewhere[0]["baseline"] == "1 worker, another run"
     assert elsewhere[0]["efficiency"] == pytest.approx(0.8)
-    single = ddp_scaling.scaling_rows([*two, record("resnet18", "cpu", "train", 0.05)])
+    single = rows([*two, record("resnet18", "cpu", "train", 0.05)])
     assert single[0]["baseline"] == "single device"
     assert single[0]["efficiency"] == pytest.approx(0.4)
-    assert ddp_scaling.scaling_rows(two)[0]["efficiency"] is None
+    assert rows(two)[0]["efficiency"] is None
 
 
 def test_at_one_worker_the_cost_of_ddp_is_measured_against_the_single_device_case():
-    rows = ddp_scaling.scaling_rows(
-        [ddp_record("resnet18", 1, 0.11), record("resnet18", "cpu", "train", 0.10)]
-    )
-    assert rows[0]["vs_single_device"] == pytest.approx(0.10)
+    found = rows([ddp_record("resnet18", 1, 0.11), record("resnet18", "cpu", "train", 0.10)])
+    assert found[0]["vs_single_device"] == pytest.approx(0.10)
 
 
 def test_models_and_devices_scale_separately():
-    rows = ddp_scaling.scaling_rows(
+    found = rows(
         [
             ddp_record("resnet18", 1, 0.1, device="cuda"),
             ddp_record("resnet18", 2, 0.2, device="cuda"),
@@ -253,7 +267,7 @@ def test_models_and_devices_scale_separately():
             ddp_record("transformer", 2, 0.1, device="cuda"),
         ]
     )
-    assert [(r["workload"], r["workers"], r["efficiency"]) for r in rows] == [
+    assert [(r["workload"], r["workers"], r["efficiency"]) for r in found] == [
         ("ddp-resnet18", 1, 1.0),
         ("ddp-resnet18", 2, 0.5),
         ("ddp-transformer", 1, 1.0),
@@ -261,38 +275,95 @@ def test_models_and_devices_scale_separately():
     ]
 
 
-def test_the_summary_shows_efficiency_baseline_and_all_reduce_share():
-    text = ddp_scaling.render_scaling(
-        ddp_scaling.scaling_rows(
-            [ddp_record("resnet18", 1, 0.1), ddp_record("resnet18", 2, 0.125, share=0.25)]
-        )
+def test_the_worker_count_is_part_of_the_identity(tmp_path):
+    """The 1-worker and the 2-worker case are two results: in the record's key, in the
+    summary's rows and in a comparison of two runs, neither stands in for the other."""
+    from accelbench.results import compare
+    from accelbench.results.runs import load_run
+
+    one, two = records([ddp_record("resnet18", 1, 0.1), ddp_record("resnet18", 2, 0.125)])
+    assert one.key != two.key and one.key.replace(variant="") == two.key.replace(variant="")
+    assert (one.data_parallel.workers, two.data_parallel.workers) == (1, 2)
+    assert sorted(r["variant"] for r in views.speedup_rows([one, two])) == [
+        "workers=1",
+        "workers=2",
+    ]
+    before = write(
+        tmp_path / "before.json",
+        saved_run([ddp_record("resnet18", 1, 0.1), ddp_record("resnet18", 2, 0.125)]),
     )
-    assert "data-parallel scaling" in text
-    line = next(x for x in text.splitlines() if x.startswith("torch ddp-resnet18") and " 2 " in x)
+    after = write(
+        tmp_path / "after.json",
+        saved_run([ddp_record("resnet18", 1, 0.1), ddp_record("resnet18", 2, 0.25)]),
+    )
+    result = compare.compare_runs(load_run(before), load_run(after), threshold_pct=10)
+    verdicts = {c.name: c.verdict for c in result.changes}
+    assert verdicts == {
+        "test_ddp_resnet18[cpu-train-workers=1]": compare.UNCHANGED,
+        "test_ddp_resnet18[cpu-train-workers=2]": compare.REGRESSION,
+    }
+
+
+def test_a_data_parallel_entry_whose_worker_count_disagrees_with_its_variant_is_unusable():
+    entry = ddp_record("resnet18", 2, 0.1)
+    entry["extra_info"]["workers"] = 4
+    with pytest.raises(Unusable, match=r"extra_info.workers is 4 but the variant is 'workers=2'"):
+        parse_entry(entry)
+    entry = ddp_record("resnet18", 2, 0.1)
+    entry["extra_info"]["allreduce_exposed_share"] = "a lot"
+    with pytest.raises(Unusable, match="allreduce_exposed_share is a string"):
+        parse_entry(entry)
+
+
+def test_an_all_reduce_share_below_zero_is_noise_kept_as_measured():
+    found = rows([ddp_record("resnet18", 1, 0.1, share=-0.004)])
+    assert found[0]["allreduce_exposed_share"] == pytest.approx(-0.004)
+    assert text.format_signed_share(-0.004) == "-0.4%"
+
+
+def test_the_summary_shows_efficiency_baseline_and_all_reduce_share():
+    shown = text.render_data_parallel(
+        rows([ddp_record("resnet18", 1, 0.1), ddp_record("resnet18", 2, 0.125, share=0.25)])
+    )
+    assert "data-parallel scaling" in shown
+    line = next(x for x in shown.splitlines() if x.startswith("torch ddp-resnet18") and " 2 " in x)
     assert "80%" in line and "1 worker" in line and "+25.0%" in line
 
 
-def test_the_report_has_a_scaling_table_and_an_efficiency_plot(tmp_path):
-    from accelbench import report, runs
+def test_the_data_parallel_section_is_saved_and_printed_with_the_others():
+    computed = views_compute([ddp_record("resnet18", 1, 0.1), ddp_record("resnet18", 2, 0.125)])
+    assert [r["efficiency"] for r in computed["data_parallel"]] == [1.0, pytest.approx(0.8)]
+    assert "data-parallel scaling" in text.render_all(computed)
 
-    records = [ddp_record("resnet18", n, 0.1 * (1 + n / 10)) for n in (1, 2, 4)]
-    path = write(tmp_path / "run.json", saved_run(records))
-    files = report.write_report([runs.load_run(path)], tmp_path / "out")
-    text = files.markdown.read_text()
-    assert "## Data-parallel scaling" in text
-    assert "| torch ddp-resnet18 | train | fp32 | Test CPU (CPU, 8 threads) | gloo | 4 |" in text
+
+def views_compute(entries):
+    return views.compute_all(records(entries))
+
+
+def test_the_report_has_a_scaling_table_and_an_efficiency_plot(tmp_path):
+    from accelbench.report.build import write_report
+    from accelbench.results.runs import load_run
+
+    entries = [ddp_record("resnet18", n, 0.1 * (1 + n / 10)) for n in (1, 2, 4)]
+    path = write(tmp_path / "run.json", saved_run(entries))
+    files = write_report([load_run(path)], tmp_path / "out")
+    shown = files.markdown.read_text()
+    assert "## Data-parallel scaling" in shown
+    assert "| torch ddp-resnet18 | train | fp32 | Test CPU (CPU, 8 threads) | gloo | 4 |" in shown
+    assert shown.count("data-parallel scaling (same batch per worker") == 0  # not twice
     plot = tmp_path / "out" / "scaling-efficiency.png"
     assert plot in files.images and plot.read_bytes()[:4] == b"\x89PNG"
 
 
 def test_a_report_of_several_runs_takes_the_baseline_from_another_run(tmp_path):
-    from accelbench import report, runs
+    from accelbench.report.build import write_report
+    from accelbench.results.runs import load_run
 
     one = write(tmp_path / "one.json", saved_run([ddp_record("resnet18", 1, 0.1)]))
     two = write(
         tmp_path / "two.json",
         saved_run([ddp_record("resnet18", 2, 0.125)], when="2026-01-03T00:00:00+00:00"),
     )
-    files = report.write_report([runs.load_run(one), runs.load_run(two)], tmp_path / "out")
+    files = write_report([load_run(one), load_run(two)], tmp_path / "out")
     row = next(x for x in files.markdown.read_text().splitlines() if x.startswith("| 2 |"))
     assert "| 80% | 1 worker, another run |" in row

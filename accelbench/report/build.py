@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from accelbench.report import plots
+from accelbench.report import data_parallel, plots
 from accelbench.report.document import Document, Table
 from accelbench.results import files, views
 from accelbench.results.record import NOISY_IQR_SHARE, device_order
@@ -140,6 +140,7 @@ def _build(runs: list[Run], usable: list[Run], out: Path, notes: list[str]) -> l
         images += _run_section(doc, run, title, out, prefix)
     if len(usable) > 1:
         images += _machines_section(doc, usable, out)
+    images += data_parallel.report_section(doc, usable, out)
     (out / MARKDOWN_NAME).write_text(doc.markdown(), encoding="utf-8")
     (out / HTML_NAME).write_text(doc.html(), encoding="utf-8")
     return images
@@ -328,7 +329,8 @@ def _other_sections(doc: Document, run: Run) -> None:
     blocks: list[tuple[str, Any]] = []
     computed = views.compute_all(run.records)
     for key, rows in computed.items():
-        if key != "speedups" and rows:  # speedups are shown above, per workload
+        # speedups are shown above, per workload; data-parallel scaling in its own section
+        if key not in ("speedups", "data_parallel") and rows:
             blocks.append(("code", RENDERERS[key](rows)))
     for key, rows in run.block.items():
         if key in computed or not isinstance(rows, list) or not rows:

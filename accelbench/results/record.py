@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
+from accelbench.core.launch import parse_workers_variant
+
 DEFAULT_MODE = "eager"  # runs saved before cases had a mode ran eagerly
 NOISY_IQR_SHARE = 0.10  # IQR above 10% of the median: noisy, as torch.utils.benchmark flags it
 MAX_SECONDS = 1e6  # a median of more than 11 days per step is not a measurement
@@ -148,6 +150,7 @@ class Record:
     parity_max_rel_error: float | None = None
     parity_tolerance: float | None = None
     matmul_n: int | None = None
+    data_parallel: DataParallelFigures | None = None
     flags: frozenset[str] = frozenset()
     extra: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
 
@@ -180,6 +183,20 @@ class Record:
     @property
     def bytes_per_s(self) -> float | None:
         return self.bytes_per_step / self.median_s if self.bytes_per_step else None
+
+
+@dataclass(frozen=True)
+class DataParallelFigures:
+    """What a data-parallel case (variant ``workers=<k>``) saves beside its statistics."""
+
+    model: str  # the single-device workload it trains data-parallel
+    workers: int  # processes, one per device; the same count as the variant's
+    hosts: int | None = None
+    backend: str | None = None  # the collective backend of the gradients: gloo, nccl
+    throughput_per_worker_per_s: float | None = None
+    # The share of a step spent waiting for the gradient all-reduce; below 0 is noise (a
+    # step without the all-reduce measured slower), kept as measured.
+    allreduce_exposed_share: float | None = None
 
 
 def is_noisy(stats: Stats) -> bool:
@@ -302,6 +319,45 @@ def _flags(raw: Any) -> frozenset[str]:
     return frozenset(raw)
 
 
+def signed_share(where: str, value: Any) -> float | None:
+    """A finite number at most 1 (a share that noise can take below 0), or None."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise Unusable(f"{where} is {_kind(value)}, not a number")
+    if not math.isfinite(value) or not -MAX_FIGURE <= value <= 1:
+        raise Unusable(f"{where} is {value:g}, not a share (at most 1)")
+    return float(value)
+
+
+def _data_parallel(info: dict[str, Any], variant: str) -> DataParallelFigures | None:
+    """The data-parallel figures of a case that names the model it trains; None otherwise."""
+    if info.get("model") is None:
+        return None
+    workers = count("extra_info.workers", info.get("workers"))
+    if not workers or parse_workers_variant(variant) != workers:
+        raise Unusable(
+            f"extra_info.workers is {workers!r} but the variant is {_clip(variant)!r} "
+            "(a data-parallel case's variant is workers=<its worker count>)"
+        )
+    communication = info.get("communication")
+    if communication is not None and not isinstance(communication, dict):
+        raise Unusable(f"extra_info.communication is {_kind(communication)}, not an object")
+    backend = (communication or {}).get("backend")
+    return DataParallelFigures(
+        model=text("extra_info.model", info.get("model"), required=True),
+        workers=workers,
+        hosts=count("extra_info.hosts", info.get("hosts")),
+        backend=text("extra_info.communication.backend", backend) or None,
+        throughput_per_worker_per_s=number(
+            "extra_info.throughput_per_worker_per_s", info.get("throughput_per_worker_per_s")
+        ),
+        allreduce_exposed_share=signed_share(
+            "extra_info.allreduce_exposed_share", info.get("allreduce_exposed_share")
+        ),
+    )
+
+
 KNOWN_EXTRA = {
     *IDENTITY_FIELDS,
     "device_label",
@@ -371,6 +427,7 @@ def parse_entry(entry: Any, *, partial: bool = False) -> Record:
         ),
         parity_tolerance=number("extra_info.parity_tolerance", info.get("parity_tolerance")),
         matmul_n=matmul_n,
+        data_parallel=_data_parallel(info, identity["variant"]),
         flags=frozenset(flags | _flags(info.get("flags"))),
         extra=MappingProxyType({k: v for k, v in info.items() if k not in KNOWN_EXTRA}),
     )

@@ -45,6 +45,11 @@ def format_share(share: float | None) -> str:
     return f"{pct:.0f}%" if pct >= 10 else f"{pct:.2g}%"
 
 
+def format_signed_share(share: float | None) -> str:
+    """A signed percentage: +3.1%, -0.4% (a share below zero is noise, shown as measured)."""
+    return "-" if share is None else f"{share * 100:+.1f}%"
+
+
 def format_figure(value: float | None) -> str:
     """Three significant digits without an exponent: 0.0000219, 0.107, 4.2, 765, 4210."""
     if not value:
@@ -170,10 +175,46 @@ def render_frameworks(rows: list[dict[str, Any]]) -> str:
     return f"{title}\n{format_table(header, body)}"
 
 
+def render_data_parallel(rows: list[dict[str, Any]]) -> str:
+    """One line per data-parallel case: its figures, scaling efficiency and baseline."""
+    if not rows:
+        return ""
+    header = ["case", "phase", "dtype", "device", "backend", "workers", "median"]
+    header += ["throughput", "per worker", "efficiency", "baseline", "all-reduce"]
+    header.append("vs single device")
+    body = []
+    for r in rows:
+        unit = r["item_unit"]
+        body.append(
+            [
+                _case(r, "framework", "workload"),
+                r["phase"],
+                r["dtype"],
+                r["device"],
+                r["backend"] or "-",
+                str(r["workers"]),
+                format_seconds(r["median_s"]),
+                format_rate(r["throughput_per_s"], unit),
+                format_rate(r["throughput_per_worker_per_s"], unit),
+                f"{r['efficiency']:.0%}" if r["efficiency"] else "-",
+                r["baseline"] or "-",
+                format_signed_share(r["allreduce_exposed_share"]),
+                format_signed_share(r["vs_single_device"]),
+            ]
+        )
+    title = (
+        "data-parallel scaling (same batch per worker; efficiency: the baseline's median "
+        "time per step over k workers'; all-reduce: share of the step waiting for the "
+        "gradient all-reduce; vs single device: DDP's cost at one worker)"
+    )
+    return f"{title}\n{format_table(header, body)}"
+
+
 RENDERERS: dict[str, Callable[[list[dict[str, Any]]], str]] = {
     "speedups": render_speedups,
     "scaling": render_scaling,
     "frameworks": render_frameworks,
+    "data_parallel": render_data_parallel,
 }
 
 

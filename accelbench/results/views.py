@@ -6,6 +6,8 @@
   and the speedup over the CPU at each length;
 - frameworks: a workload built the same in several frameworks, every framework on a device
   beside every other, each against its own CPU;
+- data_parallel (``results.data_parallel``): per data-parallel case, the scaling efficiency
+  of k workers over one, its baseline, the share of a step waiting for the all-reduce;
 - ceilings and per-record rows (share of the matmul ceiling), attention series and the
   across-machines table, which ``report`` draws.
 
@@ -23,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from accelbench.results.data_parallel import data_parallel_rows
 from accelbench.results.record import CaseKey, Record, device_order, natural_key
 from accelbench.variants import parse_length_variant
 from accelbench.workloads.ceiling import COPY, MATMUL, Ceiling
@@ -230,6 +233,7 @@ SECTIONS = (
     Section("speedups", speedup_rows),
     Section("scaling", scaling_rows),
     Section("frameworks", framework_rows),
+    Section("data_parallel", data_parallel_rows),
 )
 
 
