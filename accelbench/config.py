@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from accelbench import backends
 from accelbench.core.sizes import DEFAULT_PROFILE, PROFILES
 from accelbench.core.spec import DTYPES
+from accelbench.core.sweep import DEFAULT_SWEEP, SWEEPS
 
 
 class OptionError(ValueError):
@@ -38,12 +39,16 @@ class SuiteConfig:
     size: str = DEFAULT_PROFILE
     dtype: str = "fp32"
     frameworks: tuple[str, ...] = dataclasses.field(default_factory=backends.names)
+    sweep: str = DEFAULT_SWEEP
 
     @classmethod
-    def from_strings(cls, devices: str, size: str, dtype: str, frameworks: str) -> SuiteConfig:
+    def from_strings(
+        cls, devices: str, size: str, dtype: str, frameworks: str, sweep: str = DEFAULT_SWEEP
+    ) -> SuiteConfig:
         return cls(
             devices=parse_list("--devices", devices, backends.device_names()),
             size=parse_choice("--bench-size", size, PROFILES),
             dtype=parse_choice("--dtype", dtype, DTYPES),
             frameworks=parse_list("--frameworks", frameworks, backends.names()),
+            sweep=parse_choice("--sweep", sweep, SWEEPS),
         )

@@ -48,6 +48,8 @@ def test_saved_json_carries_extra_info_machine_info_and_the_speedup_summary(suit
     assert env["system"]["cpu"]
     (row,) = saved["accelbench"]["speedups"]
     assert row["cpu_median_s"] == bench["stats"]["median"]
+    assert saved["accelbench"]["format"] == 2 and saved["accelbench"]["partial"] is False
+    assert list(suite.path.rglob(".accelbench-tmp-*")) == []  # written whole, then renamed
 
 
 def test_autosave_twice_then_compare_and_gate_on_a_planted_slowdown(suite, monkeypatch):

@@ -14,15 +14,17 @@ from typing import Any
 from accelbench import backends
 from accelbench.core import parity
 from accelbench.core.device import first_line
+from accelbench.core.latency import isolated_latency
 from accelbench.core.measure import (
     TIMING_MODE,
     SynchronizedBlocks,
+    fixed_rounds_overrun,
     harness_overhead_s,
     plan_timing,
     warm_up,
 )
 from accelbench.core.sizes import BUDGETS
-from accelbench.core.spec import CaseSpec
+from accelbench.core.spec import CaseSpec, variant_batch
 from accelbench.core.workload import Workload
 
 _flops_cache: dict[tuple[str, ...], int | None] = {}
@@ -88,8 +90,14 @@ def _measure(
     flops = _flops_cache[key]
 
     warmup_steps, step_s = warm_up(workload.step, device, budget)
-    plan = plan_timing(warmup_steps, step_s, budget)
-    blocks = SynchronizedBlocks(workload.step, device, plan.steps_per_round, device.timer())
+    fixed_steps = workload.steps_per_round()
+    plan = plan_timing(warmup_steps, step_s, budget, fixed_steps)
+    overrun = fixed_rounds_overrun(plan, budget) if fixed_steps else None
+    if overrun:
+        raise CaseSkipped(f"{spec.workload} {spec.phase} {spec.variant}: {overrun}".strip())
+    blocks = SynchronizedBlocks(
+        workload.step, device, plan.steps_per_round, device.timer(), workload.round_start
+    )
     device.reset_memory()
     benchmark.pedantic(
         blocks,
@@ -121,6 +129,8 @@ def _measure(
         threads=workload.threads(),
         shapes=workload.shapes(),
     )
+    if spec.phase == "infer" and variant_batch(spec.variant) == 1:
+        info.update(isolated_latency(workload.step, device, budget))
     return info
 
 
@@ -140,10 +150,13 @@ def _check_parity(
     result = parity.compare(actual, expected, spec.dtype)
     parity.check(result, device.label)
     gc.collect()
-    return {
+    info = {
         "parity_max_rel_error": result.max_error,
         "parity_tolerance": result.tolerance,
         "parity_errors": result.errors,
         "parity_reference": f"{reference_spec.framework} {reference_spec.device} "
         f"{reference_spec.dtype}",
     }
+    if result.tokens is not None:
+        info["parity_tokens"] = result.tokens.as_dict()
+    return info

@@ -7,12 +7,13 @@ and how many FLOPs it does. It knows nothing of pytest or timing.
 
 from __future__ import annotations
 
+import dataclasses
 from abc import ABC, abstractmethod
 from typing import Any, ClassVar
 
 import numpy as np
 
-from accelbench.core.spec import PHASES, CaseSpec
+from accelbench.core.spec import PHASES, CaseSpec, variant_batch
 
 SEED = 1234
 
@@ -25,16 +26,48 @@ class Workload(ABC):
     item_unit: ClassVar[str] = "images"
     phases: ClassVar[tuple[str, ...]] = PHASES
     SIZES: ClassVar[dict[str, Any]]
+    # The largest batch of ``--sweep batch`` per size profile; None: no batch sweep (the
+    # workload's batch means nothing to sweep, or another axis is swept instead).
+    MAX_SWEEP_BATCH: ClassVar[dict[str, int] | None] = None
 
     def __init__(self, spec: CaseSpec, device: Any) -> None:
         self.spec = spec
         self.device = device
         self.size = self.SIZES[spec.size]
+        batch = variant_batch(spec.variant)
+        if batch is not None:
+            self.size = self.at_batch(self.size, batch)
 
     @classmethod
     def variants(cls, size: str) -> list[str]:
         """Extra parameter values per size profile (e.g. ``naive-L=128``); one empty by default."""
         return [""]
+
+    @classmethod
+    def batch_sizes(cls, size: str) -> list[int]:
+        """The batches of ``--sweep batch`` at ``size``: 1, 2, 4, ... up to and including
+        ``MAX_SWEEP_BATCH[size]``; empty for a workload without a batch sweep."""
+        if not cls.MAX_SWEEP_BATCH or size not in cls.MAX_SWEEP_BATCH:
+            return []
+        batches = [1]
+        while batches[-1] * 2 <= cls.MAX_SWEEP_BATCH[size]:
+            batches.append(batches[-1] * 2)
+        return batches
+
+    @classmethod
+    def at_batch(cls, size: Any, batch: int) -> Any:
+        """The size profile ``size`` with its batch replaced: the shapes of one sweep point.
+        The default replaces the ``batch`` field of a size dataclass."""
+        if not dataclasses.is_dataclass(size) or "batch" not in {
+            f.name for f in dataclasses.fields(size)
+        }:
+            raise ValueError(f"{cls.name}: its size profile has no batch to set")
+        return dataclasses.replace(size, batch=batch)
+
+    @property
+    def batch(self) -> int | None:
+        """Samples (images, sequences) per step, where the workload has a batch."""
+        return getattr(self.size, "batch", None)
 
     @abstractmethod
     def step(self) -> Any:
@@ -62,6 +95,16 @@ class Workload(ABC):
         twin instead, on every device (MLX does).
         """
         return None if spec.device == "cpu" else (cls, spec.on("cpu", "fp32"))
+
+    def round_start(self) -> None:
+        """Called before the first step of every timed round. A workload whose steps move
+        through state (a generation's cache position) puts it back here, so that every round
+        does the same work. It runs inside the round's timing: keep it to a few assignments."""
+
+    def steps_per_round(self) -> int | None:
+        """The steps every timed round must have, where the workload fixes them (a round of
+        text generation produces a set number of tokens); None lets the timing plan choose."""
+        return None
 
     def flops_per_step(self) -> int | None:
         """Floating-point operations in one step, or None where they cannot be counted."""

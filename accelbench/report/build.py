@@ -2,8 +2,9 @@
 
 Per run: each workload's median, IQR, throughput, TFLOP/s, share of the device's measured
 matmul ceiling and speedup over the CPU; the ceilings themselves; attention time against
-sequence length where the run has a sweep; the suite's other summary sections. Given runs
-from several machines: one table and one plot with a column per chip or GPU.
+sequence length where the run has a sweep; the batch-sweep crossover (``report.crossover``)
+where it has one; the suite's other summary sections. Given runs from several machines: one
+table and one plot with a column per chip or GPU.
 
 Every figure comes from ``accelbench.results.views`` on the runs' ``Record`` values, the
 same computation as the end-of-run summary, so the two never disagree.
@@ -20,7 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from accelbench.report import data_parallel, plots
+from accelbench.core.spec import BATCH_KEY, LENGTH_KEY
+from accelbench.report import crossover, data_parallel, plots
 from accelbench.report.document import Document, Table
 from accelbench.results import files, views
 from accelbench.results.record import NOISY_IQR_SHARE, device_order
@@ -181,7 +183,7 @@ def _run_section(doc: Document, run: Run, title: str, out: Path, prefix: str) ->
             groups.setdefault((row["framework"], row["workload"]), []).append(row)
     for (framework, workload), group in groups.items():
         doc.heading(3, f"{framework} {workload}")
-        doc.table(_workload_table(group))
+        doc.table(_with_bandwidth(_workload_table(group), group))
     if any(r["noisy"] for r in rows):
         doc.paragraph(
             f"*noisy*: the IQR is over {NOISY_IQR_SHARE:.0%} of the median; re-run at a larger "
@@ -197,8 +199,13 @@ def _run_section(doc: Document, run: Run, title: str, out: Path, prefix: str) ->
 
     doc.heading(3, "Plots")
     bars = views.bar_rows(rows)
-    if len(bars) < len(rows):
+    in_bars = {id(r) for r in bars}
+    left_out = [r["key"] for r in rows if id(r) not in in_bars]
+    swept = {field for key in left_out for field, _case in views.sweep_points(key)}
+    if LENGTH_KEY in swept:
         doc.paragraph("Bar charts show each sequence-length sweep at its longest length only.")
+    if BATCH_KEY in swept:
+        doc.paragraph("Bar charts show each batch sweep at its largest batch only.")
     speedup_png = plots.speedup_plot(bars, out / f"{prefix}speedup.png", run.machine)
     if speedup_png:
         doc.image(speedup_png, "Speedup over the CPU per workload")
@@ -224,6 +231,7 @@ def _run_section(doc: Document, run: Run, title: str, out: Path, prefix: str) ->
     if throughput_png:
         doc.image(throughput_png, "Throughput per device")
         images.append(throughput_png)
+    images += crossover.add_section(doc, run.records, out, prefix, run.machine)
 
     _other_sections(doc, run)
     if run.plain:
@@ -277,7 +285,9 @@ def _ceiling_table(
     doc.table(Table(header, body, numeric={3, 4, 5, 6, 7}))
     note = (
         "A workload's *of ceiling* is its TFLOP/s over the matmul TFLOP/s of the same device "
-        "and dtype in this run. Copy bandwidth counts bytes read plus bytes written."
+        "and dtype in this run; *of copy ceiling*, for a workload that counts the bytes it "
+        "moves, its GB/s over the copy GB/s. Copy bandwidth counts bytes read plus bytes "
+        "written."
     )
     if any(r["ceiling"] and r["size"] == "smoke" for r in rows):
         note += " At the smoke size both fit in caches: these are not the machine's real peaks."
@@ -320,6 +330,20 @@ def _workload_table(rows: list[dict[str, Any]]) -> Table:
             ]
         )
     return Table(header, body, numeric={5, 6, 7, 8, 9, 10})
+
+
+def _with_bandwidth(table: Table, rows: list[dict[str, Any]]) -> Table:
+    """Two more columns where a workload counts the bytes it moves (a decoded token): GB/s,
+    and its share of the copy ceiling of the same device and dtype (``views.bandwidth_share``)."""
+    if not any(r["bytes_per_s"] for r in rows):
+        return table
+    header = [*table.header, "GB/s", "of copy ceiling"]
+    body = [
+        [*cells, format_figure((r["bytes_per_s"] or 0) / 1e9), format_share(r["bandwidth_share"])]
+        for cells, r in zip(table.rows, rows)
+    ]
+    width = len(table.header)
+    return Table(header, body, numeric=table.numeric | {width, width + 1})
 
 
 def _other_sections(doc: Document, run: Run) -> None:

@@ -77,6 +77,16 @@ def explicit_baseline(folder: Path, value: str) -> list[Path]:
     return sorted(folder.glob(value.rstrip("*") + "*.json"))
 
 
+def named_baseline(path: Path) -> BaselineChoice:
+    """The run ``--benchmark-compare=NNNN`` names, said to be partial where it is one."""
+    try:
+        run = load_run(path)
+    except RunError as exc:
+        return BaselineChoice(path, f"named by --benchmark-compare; {exc}")
+    why = "named by --benchmark-compare" + (f"; a {run.status}" if run.partial else "")
+    return BaselineChoice(path, why)
+
+
 @dataclass
 class NotComparable:
     """Cases taken out of the comparison, grouped by why (``size smoke -> standard``)."""

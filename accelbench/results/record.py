@@ -146,10 +146,12 @@ class Record:
     tflops_per_s: float | None = None
     bytes_per_step: float | None = None
     device_time_median_s: float | None = None
+    latency_batch1_s: float | None = None  # batch-1 inference of a batch sweep, isolated
     memory: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))
     parity_max_rel_error: float | None = None
     parity_tolerance: float | None = None
     matmul_n: int | None = None
+    generated_per_round: int | None = None  # a language model's tg: tokens per timed round
     data_parallel: DataParallelFigures | None = None
     flags: frozenset[str] = frozenset()
     extra: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
@@ -368,6 +370,7 @@ KNOWN_EXTRA = {
     "tflops_per_s",
     "bytes_per_step",
     "device_time_median_s",
+    "latency_batch1_s",
     "memory",
     "parity_max_rel_error",
     "parity_tolerance",
@@ -402,7 +405,10 @@ def parse_entry(entry: Any, *, partial: bool = False) -> Record:
     }
     identity["mode"] = identity["mode"] or DEFAULT_MODE
     shapes = info.get("shapes")
-    matmul_n = count("extra_info.shapes.n", shapes.get("n")) if isinstance(shapes, dict) else None
+    if not isinstance(shapes, dict):
+        shapes = {}
+    matmul_n = count("extra_info.shapes.n", shapes.get("n"))
+    generated = count("extra_info.shapes.generate", shapes.get("generate"))
     return Record(
         fullname=fullname,
         name=name,
@@ -421,12 +427,19 @@ def parse_entry(entry: Any, *, partial: bool = False) -> Record:
             high=MAX_SECONDS,
             unit=" s",
         ),
+        latency_batch1_s=number(
+            "extra_info.latency_batch1_s",
+            info.get("latency_batch1_s"),
+            high=MAX_SECONDS,
+            unit=" s",
+        ),
         memory=_memory(info.get("memory")),
         parity_max_rel_error=number(
             "extra_info.parity_max_rel_error", info.get("parity_max_rel_error")
         ),
         parity_tolerance=number("extra_info.parity_tolerance", info.get("parity_tolerance")),
         matmul_n=matmul_n,
+        generated_per_round=generated or None,
         data_parallel=_data_parallel(info, identity["variant"]),
         flags=frozenset(flags | _flags(info.get("flags"))),
         extra=MappingProxyType({k: v for k, v in info.items() if k not in KNOWN_EXTRA}),

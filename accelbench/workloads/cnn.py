@@ -26,6 +26,7 @@ class CnnSize:
 class SimpleCNN(TorchWorkload):
     name = "cnn"
     SIZES = {"smoke": CnnSize(batch=16), "standard": CnnSize(batch=64), "full": CnnSize(batch=256)}
+    MAX_SWEEP_BATCH = {"smoke": 4, "standard": 64, "full": 256}
 
     def build_model(self) -> Any:
         nn = self.torch.nn
