@@ -70,6 +70,8 @@ def test_worker_count_is_the_variant():
     assert parse_workers_variant("workers=4") == 4
     assert parse_workers_variant("sdpa-L=128") is None
     assert parse_workers_variant("workers=0") is None
+    assert parse_workers_variant("workers=2-batch=16") == 2  # core.spec's grammar
+    assert parse_workers_variant("workers=two") is None
 
 
 def test_data_parallel_cases_need_a_collective_backend(monkeypatch):
@@ -313,6 +315,33 @@ def test_a_data_parallel_entry_whose_worker_count_disagrees_with_its_variant_is_
     entry["extra_info"]["allreduce_exposed_share"] = "a lot"
     with pytest.raises(Unusable, match="allreduce_exposed_share is a string"):
         parse_entry(entry)
+
+
+def test_only_a_worker_count_in_the_variant_makes_a_data_parallel_case():
+    plain = record("llm", "cpu", "pp", 0.1)
+    plain["extra_info"]["model"] = "a model name another workload saves"
+    assert parse_entry(plain).data_parallel is None
+    missing = ddp_record("resnet18", 2, 0.1)
+    del missing["extra_info"]["model"]
+    with pytest.raises(Unusable, match=r"extra_info\.model is null"):
+        parse_entry(missing)
+
+
+def test_another_variant_field_is_a_series_of_its_own():
+    """``workers=2-batch=4`` and ``workers=2`` are two curves: each worker count against
+    the one-worker case of the same batch."""
+    entries = [ddp_record("resnet18", 1, 0.1), ddp_record("resnet18", 2, 0.125)]
+    for workers, median in ((1, 0.05), (2, 0.1)):
+        entry = ddp_record("resnet18", workers, median)
+        entry["extra_info"]["variant"] = f"workers={workers}-batch=4"
+        entries.append(entry)
+    found = {(r["variant"], r["workers"]): r["efficiency"] for r in rows(entries)}
+    assert found == {
+        ("", 1): 1.0,
+        ("", 2): pytest.approx(0.8),
+        ("batch=4", 1): 1.0,
+        ("batch=4", 2): pytest.approx(0.5),
+    }
 
 
 def test_an_all_reduce_share_below_zero_is_noise_kept_as_measured():

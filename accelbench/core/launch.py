@@ -11,14 +11,16 @@ from __future__ import annotations
 
 import functools
 import os
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-# The variant of a data-parallel case: how many workers (processes, one per device) ran it.
-# The worker count is part of the case's identity (``CaseKey.variant``), so the 1-worker and
-# the 2-worker case of a model are two results, never one overwriting the other.
-_WORKERS_VARIANT = re.compile(r"^workers=(?P<workers>[1-9][0-9]{0,8})$")
+from accelbench.core.spec import Variant, VariantError
+
+# The variant field of a data-parallel case (grammar: ``core.spec.Variant``): how many
+# workers (processes, one per device) ran it. The worker count is part of the case's
+# identity (``CaseKey.variant``), so the 1-worker and the 2-worker case of a model are two
+# results, never one overwriting the other.
+WORKERS_KEY = "workers"
 
 
 class LaunchError(ValueError):
@@ -99,10 +101,14 @@ def workers_variant(workers: int) -> str:
     """The variant string of a data-parallel case: ``workers_variant(2) == "workers=2"``."""
     if workers < 1:
         raise ValueError(f"a data-parallel case needs at least one worker, not {workers}")
-    return f"workers={workers}"
+    return str(Variant().with_field(WORKERS_KEY, workers))
 
 
 def parse_workers_variant(variant: str) -> int | None:
-    """``"workers=4"`` -> 4; None for a variant that names no worker count."""
-    match = _WORKERS_VARIANT.match(variant)
-    return int(match["workers"]) if match else None
+    """``"workers=4"`` -> 4; None for a variant that names no worker count (or does not
+    parse)."""
+    try:
+        workers = Variant.parse(variant).get_int(WORKERS_KEY)
+    except VariantError:
+        return None
+    return workers or None

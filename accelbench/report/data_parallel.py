@@ -44,7 +44,8 @@ def report_section(doc: Document, runs: list[Run], out: Path) -> list[Path]:
         for r in rows:
             unit = r["item_unit"]
             line = [str(index + 1)] if several else []
-            line += [f"{r['framework']} {r['workload']}", r["phase"], r["dtype"]]
+            case = " ".join(r[f] for f in ("framework", "workload", "variant") if r[f])
+            line += [case, r["phase"], r["dtype"]]
             line += [r["device_label"] or r["device"], r["backend"] or "-", str(r["workers"])]
             line += [
                 str(r["hosts"] or "-"),

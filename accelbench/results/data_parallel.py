@@ -13,10 +13,10 @@ alternating rounds. At one worker, ``vs single device`` is what DDP itself costs
 median over the plain single-device case's, minus one.
 
 A data-parallel case is a ``Record`` with ``data_parallel`` figures; its worker count is
-its variant (``workers=2``), so each worker count is a case of its own. A series is the
-case's key with the variant blanked; the single-device case of its model is the same key
-with the model as the workload. Rows are plain dicts: they land in the saved JSON as they
-are (``accelbench.data_parallel``).
+a field of its variant (``workers=2``), so each worker count is a case of its own. A series
+is the case's key with that field removed from the variant; the single-device case of its
+model is the series' key with the model as the workload. Rows are plain dicts: they land in
+the saved JSON as they are (``accelbench.data_parallel``).
 """
 
 from __future__ import annotations
@@ -24,6 +24,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from accelbench.core.launch import WORKERS_KEY
+from accelbench.core.spec import without_field
 from accelbench.results.record import CaseKey, Record
 
 ONE_WORKER = "1 worker"
@@ -32,21 +34,19 @@ SINGLE_DEVICE = "single device"
 
 
 def _curves(records: Iterable[Record]) -> dict[CaseKey, dict[int, Record]]:
-    """Data-parallel records by series (the key without its variant), then by worker count."""
+    """Data-parallel records by series (the key without the worker count), then by worker
+    count."""
     curves: dict[CaseKey, dict[int, Record]] = {}
     for r in records:
         if r.key is not None and r.data_parallel is not None:
-            curves.setdefault(r.key.replace(variant=""), {})[r.data_parallel.workers] = r
+            series = r.key.replace(variant=without_field(r.key.variant, WORKERS_KEY))
+            curves.setdefault(series, {})[r.data_parallel.workers] = r
     return curves
 
 
 def _single_device(records: Iterable[Record]) -> dict[CaseKey, Record]:
-    """Plain single-device records (no variant, not data-parallel), by their key."""
-    return {
-        r.key: r
-        for r in records
-        if r.key is not None and not r.key.variant and r.data_parallel is None
-    }
+    """Single-device records (not data-parallel), by their key."""
+    return {r.key: r for r in records if r.key is not None and r.data_parallel is None}
 
 
 def data_parallel_rows(
@@ -79,7 +79,6 @@ def data_parallel_rows(
             figures = record.data_parallel
             assert figures is not None
             row: dict[str, Any] = series.as_dict()
-            del row["variant"]
             row.update(
                 model=model,
                 workers=workers,

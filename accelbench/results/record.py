@@ -333,13 +333,15 @@ def signed_share(where: str, value: Any) -> float | None:
 
 
 def _data_parallel(info: dict[str, Any], variant: str) -> DataParallelFigures | None:
-    """The data-parallel figures of a case that names the model it trains; None otherwise."""
-    if info.get("model") is None:
+    """The data-parallel figures of a case whose variant names a worker count; None for
+    any other case."""
+    workers = parse_workers_variant(variant)
+    if workers is None:
         return None
-    workers = count("extra_info.workers", info.get("workers"))
-    if not workers or parse_workers_variant(variant) != workers:
+    saved = count("extra_info.workers", info.get("workers"))
+    if saved != workers:
         raise Unusable(
-            f"extra_info.workers is {workers!r} but the variant is {_clip(variant)!r} "
+            f"extra_info.workers is {saved!r} but the variant is {_clip(variant)!r} "
             "(a data-parallel case's variant is workers=<its worker count>)"
         )
     communication = info.get("communication")

@@ -283,7 +283,7 @@ def render_data_parallel(rows: list[dict[str, Any]]) -> str:
         unit = r["item_unit"]
         body.append(
             [
-                _case(r, "framework", "workload"),
+                _case(r, "framework", "workload", "variant"),
                 r["phase"],
                 r["dtype"],
                 r["device"],

@@ -61,6 +61,8 @@ class DataParallel(Workload):
     data_parallel: ClassVar[bool] = True
     base: ClassVar[type[TorchWorkload]]
     runner = staticmethod(run_ddp_case)
+    # No batch sweep (MAX_SWEEP_BATCH stays None): data-parallel cases sweep the worker
+    # count, each worker on its model's batch; ``--sweep batch`` leaves them as they are.
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
