@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from accelbench import backends
 from accelbench.core.sizes import DEFAULT_PROFILE, PROFILES
-from accelbench.core.spec import DTYPES
+from accelbench.core.spec import DTYPES, EAGER, MEMORY_FORMATS, MODES, NCHW
 
 
 class OptionError(ValueError):
@@ -32,18 +32,43 @@ def parse_choice(option: str, text: str, valid: tuple[str, ...]) -> str:
     return value
 
 
+def parse_batch(text: str | None) -> int | None:
+    """``--batch``: None (each profile's own batch) or a positive whole number."""
+    if text is None or not text.strip():
+        return None
+    value = text.strip()
+    if not value.isdigit() or int(value) < 1:
+        raise OptionError(f"--batch: expected a positive whole number, not {text!r}")
+    return int(value)
+
+
 @dataclass(frozen=True)
 class SuiteConfig:
     devices: tuple[str, ...] = dataclasses.field(default_factory=backends.device_names)
     size: str = DEFAULT_PROFILE
     dtype: str = "fp32"
     frameworks: tuple[str, ...] = dataclasses.field(default_factory=backends.names)
+    modes: tuple[str, ...] = (EAGER,)
+    memory_formats: tuple[str, ...] = (NCHW,)
+    batch: int | None = None
 
     @classmethod
-    def from_strings(cls, devices: str, size: str, dtype: str, frameworks: str) -> SuiteConfig:
+    def from_strings(
+        cls,
+        devices: str,
+        size: str,
+        dtype: str,
+        frameworks: str,
+        modes: str = EAGER,
+        memory_formats: str = NCHW,
+        batch: str | None = None,
+    ) -> SuiteConfig:
         return cls(
             devices=parse_list("--devices", devices, backends.device_names()),
             size=parse_choice("--bench-size", size, PROFILES),
             dtype=parse_choice("--dtype", dtype, DTYPES),
             frameworks=parse_list("--frameworks", frameworks, backends.names()),
+            modes=parse_list("--mode", modes, MODES),
+            memory_formats=parse_list("--memory-format", memory_formats, MEMORY_FORMATS),
+            batch=parse_batch(batch),
         )

@@ -16,7 +16,8 @@ from accelbench import backends
 FRAMEWORKS_COMPARED = ("tf", "torch")
 NAMES = {"tf": "TensorFlow", "torch": "PyTorch"}
 # What must match for two records to be the same measurement in two frameworks.
-KEY_FIELDS = ("workload", "variant", "phase", "dtype", "size")
+# memory_format "" is each framework's default layout: PyTorch's NCHW beside TensorFlow's NHWC.
+KEY_FIELDS = ("workload", "variant", "phase", "mode", "memory_format", "batch", "dtype", "size")
 
 
 def framework_rows(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -30,7 +31,7 @@ def framework_rows(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
         info = record["extra_info"]
         if info.get("framework") not in FRAMEWORKS_COMPARED:
             continue
-        key = tuple(str(info.get(f, "")) for f in KEY_FIELDS)
+        key = tuple(str(info.get(f) or ("eager" if f == "mode" else "")) for f in KEY_FIELDS)
         by_device = cases.setdefault(key, {}).setdefault(str(info["device"]), {})
         by_device[info["framework"]] = record
     rows = []
@@ -92,7 +93,13 @@ def render_frameworks(rows: list[dict[str, Any]]) -> str:
     header.append("torch/tf")
     body = []
     for r in rows:
-        line = [" ".join(x for x in (r["workload"], r["variant"]) if x), r["phase"], r["dtype"]]
+        mode = r["mode"] if r["mode"] != "eager" else ""  # XLA beside torch.compile
+        case = " ".join(
+            x
+            for x in (r["workload"], r["variant"], mode, r["batch"] and f"batch={r['batch']}")
+            if x
+        )
+        line = [case, r["phase"], r["dtype"]]
         line.append(r["device"])
         for fw in FRAMEWORKS_COMPARED:
             line += [

@@ -12,6 +12,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from accelbench.modes_view import execution_label
+
 if TYPE_CHECKING:
     from accelbench.report import MachineTable, Series
 
@@ -128,6 +130,7 @@ def _case_names(rows: Sequence[dict[str, Any]], extra: Sequence[str] = ()) -> li
     for r in rows:
         parts = [r["framework"]] if "framework" in varying else []
         parts += [r["workload"], r["variant"], r["phase"]]
+        parts += [execution_label(r) if execution_label(r) != "eager" else ""]
         parts += [r[f] for f in ("dtype", "size") if f in varying]
         names.append(" ".join(p for p in parts if p) + "".join(extra))
     return names
@@ -187,9 +190,9 @@ def throughput_plot(device_rows: list[dict[str, Any]], path: Path, title: str) -
 
 
 def _case_key(row: dict[str, Any]) -> tuple[str, ...]:
-    return tuple(
-        str(row[f]) for f in ("framework", "workload", "variant", "phase", "dtype", "size")
-    )
+    from accelbench.summary import CASE_FIELDS
+
+    return tuple(str(row.get(f, "")) for f in CASE_FIELDS)
 
 
 def attention_plot(series: list[Series], path: Path, title: str) -> Path:

@@ -18,6 +18,7 @@ from typing import Any
 
 from accelbench import backends, plots, summary
 from accelbench.document import Document, Table
+from accelbench.modes_view import execution_label
 from accelbench.runs import Run, RunError
 from accelbench.scaling import fit_exponent, longer_half, parse_length_variant
 from accelbench.summary import format_rate, format_seconds, natural_key
@@ -142,6 +143,9 @@ def _row_order(row: dict[str, Any]) -> tuple[Any, ...]:
         row["framework"],
         row["phase"],
         natural_key((row["variant"],)),
+        natural_key((row["batch"],)),
+        row["memory_format"],
+        row["mode"],
         row["dtype"],
         row["size"],
         _device_order(row["device"]),
@@ -149,8 +153,10 @@ def _row_order(row: dict[str, Any]) -> tuple[Any, ...]:
 
 
 def case_label(row: dict[str, Any]) -> str:
-    parts = (row["framework"], row["workload"], row["variant"], row["phase"])
-    return " ".join(p for p in parts if p)
+    batch = f"batch={row['batch']}" if row.get("batch") else ""
+    parts = (row["framework"], row["workload"], row["variant"], batch, row["phase"])
+    execution = execution_label(row)
+    return " ".join(p for p in parts if p) + ("" if execution == "eager" else f" [{execution}]")
 
 
 def headline(row: dict[str, Any]) -> tuple[float | None, str]:
@@ -250,15 +256,17 @@ def attention_series(rows: list[dict[str, Any]]) -> list[Series]:
             continue
         impl, length = point
         key = (row["framework"], row["workload"], impl, row["device_label"], row["phase"])
-        key += (row["dtype"], row["size"])
+        key += (row["dtype"], row["size"], execution_label(row))
         points.setdefault(key, {})[length] = row["median_s"]
-    varying = [len({k[i] for k in points}) > 1 for i in range(7)]
+    varying = [len({k[i] for k in points}) > 1 for i in range(8)]
     series = []
     for key, by_length in sorted(points.items()):
-        framework, workload, impl, label, phase, dtype, size = key
+        framework, workload, impl, label, phase, dtype, size, execution = key
         extras = [
             v
-            for v, vary in zip((framework, workload, phase, dtype, size), varying[:2] + varying[4:])
+            for v, vary in zip(
+                (framework, workload, phase, dtype, size, execution), varying[:2] + varying[4:]
+            )
             if vary
         ]
         name = f"{impl} on {label}" + (f" ({', '.join(extras)})" if extras else "")
@@ -519,6 +527,7 @@ def _workload_table(rows: list[dict[str, Any]]) -> Table:
     header = [
         "phase",
         "variant",
+        "mode",
         "dtype",
         "size",
         "device",
@@ -538,7 +547,9 @@ def _workload_table(rows: list[dict[str, Any]]) -> Table:
         body.append(
             [
                 r["phase"],
-                r["variant"] or "-",
+                " ".join(x for x in (r["variant"], r["batch"] and f"batch={r['batch']}") if x)
+                or "-",
+                execution_label(r),
                 r["dtype"],
                 r["size"],
                 r["device_label"],
@@ -550,7 +561,7 @@ def _workload_table(rows: list[dict[str, Any]]) -> Table:
                 format_speedup(r["speedup"]),
             ]
         )
-    return Table(header, body, numeric={5, 6, 7, 8, 9, 10})
+    return Table(header, body, numeric={6, 7, 8, 9, 10, 11})
 
 
 def _other_sections(doc: Document, run: Run) -> None:

@@ -24,7 +24,7 @@ import numpy as np
 _LENGTH_VARIANT = re.compile(r"^(?P<implementation>[A-Za-z0-9_.]+)-L=(?P<length>[0-9]+)$")
 
 # The fields that, with the device and the implementation, name one curve.
-CURVE_FIELDS = ("framework", "workload", "phase", "dtype", "size")
+CURVE_FIELDS = ("framework", "workload", "phase", "mode", "batch", "dtype", "size")
 
 
 def length_variant(implementation: str, length: int) -> str:
@@ -75,7 +75,7 @@ def scaling_rows(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
         if point is None:
             continue
         implementation, length = point
-        case = tuple(str(info.get(f, "")) for f in CURVE_FIELDS)
+        case = tuple(str(info.get(f) or ("eager" if f == "mode" else "")) for f in CURVE_FIELDS)
         curves.setdefault((case, str(info["device"]), implementation), {})[length] = record
 
     rows = []
@@ -124,7 +124,16 @@ def render_scaling(rows: list[dict[str, Any]]) -> str:
         }
         body.append(
             [
-                f"{r['framework']} {r['workload']}",
+                " ".join(
+                    x
+                    for x in (
+                        r["framework"],
+                        r["workload"],
+                        r.get("mode") if r.get("mode") != "eager" else "",
+                        f"batch={r['batch']}" if r.get("batch") else "",
+                    )
+                    if x
+                ),
                 r["phase"],
                 r["dtype"],
                 r["device"],

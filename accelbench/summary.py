@@ -12,9 +12,21 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from accelbench import framework_compare, scaling
+from accelbench import framework_compare, modes_view, scaling
 
-CASE_FIELDS = ("framework", "workload", "phase", "variant", "dtype", "size")
+CASE_FIELDS = (
+    "framework",
+    "workload",
+    "phase",
+    "variant",
+    "mode",
+    "memory_format",
+    "batch",
+    "dtype",
+    "size",
+)
+# The value of a field that records saved before it existed meant (eager execution).
+FIELD_DEFAULTS = {"mode": "eager"}
 
 
 @dataclass(frozen=True)
@@ -41,7 +53,7 @@ def measured(records: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def case_key(record: dict[str, Any]) -> tuple[str, ...]:
     info = record["extra_info"]
-    return tuple(str(info.get(f, "")) for f in CASE_FIELDS)
+    return tuple(str(info.get(f) or FIELD_DEFAULTS.get(f, "")) for f in CASE_FIELDS)
 
 
 def natural_key(fields: tuple[str, ...]) -> list[Any]:
@@ -117,6 +129,7 @@ def render_speedups(rows: list[dict[str, Any]]) -> str:
     header = [
         "case",
         "phase",
+        "mode",
         "dtype",
         "cpu median",
         "cpu throughput",
@@ -128,10 +141,12 @@ def render_speedups(rows: list[dict[str, Any]]) -> str:
     body = []
     for r in rows:
         unit = r["item_unit"]
+        batch = f"batch={r['batch']}" if r.get("batch") else ""
         body.append(
             [
-                " ".join(x for x in (r["framework"], r["workload"], r["variant"]) if x),
+                " ".join(x for x in (r["framework"], r["workload"], r["variant"], batch) if x),
                 r["phase"],
+                modes_view.execution_label(r),
                 r["dtype"],
                 format_seconds(r["cpu_median_s"]),
                 format_rate(r["cpu_throughput_per_s"], unit),
@@ -149,6 +164,7 @@ SECTIONS: list[Section] = [
     Section("speedups", speedup_rows, render_speedups),
     Section("scaling", scaling.scaling_rows, scaling.render_scaling),
     Section("frameworks", framework_compare.framework_rows, framework_compare.render_frameworks),
+    Section("modes", modes_view.mode_rows, modes_view.render_modes),
 ]
 
 

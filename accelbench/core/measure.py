@@ -35,16 +35,23 @@ class SynchronizedBlocks:
     """The target of ``benchmark.pedantic(..., iterations=k)``.
 
     pytest-benchmark calls it k times per timed round; the k-th call of each round waits
-    for the device. Event timing (if any) brackets the same k steps.
+    for the device. Event timing (if any) brackets the same k steps. ``block_end`` (if
+    given) runs after each round's synchronize, e.g. a check that nothing recompiled.
     """
 
     def __init__(
-        self, step: Callable[[], Any], device: Any, steps_per_round: int, timer: Any = None
+        self,
+        step: Callable[[], Any],
+        device: Any,
+        steps_per_round: int,
+        timer: Any = None,
+        block_end: Callable[[], None] | None = None,
     ) -> None:
         self.step = step
         self.device = device
         self.steps_per_round = steps_per_round
         self.timer = timer
+        self.block_end = block_end
         self.calls = 0
 
     def __call__(self) -> None:
@@ -58,6 +65,8 @@ class SynchronizedBlocks:
                 self.timer.stop()
             self.device.synchronize()
             self.device.sample_memory()
+            if self.block_end is not None:
+                self.block_end()
 
     def device_step_times_s(self, rounds: int) -> list[float]:
         """Device time per step of the last ``rounds`` blocks (the timed ones)."""

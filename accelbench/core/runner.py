@@ -3,6 +3,11 @@
 probe device -> build workload -> parity against the CPU -> warm-up -> timed rounds ->
 extra_info. Nothing here imports pytest: a case that cannot run raises ``CaseSkipped``
 with its reason, and the plugin turns that into a skip.
+
+A compiled case (``spec.mode`` other than eager) runs: build -> compile_step -> warm-up
+until compiled steps are steady (the compilation timed on its own) -> parity of a fresh
+compiled workload against the eager CPU reference -> timed rounds that fail on repeated
+recompiling (accelbench.core.compiled).
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from typing import Any
 
 from accelbench import backends
 from accelbench.core import parity
+from accelbench.core.compiled import CompiledWarmup, RecompileGuard, warm_up_compiled
 from accelbench.core.device import first_line
 from accelbench.core.measure import (
     TIMING_MODE,
@@ -22,7 +28,7 @@ from accelbench.core.measure import (
     warm_up,
 )
 from accelbench.core.sizes import BUDGETS
-from accelbench.core.spec import CaseSpec
+from accelbench.core.spec import EAGER, CaseSpec
 from accelbench.core.workload import Workload
 
 _flops_cache: dict[tuple[str, ...], int | None] = {}
@@ -43,11 +49,21 @@ def run_case(benchmark: Any, workload_cls: type[Workload], spec: CaseSpec) -> di
     reason = device.dtype_unsupported_reason(spec.dtype)
     if reason:
         raise CaseSkipped(reason)
+    reason = workload_cls.mode_unsupported_reason(spec, device)
+    if reason:
+        raise CaseSkipped(reason)
     benchmark.group = spec.group
     device.set_precision(spec.dtype)
+    compiled = spec.mode != EAGER
+    if compiled:
+        workload_cls.clear_compiled()
     try:
         return _measure(benchmark, workload_cls, spec, device)
     except Exception as exc:
+        if compiled and workload_cls.is_compile_failure(exc):
+            raise CaseSkipped(
+                f"{spec.mode} failed for {spec.workload} on {device.label}: {first_line(exc)}"
+            ) from None
         if not device.is_out_of_memory(exc):
             raise
         gc.collect()
@@ -57,6 +73,9 @@ def run_case(benchmark: Any, workload_cls: type[Workload], spec: CaseSpec) -> di
             f"out of memory: {where} at size {spec.size} ({spec.dtype}) on {device.label}: "
             f"{first_line(exc)}"
         ) from None
+    finally:
+        if compiled:
+            workload_cls.clear_compiled()
 
 
 def _measure(
@@ -64,10 +83,22 @@ def _measure(
 ) -> dict[str, Any]:
     budget = BUDGETS[spec.size]
     info: dict[str, Any] = {**spec.as_dict(), "device_label": device.label}
-    if spec.device != "cpu":
+    compiled = spec.mode != EAGER
+    if spec.needs_parity and not compiled:
         info.update(_check_parity(workload_cls, spec, device))
 
     workload = workload_cls(spec, device)
+    warmup: CompiledWarmup | None = None
+    if compiled:
+        workload.compile_step()
+        if benchmark.disabled:  # one untimed (compiling) step, then parity
+            benchmark.pedantic(workload.step)
+            device.synchronize()
+        else:
+            warmup = warm_up_compiled(workload.step, device, budget, workload.compilations)
+        compile_info = _compile_info(warmup, workload) if warmup else {}
+        info.update(_check_parity(workload_cls, spec, device))
+        info.update(compile_info)
     dtype_ran = workload.dtype_ran()
     if dtype_ran != spec.dtype:
         raise CaseSkipped(
@@ -75,17 +106,26 @@ def _measure(
             "(autocast disabled itself for this dtype)"
         )
     if benchmark.disabled:  # --benchmark-disable: one untimed step, a correctness run
-        benchmark.pedantic(workload.step)
-        device.synchronize()
+        if not compiled:
+            benchmark.pedantic(workload.step)
+            device.synchronize()
         return {**info, "dtype_ran": dtype_ran}
-    key = (spec.framework, spec.workload, spec.phase, spec.size, spec.variant)
+    key = (spec.framework, spec.workload, spec.phase, spec.size, spec.variant, spec.batch)
     if key not in _flops_cache:
         _flops_cache[key] = workload.flops_per_step()
     flops = _flops_cache[key]
 
-    warmup_steps, step_s = warm_up(workload.step, device, budget)
+    if warmup is None:
+        warmup_steps, step_s = warm_up(workload.step, device, budget)
+    else:
+        warmup_steps, step_s = warmup.steps, warmup.step_s
     plan = plan_timing(warmup_steps, step_s, budget)
-    blocks = SynchronizedBlocks(workload.step, device, plan.steps_per_round, device.timer())
+    guard = None
+    if compiled:
+        guard = RecompileGuard(workload.compilations, f"{spec.mode} on {device.label}")
+    blocks = SynchronizedBlocks(
+        workload.step, device, plan.steps_per_round, device.timer(), block_end=guard
+    )
     device.reset_memory()
     benchmark.pedantic(
         blocks,
@@ -117,18 +157,38 @@ def _measure(
         threads=workload.threads(),
         shapes=workload.shapes(),
     )
+    if guard is not None:
+        info["recompiles_timed"] = guard.count
     return info
 
 
+def _compile_info(warmup: CompiledWarmup, workload: Workload) -> dict[str, Any]:
+    """The compilation, measured apart from the timed rounds (accelbench.core.compiled)."""
+    return {
+        "compile_time_s": warmup.compile_time_s,
+        "compile_steps": warmup.compile_steps,
+        "compilations_warmup": warmup.compilations,
+        "compile_steady": warmup.steady,
+        **workload.compile_facts(),
+    }
+
+
 def _check_parity(workload_cls: type[Workload], spec: CaseSpec, device: Any) -> dict[str, Any]:
-    """One step on the accelerator against one step on the CPU in fp32, same weights and inputs."""
-    reference_spec = spec.on("cpu", "fp32")
+    """One step of the case against one step of its reference (the CPU in fp32, eager, default
+    layout) from the same weights and inputs; a compiled case checks a fresh compiled workload."""
     cpu = backends.get_device(spec.framework, "cpu")
-    expected = workload_cls(reference_spec, cpu).parity_outputs()
-    actual = workload_cls(spec, device).parity_outputs()
+    expected = workload_cls(spec.reference(), cpu).parity_outputs()
+    checked = workload_cls(spec, device)
+    if spec.mode != EAGER:
+        checked.compile_step()
+    actual = checked.parity_outputs()
+    del checked
     device.synchronize()
     result = parity.compare(actual, expected, spec.dtype)
-    parity.check(result, device.label)
+    execution = " ".join(
+        x for x in (spec.mode if spec.mode != EAGER else "", spec.memory_format) if x
+    )
+    parity.check(result, f"{device.label} [{execution}]" if execution else device.label)
     gc.collect()
     return {
         "parity_max_rel_error": result.max_error,

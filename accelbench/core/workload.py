@@ -3,16 +3,23 @@
 A workload builds its model and a synthetic batch for one device (TorchBench's model
 interface), exposes one ``step`` for its phase, and says how many items a step processes
 and how many FLOPs it does. It knows nothing of pytest or timing.
+
+Execution modes (``spec.mode``): every workload runs ``eager``. A backend base that can
+compile implements ``compile_step`` (torch.compile, TensorFlow's XLA, MLX's mx.compile)
+and ``compilations``; the runner calls ``compile_step`` once on a freshly built workload,
+times the compilation apart from the timed rounds and counts recompilations through
+``compilations`` (accelbench.core.compiled).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from abc import ABC, abstractmethod
 from typing import Any, ClassVar
 
 import numpy as np
 
-from accelbench.core.spec import PHASES, CaseSpec
+from accelbench.core.spec import EAGER, PHASES, CaseSpec
 
 SEED = 1234
 
@@ -25,11 +32,28 @@ class Workload(ABC):
     item_unit: ClassVar[str] = "images"
     phases: ClassVar[tuple[str, ...]] = PHASES
     SIZES: ClassVar[dict[str, Any]]
+    # Execution modes this workload has (accelbench.core.spec.MODES); a backend base that
+    # implements compile_step adds "compile".
+    modes: ClassVar[tuple[str, ...]] = (EAGER,)
+    # Layouts it can run in, as --memory-format names them (NCHW, CHANNELS_LAST); () for a
+    # workload without a choice of layout.
+    memory_formats: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, spec: CaseSpec, device: Any) -> None:
         self.spec = spec
         self.device = device
-        self.size = self.SIZES[spec.size]
+        size = self.SIZES[spec.size]
+        if spec.batch:  # --batch N: the profile's shapes at another batch size
+            size = dataclasses.replace(size, batch=int(spec.batch))
+        self.size = size
+
+    @classmethod
+    def has_batch(cls) -> bool:
+        """Whether every size profile has a batch that ``--batch`` can override."""
+        return all(
+            dataclasses.is_dataclass(s) and "batch" in {f.name for f in dataclasses.fields(s)}
+            for s in cls.SIZES.values()
+        )
 
     @classmethod
     def variants(cls, size: str) -> list[str]:
@@ -68,3 +92,39 @@ class Workload(ABC):
     def threads(self) -> int | None:
         """CPU threads the framework uses for its kernels."""
         return None
+
+    # Compiled execution (spec.mode "compile") -------------------------------------------
+
+    @classmethod
+    def mode_unsupported_reason(cls, spec: CaseSpec, device: Any) -> str | None:
+        """None when ``spec.mode`` can run on ``device``; otherwise why not (the case skips)."""
+        if spec.mode not in cls.modes:
+            return f"{cls.framework} {cls.name} has no {spec.mode} mode"
+        return None
+
+    def compile_step(self) -> None:
+        """Make ``step`` and ``parity_outputs`` run compiled; called once, before any step.
+
+        The compilation itself may happen lazily at the first call: the runner times it
+        from the first step until steps are steady.
+        """
+        raise NotImplementedError(f"{self.framework} {self.name} cannot compile its step")
+
+    def compilations(self) -> int | None:
+        """Compilations so far (a counter that grows with every compile and recompile), or
+        None where the framework does not count them."""
+        return None
+
+    def compile_facts(self) -> dict[str, Any]:
+        """What the compiler did, for extra_info (e.g. graphs compiled, graph breaks)."""
+        return {}
+
+    @classmethod
+    def is_compile_failure(cls, exc: BaseException) -> bool:
+        """Whether ``exc`` means the compiler cannot compile this step here (the case skips)."""
+        return False
+
+    @classmethod
+    def clear_compiled(cls) -> None:
+        """Forget code compiled for earlier cases, so that a case neither reuses nor counts
+        another's compilations."""
