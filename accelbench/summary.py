@@ -70,7 +70,9 @@ def speedup_rows(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     for r in measured(records):
         by_case.setdefault(case_key(r), {})[r["extra_info"]["device"]] = r
     rows = []
-    for key, devices in sorted(by_case.items(), key=lambda item: natural_key(item[0])):
+    for key, devices in sorted(
+        by_case.items(), key=lambda item: natural_key(_eager_first(item[0]))
+    ):
         cpu = devices.get("cpu")
         accelerators = sorted(d for d in devices if d != "cpu") or [None]
         for name in accelerators:
@@ -86,6 +88,14 @@ def speedup_rows(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
             )
             rows.append(row)
     return rows
+
+
+def _eager_first(key: tuple[str, ...]) -> tuple[str, ...]:
+    """A case key whose mode sorts eager before the compiled modes."""
+    return tuple(
+        ("" if value == "eager" else value) if field == "mode" else value
+        for field, value in zip(CASE_FIELDS, key)
+    )
 
 
 def _figures(prefix: str, record: dict[str, Any] | None) -> dict[str, Any]:
