@@ -313,7 +313,16 @@ def test_torch_compile_on_the_cpu_end_to_end(suite, monkeypatch):
     monkeypatch.setenv("PYTHONPATH", str(ROOT))
     add_benchmarks(suite, "test_cnn_torch.py")
     result = suite.runpytest_subprocess(
-        *SMOKE, *CPU, "--mode", "eager,compile", "-k", "infer", "--benchmark-json", "run.json"
+        *SMOKE,
+        *CPU,
+        "--frameworks",
+        "torch",
+        "--mode",
+        "eager,compile",
+        "-k",
+        "infer",
+        "--benchmark-json",
+        "run.json",
     )
     result.assert_outcomes(passed=2)
     result.stdout.fnmatch_lines(["*execution modes, same device*", "*torch cnn*infer*compile*"])
