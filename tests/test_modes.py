@@ -342,3 +342,109 @@ def test_torch_compile_on_the_cpu_end_to_end(suite, monkeypatch):
     (row,) = [r for r in saved["accelbench"]["modes"] if r["mode"] == "compile"]
     eager_median = by_mode["eager"]["stats"]["median"]
     assert row["compile_over_eager"] == pytest.approx(eager_median / compiled["stats"]["median"])
+
+
+# Where compiling cannot work: a skip with the reason --------------------------------------
+
+
+def test_torch_compile_on_a_cpu_without_a_cpp_compiler_skips_saying_so(monkeypatch):
+    from torch._inductor import cpp_builder
+
+    from accelbench.backends.torch.devices import get_device
+    from accelbench.workloads.cnn import SimpleCNN
+
+    def no_compiler():
+        raise RuntimeError("No C++ compiler found")
+
+    monkeypatch.setattr(cpp_builder, "get_cpp_compiler", no_compiler)
+    spec = CaseSpec("torch", "cnn", "cpu", "infer", mode="compile")
+    assert SimpleCNN.mode_unsupported_reason(spec, get_device("cpu")) == (
+        "torch.compile on the CPU needs a C++ compiler (inductor): "
+        "RuntimeError: No C++ compiler found"
+    )
+    assert SimpleCNN.mode_unsupported_reason(CaseSpec("torch", "cnn", "cpu", "infer"), None) is None
+
+
+def test_tensorflow_compile_on_metal_skips_because_metal_has_no_xla():
+    from accelbench.workloads.cnn_tf import TfSimpleCNN
+
+    spec = CaseSpec("tf", "cnn", "mps", "train", mode="compile")
+    reason = TfSimpleCNN.mode_unsupported_reason(spec, None)
+    assert reason.startswith("Metal has no XLA")
+    assert TfSimpleCNN.mode_unsupported_reason(spec.on("cuda"), None) is None
+
+
+def test_a_compiler_that_fails_on_this_device_skips_the_case_with_its_error(suite, monkeypatch):
+    from torch._dynamo.exc import InternalTorchDynamoError
+
+    def failing(self):
+        def run():
+            raise InternalTorchDynamoError("planted: no kernel for this op on this device")
+
+        self.run_forward = self.run_forward_and_loss = run
+
+    monkeypatch.setattr(TorchWorkload, "compile_step", failing)
+    add_benchmarks(suite, "test_cnn_torch.py")
+    result = suite.runpytest(*SMOKE, *CPU, "--mode", "eager,compile", "-k", "infer", "-rs")
+    result.assert_outcomes(passed=1, skipped=1)
+    result.stdout.fnmatch_lines(
+        [
+            "SKIPPED*compile failed for cnn on * InternalTorchDynamoError: planted: no kernel*",
+        ]
+    )
+
+
+# The summary's view ------------------------------------------------------------------------
+
+
+def run_with(workload, device, median, mode="eager", memory_format="", **extra):
+    from fixtures import runs
+
+    r = runs.record(workload, device, "train", median)
+    r["extra_info"].update(mode=mode, memory_format=memory_format, **extra)
+    return r
+
+
+def test_modes_view_gives_compile_over_eager_beside_the_speedup_over_the_cpu():
+    from accelbench import summary
+    from accelbench.modes_view import mode_rows, render_modes
+
+    records = [
+        run_with("resnet18", "cpu", 8.0),
+        run_with("resnet18", "cpu", 10.0, "compile", compile_time_s=60.0, recompiles_timed=0),
+        run_with("resnet18", "cuda", 0.2),
+        run_with("resnet18", "cuda", 0.1, "compile", compile_time_s=40.0, recompiles_timed=1),
+        run_with("resnet18", "cuda", 0.16, memory_format="channels_last"),
+    ]
+    rows = {(r["device"], r["mode"], r["memory_format"]): r for r in mode_rows(records)}
+    compiled = rows[("cuda", "compile", "")]
+    assert compiled["compile_over_eager"] == pytest.approx(2.0)
+    assert compiled["speedup_over_cpu"] == pytest.approx(100.0)  # against the compiled CPU
+    assert compiled["compile_time_s"] == 40.0
+    assert rows[("cpu", "compile", "")]["compile_over_eager"] == pytest.approx(0.8)
+    assert rows[("cuda", "eager", "channels_last")]["layout_over_default"] == pytest.approx(1.25)
+    assert rows[("cuda", "eager", "")]["speedup_over_cpu"] == pytest.approx(40.0)
+    text = render_modes(mode_rows(records))
+    assert "compile/eager" in text and "layout/nchw" in text
+    assert "eager channels_last" in text
+    # the speedup table keeps the modes apart: one row per case and mode, eager first
+    speedups = [
+        (r["mode"], r["memory_format"], r["speedup"]) for r in summary.speedup_rows(records)
+    ]
+    assert speedups == [
+        ("eager", "", pytest.approx(40.0)),
+        ("eager", "channels_last", None),
+        ("compile", "", pytest.approx(100.0)),
+    ]
+
+
+def test_runs_saved_before_modes_existed_read_as_eager_and_show_no_modes_view():
+    from fixtures import runs
+
+    from accelbench import summary
+    from accelbench.modes_view import mode_rows
+
+    records = [runs.record("cnn", "cpu", "train", 0.01), runs.record("cnn", "cuda", "train", 0.001)]
+    assert mode_rows(records) == []
+    (row,) = summary.speedup_rows(records)
+    assert (row["mode"], row["speedup"]) == ("eager", pytest.approx(10.0))
