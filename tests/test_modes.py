@@ -7,6 +7,7 @@ code generation); one subprocess session compiles for real with inductor.
 
 import itertools
 import json
+import re
 
 import pytest
 import torch
@@ -448,3 +449,24 @@ def test_runs_saved_before_modes_existed_read_as_eager_and_show_no_modes_view():
     assert mode_rows(records) == []
     (row,) = summary.speedup_rows(records)
     assert (row["mode"], row["speedup"]) == ("eager", pytest.approx(10.0))
+
+
+def test_the_report_has_a_mode_column_and_the_compile_times(tmp_path):
+    from fixtures.runs import LABELS, saved_run, write
+
+    from accelbench.__main__ import main
+
+    records = [
+        run_with("resnet18", "cpu", 8.0),
+        run_with("resnet18", "cuda", 0.2),
+        run_with("resnet18", "cuda", 0.1, "compile", compile_time_s=42.0, recompiles_timed=0),
+    ]
+    run = write(tmp_path / "run.json", saved_run(records))
+    assert main(["report", str(run), "--out", str(tmp_path / "out")]) == 0
+    markdown = (tmp_path / "out" / "report.md").read_text()
+    assert f"| train | - | compile | fp32 | smoke | {LABELS['cuda']} | 100 ms |" in markdown
+    assert f"| train | - | eager | fp32 | smoke | {LABELS['cuda']} | 200 ms |" in markdown
+    assert "execution modes, same device" in markdown
+    assert re.search(
+        r"torch resnet18 +train +fp32 +cuda +compile +100 ms .* 2\.00x +42 s", markdown
+    )
