@@ -1,8 +1,9 @@
-"""python -m accelbench: machine facts, reports of saved runs, and a noise-aware comparison.
+"""python -m accelbench: machine facts, reports of saved runs, a noise-aware comparison, exports.
 
   sysinfo                        the chip, OS, GPU and framework facts a run records
   report [RUN ...] [--out DIR]   saved runs -> Markdown, PNG plots and one HTML page
   compare BASELINE CURRENT       change per benchmark; --fail-on regression gates CI
+  export RUN --format FORMAT     github-action-benchmark, bencher or csv [--out FILE]
 
 Exit codes: 0 done, 1 a regression (with --fail-on regression), 2 bad input or usage.
 """
@@ -14,7 +15,7 @@ import json
 import sys
 from typing import NoReturn
 
-from accelbench.runs import DEFAULT_STORAGE, RunError
+from accelbench.results.runs import DEFAULT_STORAGE, RunError
 
 EXIT_OK, EXIT_REGRESSION, EXIT_USAGE = 0, 1, 2
 
@@ -27,7 +28,7 @@ class Parser(argparse.ArgumentParser):
 
 
 def _threshold(text: str) -> float:
-    from accelbench.compare import parse_threshold
+    from accelbench.results.compare import parse_threshold
 
     try:
         return parse_threshold(text)
@@ -91,6 +92,21 @@ def build_parser() -> Parser:
         default=None,
         help="exit 1 when any benchmark regressed. Default: never fail",
     )
+
+    from accelbench.results.export import FORMATS
+
+    export = commands.add_parser(
+        "export",
+        help="a saved run for benchmark trackers: github-action-benchmark, bencher, csv",
+        description="Write a saved run's median throughput per benchmark, named by its whole "
+        "identity (framework, workload, variant, phase, device, dtype, size, mode), as "
+        "github-action-benchmark's customBiggerIsBetter JSON, Bencher's BMF JSON or CSV.",
+    )
+    export.add_argument("run", metavar="RUN", help="the saved run (pytest-benchmark JSON)")
+    export.add_argument("--format", required=True, choices=FORMATS, help="the output format")
+    export.add_argument(
+        "--out", metavar="FILE", default=None, help="write into FILE. Default: standard output"
+    )
     return parser
 
 
@@ -105,6 +121,8 @@ def main(argv: list[str] | None = None) -> int:
             return _report(args)
         if args.command == "compare":
             return _compare(args)
+        if args.command == "export":
+            return _export(args)
     except RunError as exc:
         print(f"accelbench {args.command}: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -116,7 +134,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
-    from accelbench import report, runs
+    from accelbench.report import build as report
+    from accelbench.results import runs
 
     if args.runs:
         found, skipped = runs.find_runs(args.runs)
@@ -130,7 +149,7 @@ def _report(args: argparse.Namespace) -> int:
 
 
 def _compare(args: argparse.Namespace) -> int:
-    from accelbench import compare, runs
+    from accelbench.results import compare, runs
 
     baseline, current = runs.load_run(args.baseline), runs.load_run(args.current)
     result = compare.compare_runs(baseline, current, args.threshold)
@@ -141,6 +160,30 @@ def _compare(args: argparse.Namespace) -> int:
             f"accelbench compare: {len(result.regressions)} regression(s): {names}", file=sys.stderr
         )
         return EXIT_REGRESSION
+    return EXIT_OK
+
+
+def _export(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from accelbench.results import export, files, runs
+
+    run = runs.load_run(args.run)
+    if run.partial:
+        print(f"accelbench export: note: {run.path} is a {run.status}", file=sys.stderr)
+    data = export.export(run, args.format)
+    if args.out is None:
+        sys.stdout.write(data)
+        return EXIT_OK
+    out = Path(args.out)
+    problem = files.output_file_problem(out)
+    if problem:
+        raise RunError(f"--out {out}: {problem}")
+    try:
+        files.write_atomic(out, data.encode("utf-8"))
+    except OSError as exc:
+        raise RunError(f"--out {out}: cannot write: {exc.strerror or exc}") from None
+    print(f"wrote {out} ({args.format}, {len(run.records)} benchmarks)")
     return EXIT_OK
 
 

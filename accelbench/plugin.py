@@ -6,33 +6,68 @@ This is the only module that imports pytest.
 
 from __future__ import annotations
 
+import argparse
 from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
 from pytest_benchmark.session import PerformanceRegression
 
-from accelbench import backends, summary
+from accelbench import backends
 from accelbench.config import OptionError, SuiteConfig, parse_list
 from accelbench.core import machine
 from accelbench.core.runner import CaseSkipped, run_case
 from accelbench.core.sizes import DEFAULT_PROFILE, PROFILES
 from accelbench.core.spec import DTYPES, EAGER, MEMORY_FORMATS, MODES, NCHW, CaseSpec
+from accelbench.results import baseline, files, saving, text, views
+from accelbench.results.record import parse_entries
+from accelbench.results.runs import RESULTS_FORMAT
 
 
 @dataclass
 class SuiteState:
     config: SuiteConfig
-    records: list[dict[str, Any]] = field(default_factory=list)
     skip_reasons: dict[str, set[str]] = field(default_factory=dict)
+    items_finished: int = 0
+    outcome: saving.Outcome = field(default_factory=saving.Outcome)
+    chosen: baseline.BaselineChoice | None = None
+    machine_note: str = ""
+    not_comparable: baseline.NotComparable = field(default_factory=baseline.NotComparable)
+    save_error: str = ""
+    saved: list[str] = field(default_factory=list)
 
 
 STATE = pytest.StashKey[SuiteState]()
 BASELINE_FOUND = pytest.StashKey[bool]()
 SESSION = pytest.StashKey[pytest.Session]()
+BENCHMARK_SESSION = "pytest-benchmark"  # the name pytest-benchmark registers its session as
 
 
-def pytest_addoption(parser: pytest.Parser) -> None:
+class DeferJsonOpen:
+    """Keeps pytest-benchmark from emptying ``--benchmark-json PATH`` when the command line
+    is read: it declares the option with ``argparse.FileType("wb")``, which truncates PATH
+    before a single benchmark runs, so a crash, a Ctrl-C or a full disk at the end loses the
+    earlier file. Once pytest-benchmark has declared the option, its type becomes the
+    suite's ``JsonTarget`` (a path, written atomically at the end).
+
+    This works when the suite's plugin is loaded before the command line is read, as
+    ``-p accelbench.plugin`` in pytest.ini does; loaded later (from a conftest), the file
+    is still written atomically at the end, but pytest-benchmark has already emptied it.
+    """
+
+    def __init__(self, parser: pytest.Parser) -> None:
+        self.parser = parser
+
+    def pytest_plugin_registered(self) -> None:
+        # argparse keeps no public map from an option to its action; _option_string_actions
+        # has been its name since Python 3.2. Anything unexpected leaves the option alone.
+        actions = getattr(getattr(self.parser, "optparser", None), "_option_string_actions", {})
+        action = actions.get("--benchmark-json") if isinstance(actions, dict) else None
+        if action is not None and isinstance(action.type, argparse.FileType):
+            action.type = saving.JsonTarget
+
+
+def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginManager) -> None:
     group = parser.getgroup("accelbench", "accelbench: CPU vs GPU benchmarks")
     group.addoption(
         "--devices",
@@ -73,14 +108,16 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="Batch size for every workload that has one, instead of the size profile's "
         "(recorded in the case's id as batch=N). Default: the profile's",
     )
+    pluginmanager.register(DeferJsonOpen(parser), "accelbench-defer-json-open")
 
 
-@pytest.hookimpl(trylast=True)
+@pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
-    """Validate the options once; refuse a ``--benchmark-compare`` that would compare nothing.
+    """Validate the options and the output paths once, before any benchmark runs; choose the
+    saved run to compare with.
 
-    Runs after pytest-benchmark's own configure, which looks for the saved run to compare
-    with and calls ``pytest_benchmark_compare_machine_info`` when it finds one.
+    Runs before pytest-benchmark's own configure, which reads ``--benchmark-compare`` and
+    loads the run it names.
     """
     config.addinivalue_line(
         "markers", "workload(cls): benchmark this Workload class over device x phase x variant"
@@ -97,23 +134,89 @@ def pytest_configure(config: pytest.Config) -> None:
         )
     except OptionError as exc:
         raise pytest.UsageError(str(exc)) from None
-    config.stash[STATE] = SuiteState(suite)
-    if not config.getoption("benchmark_compare", None):
-        return
-    if config.args_source == pytest.Config.ArgsSource.TESTPATHS:
+    state = config.stash[STATE] = SuiteState(suite)
+    compare = config.getoption("benchmark_compare", None)
+    if config.getoption("benchmark_compare_fail", None) and not compare:
+        raise pytest.UsageError(
+            "--benchmark-compare-fail needs --benchmark-compare (the saved run to compare "
+            "with); type: pytest benchmarks --benchmark-only --benchmark-compare "
+            "--benchmark-compare-fail=median:15%"
+        )
+    if compare and config.args_source == pytest.Config.ArgsSource.TESTPATHS:
         raise pytest.UsageError(
             "--benchmark-compare compares benchmark runs; type: "
             "pytest benchmarks --benchmark-only --benchmark-compare"
         )
-    if not config.stash.get(BASELINE_FOUND, False):
+    _check_outputs(config)
+    if compare:
+        state.chosen = _choose_baseline(config, suite, compare)
+
+
+def _check_outputs(config: pytest.Config) -> None:
+    """A bad output path is a usage error now, not a lost run at the end."""
+    target = saving.json_path(config.getoption("benchmark_json", None))
+    if target is not None:
+        problem = files.output_file_problem(target)
+        if problem:
+            raise pytest.UsageError(f"--benchmark-json {target}: {problem}")
+    storage = baseline.file_storage(str(config.getoption("benchmark_storage", "")))
+    saving_run = config.getoption("benchmark_save", None) or config.getoption(
+        "benchmark_autosave", None
+    )
+    if storage is None or not (saving_run or config.getoption("benchmark_compare", None)):
+        return
+    if storage.exists() and not storage.is_dir():
+        raise pytest.UsageError(f"--benchmark-storage {storage}: is a file, not a folder")
+    if saving_run:
+        from pytest_benchmark.utils import get_machine_id
+
+        problem = files.creatable_folder_problem(storage / get_machine_id())
+        if problem:
+            raise pytest.UsageError(f"--benchmark-storage {storage}: {problem}")
+
+
+def _choose_baseline(
+    config: pytest.Config, suite: SuiteConfig, compare: Any
+) -> baseline.BaselineChoice | None:
+    """Point pytest-benchmark at the saved run to compare with: the newest complete one of
+    this run's size and dtype (``baseline.choose_baseline``), or the one named."""
+    storage = baseline.file_storage(str(config.getoption("benchmark_storage", "")))
+    if storage is None:
+        return None  # not a file storage: pytest-benchmark's own choice
+    from pytest_benchmark.utils import get_machine_id
+
+    folder = storage / get_machine_id()
+    hint = "save one first with: pytest benchmarks --benchmark-only --benchmark-autosave"
+    if compare is not True:
+        if not baseline.explicit_baseline(folder, str(compare)):
+            raise pytest.UsageError(
+                f"--benchmark-compare={compare}: no saved run by that name in {folder}"
+            )
+        return None
+    choice = baseline.choose_baseline(folder, suite.size, suite.dtype)
+    if choice.path is None:
+        skipped = f", {len(choice.skipped)} partial or unreadable" if choice.skipped else ""
         raise pytest.UsageError(
-            "--benchmark-compare: no saved run to compare with for this machine; "
-            "save one first with: pytest benchmarks --benchmark-only --benchmark-autosave"
+            "--benchmark-compare: no complete saved run to compare with for this machine "
+            f"(in {folder}{skipped}); {hint}"
         )
+    config.option.benchmark_compare = str(choice.path.resolve())
+    return choice
 
 
-def pytest_benchmark_compare_machine_info(config: pytest.Config) -> None:
+@pytest.hookimpl(tryfirst=True)
+def pytest_benchmark_compare_machine_info(
+    config: pytest.Config, machine_info: dict, compared_benchmark: dict
+) -> None:
+    """Say in one line what differs between this machine and the baseline's, then hand
+    pytest-benchmark's own check (which runs next) the same machine_info: its message is the
+    two machine_info dicts whole, and with a storage outside the current folder it crashes
+    (INTERNALERROR) while writing it."""
     config.stash[BASELINE_FOUND] = True
+    saved = compared_benchmark.get("machine_info")
+    if STATE in config.stash and isinstance(saved, dict):
+        config.stash[STATE].machine_note = baseline.machine_differences(machine_info, saved)
+    compared_benchmark["machine_info"] = machine_info
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -216,24 +319,105 @@ def measure(
             state.skip_reasons.setdefault(device, set()).add(str(exc))
             pytest.skip(str(exc))
         benchmark.extra_info.update(info)
-        if benchmark.stats is not None:
-            state.records.append(benchmark.stats.as_dict(include_data=False))
         return info
 
     return run
 
 
 def pytest_benchmark_update_machine_info(config: pytest.Config, machine_info: dict) -> None:
-    """Called by pytest-benchmark's own configure too, before this plugin's: read the option."""
+    """machine_info, which pytest-benchmark compares between runs, gets only what identifies
+    the machine; the CPU's clock of the moment (py-cpuinfo's ``hz_actual``) is left out."""
+    cpu = machine_info.get("cpu")
+    if isinstance(cpu, dict):
+        for volatile in ("hz_actual", "hz_actual_friendly"):
+            cpu.pop(volatile, None)
+    machine_info["accelbench"] = machine.machine_facts()
+
+
+def _frameworks(config: pytest.Config) -> tuple[str, ...]:
     try:
-        frameworks = parse_list("--frameworks", config.getoption("frameworks"), backends.names())
+        return parse_list("--frameworks", config.getoption("frameworks"), backends.names())
     except OptionError:
-        frameworks = ()
-    machine_info["accelbench"] = machine.collect(frameworks)
+        return ()
 
 
 def pytest_benchmark_update_json(config: pytest.Config, benchmarks: Any, output_json: dict) -> None:
-    output_json["accelbench"] = summary.compute_all(output_json.get("benchmarks", []))
+    """The run's own block: results format, whether the run is partial, its configuration
+    and option-dependent facts, and the summary sections (the same computation as the
+    summary printed at the end)."""
+    state = config.stash.get(STATE, None)
+    suite = state.config if state else None
+    outcome = state.outcome if state else saving.Outcome()
+    records, _unusable = parse_entries(output_json.get("benchmarks", []))
+    output_json["accelbench"] = {
+        "format": RESULTS_FORMAT,
+        "partial": outcome.partial,
+        "partial_reason": outcome.reason,
+        "config": {
+            "size": suite.size,
+            "dtype": suite.dtype,
+            "devices": list(suite.devices),
+            "frameworks": list(suite.frameworks),
+        }
+        if suite
+        else {},
+        "environment": machine.run_facts(_frameworks(config)),
+        **views.compute_all(records),
+    }
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item: pytest.Item) -> Any:
+    """Count the cases that ran to their end: fewer than collected means a partial run."""
+    result = yield
+    if STATE in item.config.stash:
+        item.config.stash[STATE].items_finished += 1
+    return result
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> Any:
+    """Before pytest-benchmark compares and saves (in its own sessionfinish): take the
+    saved cases that are not like for like out of the comparison, and write the run's
+    files atomically, marked partial when the run did not go to its end."""
+    config = session.config
+    state = config.stash.get(STATE, None)
+    bs = config.pluginmanager.get_plugin(BENCHMARK_SESSION)
+    if state is not None and bs is not None:
+        state.outcome = _outcome(session, state, exitstatus)
+        if bs.compared_mapping:
+            state.not_comparable = baseline.keep_comparable(bs.compared_mapping, _entries(bs))
+        try:
+            state.saved = [str(p) for p in saving.save_run(config, bs)]
+        except saving.SaveError as exc:
+            state.save_error = str(exc)
+            if session.exitstatus == pytest.ExitCode.OK:
+                session.exitstatus = pytest.ExitCode.INTERNAL_ERROR
+    return (yield)
+
+
+def _entries(bs: Any) -> list[dict[str, Any]]:
+    """This run's benchmarks as pytest-benchmark saves them (those that did not error)."""
+    out = []
+    for bench in bs.benchmarks:
+        if not getattr(bench, "has_error", False):
+            try:
+                out.append(bench.as_dict(include_data=False))
+            except Exception:  # a benchmark with no stats (e.g. --benchmark-disable)
+                continue
+    return out
+
+
+def _outcome(session: pytest.Session, state: SuiteState, exitstatus: int) -> saving.Outcome:
+    planned, finished = session.testscollected, state.items_finished
+    where = f"after {finished} of {planned} cases"
+    if exitstatus == pytest.ExitCode.INTERRUPTED:
+        return saving.Outcome(True, f"interrupted {where}")
+    if exitstatus == pytest.ExitCode.INTERNAL_ERROR:
+        return saving.Outcome(True, f"the session crashed {where}")
+    if finished < planned:
+        return saving.Outcome(True, f"stopped {where}")
+    return saving.Outcome()
 
 
 @pytest.hookimpl(wrapper=True)
@@ -250,7 +434,7 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Any
     except PerformanceRegression:
         regressed, result = True, None
     if STATE in config.stash:
-        _write_summary(terminalreporter, config.stash[STATE])
+        _write_summary(terminalreporter, config)
     if regressed:
         terminalreporter.write_line(
             "accelbench: performance regressed beyond --benchmark-compare-fail (see above)",
@@ -264,15 +448,41 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     session.config.stash[SESSION] = session
 
 
-def _write_summary(terminalreporter: Any, state: SuiteState) -> None:
-    text = summary.render_all(summary.compute_all(state.records))
+def _write_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    state = config.stash[STATE]
+    bs = config.pluginmanager.get_plugin(BENCHMARK_SESSION)
+    records, _unusable = parse_entries(_entries(bs) if bs is not None else [])
+    lines = [text.render_all(views.compute_all(records))]
     skipped = [
         f"  {device}: {reason}"
         for device, reasons in sorted(state.skip_reasons.items())
         for reason in sorted(reasons)
     ]
     if skipped:
-        text = "\n".join(filter(None, [text, "not measured (skipped cases):", *skipped]))
-    if text:
+        lines += ["not measured (skipped cases):", *skipped]
+    lines += _comparison_lines(state)
+    if state.outcome.partial and records:
+        where = f"; saved marked partial: {', '.join(state.saved)}" if state.saved else ""
+        lines.append(f"partial run: {state.outcome.reason}{where}")
+    body = "\n".join(line for line in lines if line)
+    if body:
         terminalreporter.write_sep("=", "accelbench summary")
-        terminalreporter.write_line(text)
+        terminalreporter.write_line(body)
+    if state.save_error:
+        terminalreporter.write_line(f"accelbench: {state.save_error}", red=True)
+
+
+def _comparison_lines(state: SuiteState) -> list[str]:
+    lines = []
+    if state.chosen is not None and state.chosen.path is not None:
+        lines.append(f"compared with {state.chosen.path} ({state.chosen.why})")
+        lines += [f"  {line}" for line in state.chosen.skipped]
+    if state.machine_note:
+        lines.append(f"note: the baseline's machine differs: {state.machine_note}")
+    if state.not_comparable:
+        lines.append(
+            f"not comparable with the baseline: {len(state.not_comparable)} of its cases differ "
+            "in identity, left out of the comparison and of --benchmark-compare-fail:"
+        )
+        lines += state.not_comparable.lines()
+    return lines

@@ -43,6 +43,9 @@ def torch_lazy_imports_done() -> None:
     from accelbench.backends.tf import devices as tf_devices
 
     tf_devices.import_error()  # TensorFlow aborts the process when imported a second time
+    from accelbench.backends.mlx import devices as mlx_devices
+
+    mlx_devices.import_error()  # MLX's extension module, loaded once for every run
     model = torch.nn.Linear(4, 4)
     for optimizer in (torch.optim.SGD, torch.optim.AdamW):
         opt = optimizer(model.parameters(), lr=0.1)
@@ -128,3 +131,14 @@ def tf():
     if reason:
         pytest.skip(reason)
     return tf_devices.modules()[0]
+
+
+@pytest.fixture(scope="session")
+def mlx():
+    """mlx.core, or a skip with the import error where MLX cannot be imported."""
+    from accelbench.backends.mlx import devices as mlx_devices
+
+    reason = mlx_devices.import_error()
+    if reason:
+        pytest.skip(reason)
+    return mlx_devices.modules()[0]

@@ -14,7 +14,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from accelbench.backends.torch.devices import get_device
 from accelbench.core.spec import CaseSpec
-from accelbench.scaling import parse_length_variant
+from accelbench.variants import parse_length_variant
 from accelbench.workloads import attention
 from accelbench.workloads.attention import Attention, attention_flops
 

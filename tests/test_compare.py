@@ -12,7 +12,7 @@ import pytest
 from fixtures.runs import record, saved_run, write
 
 from accelbench.__main__ import main
-from accelbench.compare import (
+from accelbench.results.compare import (
     IMPROVEMENT,
     NOISE,
     REGRESSION,

@@ -1,12 +1,14 @@
-"""TensorFlow beside PyTorch in the summary: rows computed from saved-JSON records."""
+"""Frameworks side by side in the summary: every framework on a device beside every other,
+each against its own CPU; rows computed from saved-JSON records."""
 
 from __future__ import annotations
 
 import pytest
 from fixtures import runs
 
-from accelbench import summary
-from accelbench.framework_compare import framework_rows, render_frameworks
+from accelbench.results import text, views
+from accelbench.results.record import parse_entries
+from accelbench.results.text import render_frameworks
 
 
 def record(framework, device, phase, median_s, workload="cnn", dtype="fp32", batch=64):
@@ -23,6 +25,10 @@ def record(framework, device, phase, median_s, workload="cnn", dtype="fp32", bat
     )
 
 
+def framework_rows(entries):
+    return views.framework_rows(parse_entries(entries)[0])
+
+
 RECORDS = [
     record("torch", "cpu", "train", 0.040),
     record("torch", "mps", "train", 0.004),
@@ -34,7 +40,7 @@ RECORDS = [
     record("torch", "cpu", "train", 0.5, workload="resnet18"),
     record("torch", "mps", "train", 0.1, workload="resnet18"),
     # Not a measurement of this suite.
-    {"stats": {"median": 1.0}, "extra_info": {}},
+    {"fullname": "test_plain", "stats": {"median": 1.0}, "extra_info": {}},
 ]
 
 
@@ -42,13 +48,14 @@ def rows_by(rows):
     return {(r["workload"], r["phase"], r["device"]): r for r in rows}
 
 
-def test_one_row_per_device_and_phase_of_workloads_measured_in_both_frameworks():
+def test_one_row_per_device_and_phase_of_workloads_measured_in_several_frameworks():
     rows = rows_by(framework_rows(RECORDS))
     assert list(rows) == [
         ("cnn", "infer", "cpu"),
         ("cnn", "train", "cpu"),
         ("cnn", "train", "mps"),
     ]
+    assert all(r["frameworks"] == ["torch", "tf"] for r in rows.values())
 
 
 def test_each_framework_against_its_own_cpu_and_torch_against_tf_on_the_same_device():
@@ -62,6 +69,23 @@ def test_each_framework_against_its_own_cpu_and_torch_against_tf_on_the_same_dev
     cpu = rows["cnn", "train", "cpu"]
     assert cpu["tf_speedup_over_cpu"] is None and cpu["torch_speedup_over_cpu"] is None
     assert cpu["torch_vs_tf"] == pytest.approx(0.5)
+
+
+def test_three_frameworks_each_beside_every_other():
+    """Not a hard-wired torch/tf pair: a third framework gets its own columns and a ratio
+    against each of the others."""
+    three = [*RECORDS, record("mlx", "cpu", "train", 0.080), record("mlx", "mps", "train", 0.002)]
+    rows = rows_by(framework_rows(three))
+    mps = rows["cnn", "train", "mps"]
+    assert mps["frameworks"] == ["torch", "tf", "mlx"]
+    assert mps["mlx_speedup_over_cpu"] == pytest.approx(40.0)
+    assert mps["torch_vs_mlx"] == pytest.approx(0.5)  # mlx 2 ms, torch 4 ms
+    assert mps["tf_vs_mlx"] == pytest.approx(0.2)
+    assert mps["torch_vs_tf"] == pytest.approx(2.5)
+    table = render_frameworks(list(rows.values()))
+    header = table.splitlines()[1].split()
+    assert header[-3:] == ["torch/tf", "torch/mlx", "tf/mlx"]
+    assert table.splitlines()[0].startswith("PyTorch vs TensorFlow vs MLX")
 
 
 def test_a_framework_missing_on_a_device_leaves_its_figures_empty():
@@ -81,14 +105,14 @@ def test_cases_differing_in_dtype_are_not_compared():
 
 
 def test_rendered_table_and_its_place_in_the_end_of_run_summary():
-    text = render_frameworks(framework_rows(RECORDS))
-    lines = text.splitlines()
-    assert lines[0].startswith("TensorFlow vs PyTorch")
+    table = render_frameworks(framework_rows(RECORDS))
+    lines = table.splitlines()
+    assert lines[0].startswith("PyTorch vs TensorFlow")
     assert lines[1].split()[:4] == ["case", "phase", "dtype", "device"]
     mps_line = next(line for line in lines if " mps " in line)
     assert mps_line.split()[-1] == "2.50x"
     assert "2.00x" in mps_line and "10.00x" in mps_line
     assert render_frameworks([]) == ""
-    computed = summary.compute_all(RECORDS)
+    computed = views.compute_all(parse_entries(RECORDS)[0])
     assert computed["frameworks"] == framework_rows(RECORDS)
-    assert text in summary.render_all(computed)
+    assert table in text.render_all(computed)

@@ -406,17 +406,28 @@ def run_with(workload, device, median, mode="eager", memory_format="", **extra):
     return r
 
 
-def test_modes_view_gives_compile_over_eager_beside_the_speedup_over_the_cpu():
-    from accelbench import summary
-    from accelbench.modes_view import mode_rows, render_modes
+def read(entries):
+    """Saved entries as the results layer reads them."""
+    from accelbench.results.record import parse_entries
 
-    records = [
-        run_with("resnet18", "cpu", 8.0),
-        run_with("resnet18", "cpu", 10.0, "compile", compile_time_s=60.0, recompiles_timed=0),
-        run_with("resnet18", "cuda", 0.2),
-        run_with("resnet18", "cuda", 0.1, "compile", compile_time_s=40.0, recompiles_timed=1),
-        run_with("resnet18", "cuda", 0.16, memory_format="channels_last"),
-    ]
+    records, problems = parse_entries(entries)
+    assert problems == []
+    return records
+
+
+def test_modes_view_gives_compile_over_eager_beside_the_speedup_over_the_cpu():
+    from accelbench.results.text import render_modes
+    from accelbench.results.views import mode_rows, speedup_rows
+
+    records = read(
+        [
+            run_with("resnet18", "cpu", 8.0),
+            run_with("resnet18", "cpu", 10.0, "compile", compile_time_s=60.0, recompiles_timed=0),
+            run_with("resnet18", "cuda", 0.2),
+            run_with("resnet18", "cuda", 0.1, "compile", compile_time_s=40.0, recompiles_timed=1),
+            run_with("resnet18", "cuda", 0.16, memory_format="channels_last"),
+        ]
+    )
     rows = {(r["device"], r["mode"], r["memory_format"]): r for r in mode_rows(records)}
     compiled = rows[("cuda", "compile", "")]
     assert compiled["compile_over_eager"] == pytest.approx(2.0)
@@ -429,9 +440,7 @@ def test_modes_view_gives_compile_over_eager_beside_the_speedup_over_the_cpu():
     assert "compile/eager" in text and "layout/nchw" in text
     assert "eager channels_last" in text
     # the speedup table keeps the modes apart: one row per case and mode, eager first
-    speedups = [
-        (r["mode"], r["memory_format"], r["speedup"]) for r in summary.speedup_rows(records)
-    ]
+    speedups = [(r["mode"], r["memory_format"], r["speedup"]) for r in speedup_rows(records)]
     assert speedups == [
         ("eager", "", pytest.approx(40.0)),
         ("eager", "channels_last", None),
@@ -442,13 +451,16 @@ def test_modes_view_gives_compile_over_eager_beside_the_speedup_over_the_cpu():
 def test_runs_saved_before_modes_existed_read_as_eager_and_show_no_modes_view():
     from fixtures import runs
 
-    from accelbench import summary
-    from accelbench.modes_view import mode_rows
+    from accelbench.results.views import compute_all, mode_rows, speedup_rows
 
-    records = [runs.record("cnn", "cpu", "train", 0.01), runs.record("cnn", "cuda", "train", 0.001)]
+    records = read(
+        [runs.record("cnn", "cpu", "train", 0.01), runs.record("cnn", "cuda", "train", 0.001)]
+    )
+    assert all((r.key.mode, r.key.memory_format, r.key.batch) == ("eager", "", "") for r in records)
     assert mode_rows(records) == []
-    (row,) = summary.speedup_rows(records)
-    assert (row["mode"], row["speedup"]) == ("eager", pytest.approx(10.0))
+    assert compute_all(records)["modes"] == []
+    (row,) = speedup_rows(records)
+    assert (row["mode"], row["memory_format"], row["speedup"]) == ("eager", "", pytest.approx(10.0))
 
 
 def test_the_report_has_a_mode_column_and_the_compile_times(tmp_path):
@@ -470,3 +482,4 @@ def test_the_report_has_a_mode_column_and_the_compile_times(tmp_path):
     assert re.search(
         r"torch resnet18 +train +fp32 +cuda +compile +100 ms .* 2\.00x +42 s", markdown
     )
+

@@ -23,7 +23,7 @@ USAGE_ERROR = 4
         ),
         (
             ["--frameworks", "jax"],
-            "ERROR: --frameworks: unknown value 'jax'; choose from torch, tf",
+            "ERROR: --frameworks: unknown value 'jax'; choose from torch, tf, mlx",
         ),
     ],
 )
@@ -71,7 +71,8 @@ def test_benchmark_compare_without_a_saved_run_says_how_to_save_one(suite):
     add_benchmarks(suite, "test_cnn_torch.py")
     result = suite.runpytest("benchmarks", "--benchmark-only", "--benchmark-compare")
     assert result.ret == USAGE_ERROR
-    assert [line for line in result.stderr.lines if line][-1] == (
-        "ERROR: --benchmark-compare: no saved run to compare with for this machine; "
-        "save one first with: pytest benchmarks --benchmark-only --benchmark-autosave"
+    (line,) = [line for line in result.stderr.lines if line]
+    assert line.startswith("ERROR: --benchmark-compare: no complete saved run to compare with ")
+    assert line.endswith(
+        "; save one first with: pytest benchmarks --benchmark-only --benchmark-autosave"
     )

@@ -8,15 +8,20 @@ step; the matmul ceilings are 2.5, 10 and 50 TFLOP/s.
 from __future__ import annotations
 
 import base64
+import errno
 import json
+import os
 import re
+import shutil
 from pathlib import Path
 
 import pytest
 from fixtures.runs import LABELS, ceiling, record, saved_run, write
 
 from accelbench.__main__ import main
-from accelbench.report import attention_series, device_rows
+from accelbench.report import plots
+from accelbench.results.record import parse_entries
+from accelbench.results.views import attention_series, case_rows
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 CNN_FLOPS = 10**10
@@ -124,8 +129,8 @@ def test_ceilings_table_gives_tflops_and_copy_bandwidth_per_device(report):
     assert speedups == [("1.00x", "1.00x"), ("4.00x", "2.00x"), ("20.00x", "80.00x")]
 
 
-def test_device_rows_reuse_the_summarys_speedups():
-    rows = device_rows(known_records())
+def test_case_rows_reuse_the_summarys_speedups():
+    rows = case_rows(parse_entries(known_records())[0])
     (cuda,) = [
         r
         for r in rows
@@ -147,8 +152,8 @@ def test_a_noisy_benchmark_is_flagged(tmp_path):
 
 
 def test_attention_time_against_length_has_its_fitted_slope(report):
-    series = attention_series(device_rows(known_records()))
-    assert [s.label for s in series] == [f"sdpa on {LABELS['cuda']}", f"sdpa on {LABELS['cpu']}"]
+    series = attention_series(parse_entries(known_records())[0])
+    assert [s.label for s in series] == [f"sdpa on {LABELS['cpu']}", f"sdpa on {LABELS['cuda']}"]
     assert [s.lengths for s in series] == [list(LENGTHS)] * 2
     assert all(s.slope == pytest.approx(2.0) for s in series)
     markdown = (report / "report.md").read_text()
@@ -346,3 +351,69 @@ def test_an_unknown_option_is_a_usage_error(capsys):
     assert main(["report", "--colour", "red"]) == 2
     err = capsys.readouterr().err
     assert len(err.splitlines()) == 1 and "unrecognized arguments: --colour" in err
+
+
+# Where the report goes ---------------------------------------------------------------------
+
+
+def one_run(tmp_path: Path) -> Path:
+    return write(tmp_path / "run.json", saved_run([record("cnn", "cpu", "train", 8e-3)]))
+
+
+def test_a_read_only_out_folder_is_refused_in_one_line(tmp_path, capsys, monkeypatch):
+    out = tmp_path / "out"
+    out.mkdir()
+    out.chmod(0o555)
+    real = os.access  # root ignores the mode: os.access says read-only, as for a read-only mount
+    monkeypatch.setattr(
+        os, "access", lambda p, m, *a, **k: False if Path(p) == out else real(p, m, *a, **k)
+    )
+    assert main(["report", str(one_run(tmp_path)), "--out", str(out)]) == 2
+    out_text, err = capsys.readouterr()
+    assert out_text == ""
+    assert err == f"accelbench report: {out}: the report folder is read-only\n"
+
+
+def test_report_md_being_a_folder_is_refused_in_one_line(tmp_path, capsys):
+    (tmp_path / "out" / "report.md").mkdir(parents=True)
+    assert main(["report", str(one_run(tmp_path)), "--out", str(tmp_path / "out")]) == 2
+    assert capsys.readouterr().err == (
+        f"accelbench report: {tmp_path / 'out' / 'report.md'}: is a folder, not a report "
+        "file; choose another --out\n"
+    )
+
+
+def test_a_folder_holding_other_files_is_not_replaced(tmp_path, capsys):
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "notes.txt").write_text("mine")
+    assert main(["report", str(one_run(tmp_path)), "--out", str(tmp_path / "out")]) == 2
+    assert "holds files that are not a report's (notes.txt)" in capsys.readouterr().err
+    assert (tmp_path / "out" / "notes.txt").read_text() == "mine"
+
+
+def test_a_new_report_replaces_the_earlier_one_whole(tmp_path, report):
+    """The fixture report has an attention sweep; a run without one leaves no attention plot."""
+    earlier = tmp_path / "out"
+    shutil.copytree(report, earlier)
+    assert (earlier / "attention.png").exists()
+    assert main(["report", str(one_run(tmp_path)), "--out", str(earlier)]) == 0
+    assert sorted(p.name for p in earlier.iterdir()) == [
+        "report.html",
+        "report.md",
+        "throughput.png",
+    ]
+    assert [p for p in tmp_path.iterdir() if p.name.startswith(".accelbench-tmp-")] == []
+
+
+def test_a_report_that_fails_midway_leaves_the_earlier_one_as_it_was(tmp_path, report, monkeypatch):
+    earlier = tmp_path / "out"
+    shutil.copytree(report, earlier)
+    before = {p.name: p.read_bytes() for p in earlier.iterdir()}
+
+    def disk_full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(plots, "throughput_plot", disk_full)
+    assert main(["report", str(one_run(tmp_path)), "--out", str(earlier)]) == 2
+    assert {p.name: p.read_bytes() for p in earlier.iterdir()} == before
+    assert [p for p in tmp_path.iterdir() if p.name.startswith(".accelbench-tmp-")] == []

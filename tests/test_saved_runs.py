@@ -63,10 +63,15 @@ def test_autosave_twice_then_compare_and_gate_on_a_planted_slowdown(suite, monke
         ["*test_cnn_torch[[]cpu-infer[]] (0002_*", "*test_cnn_torch[[]cpu-infer[]] (NOW)*"]
     )
 
+    # A slowdown planted relative to what this machine measured, however busy it is: each
+    # step now sleeps three times the baseline's median first.
+    baseline_median = json.loads(saved_runs(suite)[-1].read_text())["benchmarks"][0]["stats"][
+        "median"
+    ]
     honest_step = SimpleCNN.step
 
     def slow_step(self):
-        time.sleep(0.01)  # several times a smoke CNN inference step on any CPU
+        time.sleep(3 * baseline_median)
         return honest_step(self)
 
     monkeypatch.setattr(SimpleCNN, "step", slow_step)

@@ -4,15 +4,11 @@ import json
 
 import pytest
 
-from accelbench import summary
-from accelbench.scaling import (
-    fit_exponent,
-    length_variant,
-    longer_half,
-    parse_length_variant,
-    render_scaling,
-    scaling_rows,
-)
+from accelbench.results import text, views
+from accelbench.results.record import parse_entries
+from accelbench.results.text import render_scaling
+from accelbench.results.views import fit_exponent, longer_half, longer_half_exponent
+from accelbench.variants import length_variant, parse_length_variant
 
 from conftest import SMOKE, add_benchmarks
 
@@ -20,6 +16,7 @@ from conftest import SMOKE, add_benchmarks
 def record(device, variant, median_s, phase="infer", workload="attention"):
     """One entry shaped like pytest-benchmark's saved JSON, as the plugin writes it."""
     return {
+        "fullname": f"benchmarks/test_{workload}.py::test_{workload}[{device}-{phase}-{variant}]",
         "stats": {"median": median_s},
         "extra_info": {
             "framework": "torch",
@@ -33,6 +30,11 @@ def record(device, variant, median_s, phase="infer", workload="attention"):
             "tflops_per_s": 1.0,
         },
     }
+
+
+def scaling_rows(entries):
+    """The scaling section of saved entries, read as the results layer reads them."""
+    return views.scaling_rows(parse_entries(entries)[0])
 
 
 def curve(device, implementation, seconds_at):
@@ -67,6 +69,18 @@ def test_the_longer_half_fit_sees_the_power_law_past_a_flat_launch_cost():
     assert row["exponent_long"] == pytest.approx(2.0)
     assert longer_half(lengths, times) == (lengths[3:], times[3:])
     assert longer_half([64, 128, 256], [1, 2, 3]) == ([128, 256], [2, 3])
+
+
+def test_the_longer_half_exponent_has_one_rule_for_the_summary_and_the_report():
+    """Under four lengths the longer half is one or two points: no exponent there, in the
+    summary's scaling rows and in the report's attention series alike."""
+    assert longer_half_exponent([64, 128, 256], [1.0, 4.0, 16.0]) is None
+    assert longer_half_exponent([64, 128, 256, 512], [1.0, 4.0, 16.0, 64.0]) == pytest.approx(2.0)
+    entries = [record("cpu", length_variant("naive", n), 1e-9 * n**2) for n in (64, 128, 256)]
+    (row,) = scaling_rows(entries)
+    (series,) = views.attention_series(parse_entries(entries)[0])
+    assert row["exponent_long"] is None and series.slope_longer_half is None
+    assert row["exponent"] == series.slope == pytest.approx(2.0)
 
 
 def test_variant_names_round_trip_and_others_name_no_length():
@@ -136,9 +150,9 @@ def test_rendered_table_has_one_column_per_length_and_the_fitted_exponent():
 
 def test_the_summary_saves_and_prints_the_scaling_section():
     records = curve("cpu", "sdpa", lambda n: 1e-9 * n**2)
-    computed = summary.compute_all(records)
+    computed = views.compute_all(parse_entries(records)[0])
     assert computed["scaling"] == scaling_rows(records)
-    assert "scaling with sequence length" in summary.render_all(computed)
+    assert "scaling with sequence length" in text.render_all(computed)
 
 
 def test_smoke_session_of_transformer_and_attention_saves_and_prints_the_scaling(suite, fake_mps):

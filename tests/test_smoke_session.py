@@ -37,10 +37,10 @@ def test_smoke_run_saves_timings_and_prints_speedup_table(suite, monkeypatch, fr
 
 
 def test_summary_orders_lengths_numerically():
-    from accelbench.summary import natural_key
+    from accelbench.results.record import natural_key
 
     variants = ["sdpa-L=1024", "naive-L=128", "naive-L=64", "sdpa-L=256"]
-    assert sorted(variants, key=lambda v: natural_key((v,))) == [
+    assert sorted(variants, key=natural_key) == [
         "naive-L=64",
         "naive-L=128",
         "sdpa-L=256",

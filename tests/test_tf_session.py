@@ -45,7 +45,7 @@ def test_a_broken_tensorflow_skips_tf_cases_with_its_error_and_torch_still_runs(
     )
     saved = saved_run(tf_suite)
     assert {b["extra_info"]["framework"] for b in saved["benchmarks"]} == {"torch"}
-    tf_facts = saved["machine_info"]["accelbench"]["tensorflow"]
+    tf_facts = saved["accelbench"]["environment"]["tensorflow"]
     assert "planted tensorflow" in tf_facts["import_error"]
 
 
@@ -62,7 +62,7 @@ def test_a_torch_only_run_never_imports_tensorflow(tf_suite):
     )
     result.assert_outcomes(passed=1, deselected=3)
     assert json.loads((tf_suite.path / "loaded.json").read_text()) == []
-    assert saved_run(tf_suite)["machine_info"]["accelbench"].get("tensorflow") is None
+    assert saved_run(tf_suite)["accelbench"]["environment"].get("tensorflow") is None
 
 
 def test_tf_smoke_run_on_the_cpu_beside_torch(tf, tf_suite):
@@ -71,7 +71,7 @@ def test_tf_smoke_run_on_the_cpu_beside_torch(tf, tf_suite):
     result.stdout.fnmatch_lines(
         [
             "*accelbench summary*",
-            "*TensorFlow vs PyTorch*",
+            "*PyTorch vs TensorFlow*",
             "cnn*infer*fp32*cpu*images/s*images/s*",
             "cnn*train*fp32*cpu*images/s*images/s*",
         ]
@@ -95,6 +95,6 @@ def test_tf_smoke_run_on_the_cpu_beside_torch(tf, tf_suite):
     rows = saved["accelbench"]["frameworks"]
     assert {(r["phase"], r["device"]) for r in rows} == {("train", "cpu"), ("infer", "cpu")}
     assert all(r["tf_throughput_per_s"] > 0 and r["torch_vs_tf"] > 0 for r in rows)
-    tf_facts = saved["machine_info"]["accelbench"]["tensorflow"]
+    tf_facts = saved["accelbench"]["environment"]["tensorflow"]
     assert tf_facts["import_error"] is None
     assert tf_facts["devices"]["cpu"]["usable"] is True

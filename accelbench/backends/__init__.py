@@ -55,6 +55,7 @@ def register(backend: Backend) -> Backend:
 
 register(Backend("torch", "PyTorch", "accelbench.backends.torch", ("cpu", "mps", "cuda")))
 register(Backend("tf", "TensorFlow", "accelbench.backends.tf", ("cpu", "mps", "cuda")))
+register(Backend("mlx", "MLX", "accelbench.backends.mlx", ("cpu", "mps", "cuda")))
 
 
 def get(name: str) -> Backend:

@@ -1,7 +1,10 @@
 """The facts a number depends on: chip, OS, GPU, framework versions and settings.
 
-Saved into pytest-benchmark's ``machine_info["accelbench"]`` and printed by
-``python -m accelbench sysinfo``.
+``python -m accelbench sysinfo`` prints them all. A saved run splits them: pytest-benchmark's
+``machine_info["accelbench"]`` holds only what identifies the machine (``machine_facts``),
+since pytest-benchmark compares machine_info between runs; what varies with options,
+environment variables or the run's own settings (``run_facts``) goes into the run's own
+``accelbench`` block.
 """
 
 from __future__ import annotations
@@ -48,6 +51,51 @@ def collect(frameworks: tuple[str, ...] | None = None) -> dict[str, Any]:
 
 # Saved runs name each framework's facts by the framework's package ("tensorflow").
 ENVIRONMENT_KEYS = {"tf": "tensorflow"}
+
+
+# torch facts that an option, an environment variable or the run itself sets (the suite
+# turns TF32 off for fp32): not facts of the machine.
+RUN_SETTINGS = (
+    "torch_threads",
+    "PYTORCH_ENABLE_MPS_FALLBACK",
+    "mps_fallback_enabled",
+    "cudnn_benchmark",
+    "cudnn_allow_tf32",
+    "cuda_matmul_allow_tf32",
+    "float32_matmul_precision",
+)
+
+
+def machine_facts() -> dict[str, Any]:
+    """What identifies the machine: system facts, and torch's without ``RUN_SETTINGS``.
+
+    PyTorch is the one framework every run imports, so its facts (GPU name, CUDA and cuDNN
+    versions, MPS built and available) name the machine; other frameworks' facts depend on
+    which were selected and go into ``run_facts``.
+    """
+    from accelbench import backends
+
+    torch = backends.get("torch").environment()
+    return {
+        "system": system_info(),
+        "torch": {k: v for k, v in torch.items() if k not in RUN_SETTINGS},
+    }
+
+
+def run_facts(frameworks: tuple[str, ...]) -> dict[str, Any]:
+    """What this run's options and environment decide: the frameworks selected, torch's
+    ``RUN_SETTINGS`` as they stand, the facts of every other selected framework."""
+    from accelbench import backends
+
+    torch = backends.get("torch").environment()
+    info: dict[str, Any] = {
+        "frameworks": list(frameworks),
+        "torch": {k: torch.get(k) for k in RUN_SETTINGS},
+    }
+    for name in frameworks:
+        if name != "torch":
+            info[ENVIRONMENT_KEYS.get(name, name)] = backends.get(name).environment()
+    return info
 
 
 def format_info(info: dict[str, Any], indent: int = 0) -> str:

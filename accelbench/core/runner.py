@@ -40,10 +40,13 @@ class CaseSkipped(Exception):
 
 def run_case(benchmark: Any, workload_cls: type[Workload], spec: CaseSpec) -> dict[str, Any]:
     """Measure ``spec`` with ``benchmark`` (pytest-benchmark's fixture); returns extra_info."""
-    reason = backends.unusable_reason(spec.framework)
+    backend = backends.get(spec.framework)
+    if spec.device not in backend.devices:
+        raise CaseSkipped(f"{backend.title} has no device {spec.device!r}")
+    reason = backend.import_error()
     if reason:
         raise CaseSkipped(reason)
-    device = backends.get_device(spec.framework, spec.device)
+    device = backend.get_device(spec.device)
     if device.unusable_reason:
         raise CaseSkipped(device.unusable_reason)
     reason = device.dtype_unsupported_reason(spec.dtype)
@@ -84,8 +87,9 @@ def _measure(
     budget = BUDGETS[spec.size]
     info: dict[str, Any] = {**spec.as_dict(), "device_label": device.label}
     compiled = spec.mode != EAGER
-    if spec.needs_parity and not compiled:
-        info.update(_check_parity(workload_cls, spec, device))
+    reference = workload_cls.parity_reference(spec)
+    if reference is not None and not compiled:
+        info.update(_check_parity(workload_cls, spec, device, *reference))
 
     workload = workload_cls(spec, device)
     warmup: CompiledWarmup | None = None
@@ -97,7 +101,8 @@ def _measure(
         else:
             warmup = warm_up_compiled(workload.step, device, budget, workload.compilations)
         compile_info = _compile_info(warmup, workload) if warmup else {}
-        info.update(_check_parity(workload_cls, spec, device))
+        if reference is not None:
+            info.update(_check_parity(workload_cls, spec, device, *reference))
         info.update(compile_info)
     dtype_ran = workload.dtype_ran()
     if dtype_ran != spec.dtype:
@@ -173,11 +178,18 @@ def _compile_info(warmup: CompiledWarmup, workload: Workload) -> dict[str, Any]:
     }
 
 
-def _check_parity(workload_cls: type[Workload], spec: CaseSpec, device: Any) -> dict[str, Any]:
-    """One step of the case against one step of its reference (the CPU in fp32, eager, default
-    layout) from the same weights and inputs; a compiled case checks a fresh compiled workload."""
-    cpu = backends.get_device(spec.framework, "cpu")
-    expected = workload_cls(spec.reference(), cpu).parity_outputs()
+def _check_parity(
+    workload_cls: type[Workload],
+    spec: CaseSpec,
+    device: Any,
+    reference_cls: type[Workload],
+    reference_spec: CaseSpec,
+) -> dict[str, Any]:
+    """One step of this case against one step of its reference (the same workload on the CPU
+    in fp32, eager, default layout, or another framework's twin there), same weights and
+    inputs; a compiled case checks a fresh compiled workload."""
+    reference_device = backends.get_device(reference_spec.framework, reference_spec.device)
+    expected = reference_cls(reference_spec, reference_device).parity_outputs()
     checked = workload_cls(spec, device)
     if spec.mode != EAGER:
         checked.compile_step()
@@ -194,4 +206,6 @@ def _check_parity(workload_cls: type[Workload], spec: CaseSpec, device: Any) -> 
         "parity_max_rel_error": result.max_error,
         "parity_tolerance": result.tolerance,
         "parity_errors": result.errors,
+        "parity_reference": f"{reference_spec.framework} {reference_spec.device} "
+        f"{reference_spec.dtype}",
     }

@@ -77,6 +77,17 @@ class Workload(ABC):
     def shapes(self) -> dict[str, Any]:
         """Batch size and input shapes, as JSON-friendly values."""
 
+    @classmethod
+    def parity_reference(cls, spec: CaseSpec) -> tuple[type[Workload], CaseSpec] | None:
+        """The case whose outputs this one must reproduce before it is timed, or None.
+
+        By default the same workload on the CPU in fp32, eager, in the default layout
+        (``spec.reference()``), for every accelerator, compiled step and other layout (the
+        CPU's own eager case is the reference). A workload of another framework may name its
+        PyTorch twin instead, on every device (MLX does).
+        """
+        return (cls, spec.reference()) if spec.needs_parity else None
+
     def flops_per_step(self) -> int | None:
         """Floating-point operations in one step, or None where they cannot be counted."""
         return None

@@ -6,7 +6,7 @@ the L x L score matrix, so its memory grows as L^2. ``sdpa``:
 memory-efficient, cuDNN) where the device has one and otherwise falls back to the same math.
 
 Each variant ``<implementation>-L=<length>`` is one case, so the summary can fit how time
-grows with L (``accelbench.scaling``). Inference is the forward pass; training is forward
+grows with L (``accelbench.results.views``). Inference is the forward pass; training is forward
 and backward with q, k and v requiring grad (there are no weights, so no optimizer).
 fp16 and bf16 cast q, k and v directly rather than through autocast, so sdpa sees inputs
 its fast kernels accept.
@@ -23,7 +23,7 @@ import torch
 
 from accelbench.backends.torch.workload import TorchWorkload, to_numpy
 from accelbench.core.spec import EAGER, CaseSpec
-from accelbench.scaling import length_variant, parse_length_variant
+from accelbench.variants import length_variant, parse_length_variant
 
 GIB = 2**30
 

@@ -166,6 +166,10 @@ class Ceiling(Workload):
         return self._src, self._out
 
     def _sample_indices(self) -> np.ndarray:
-        count = self.size.copy_elements
-        step = max(1, count // COPY_SAMPLES)
-        return np.unique(np.append(np.arange(0, count, step), count - 1))
+        return copy_sample_indices(self.size.copy_elements)
+
+
+def copy_sample_indices(count: int) -> np.ndarray:
+    """The positions of a copy checked against the fill pattern: evenly spaced, and the last."""
+    step = max(1, count // COPY_SAMPLES)
+    return np.unique(np.append(np.arange(0, count, step), count - 1))

@@ -12,10 +12,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from accelbench.modes_view import execution_label
+from accelbench.results.record import batch_label, execution_label
 
 if TYPE_CHECKING:
-    from accelbench.report import MachineTable, Series
+    from accelbench.results.views import MachineTable, Series
 
 DPI = 120
 WIDE_RATIO = 30  # a y range over this many-fold is drawn on a log axis
@@ -129,16 +129,16 @@ def _case_names(rows: Sequence[dict[str, Any]], extra: Sequence[str] = ()) -> li
     names = []
     for r in rows:
         parts = [r["framework"]] if "framework" in varying else []
-        parts += [r["workload"], r["variant"], r["phase"]]
-        parts += [execution_label(r) if execution_label(r) != "eager" else ""]
+        parts += [r["workload"], r["variant"], batch_label(r["batch"]), r["phase"]]
+        parts += [execution_label(r["mode"], r["memory_format"], default="")]
         parts += [r[f] for f in ("dtype", "size") if f in varying]
         names.append(" ".join(p for p in parts if p) + "".join(extra))
     return names
 
 
 def speedup_plot(device_rows: list[dict[str, Any]], path: Path, title: str) -> Path | None:
-    """Bars of speedup over the CPU per case, one per accelerator (``report.device_rows``,
-    whose speedups are ``summary.speedup_rows``')."""
+    """Bars of speedup over the CPU per case, one per accelerator (rows of
+    ``views.case_rows``, whose speedups follow the summary's rule)."""
     rows = [r for r in device_rows if r["device"] != "cpu" and r["speedup"]]
     if not rows:
         return None
@@ -189,10 +189,8 @@ def throughput_plot(device_rows: list[dict[str, Any]], path: Path, title: str) -
     return _save(fig, path)
 
 
-def _case_key(row: dict[str, Any]) -> tuple[str, ...]:
-    from accelbench.summary import CASE_FIELDS
-
-    return tuple(str(row.get(f, "")) for f in CASE_FIELDS)
+def _case_key(row: dict[str, Any]) -> Any:
+    return row["key"].case
 
 
 def attention_plot(series: list[Series], path: Path, title: str) -> Path:

@@ -1,7 +1,10 @@
 """What changed between two saved runs, with a verdict that respects noise.
 
 Benchmarks are matched by fullname (``path::test[params]``), as pytest-benchmark's own
-``--benchmark-compare`` matches them. A change is the current median time against the
+``--benchmark-compare`` matches them, and are comparable only when their whole identity
+matches (framework, workload, phase, variant, device, dtype, size, mode, memory format,
+batch): the fullname
+does not carry the size or the dtype. A change is the current median time against the
 baseline's, in percent (positive: slower). The verdict:
 
 - ``regression``: slower by more than the threshold, and the two interquartile ranges do
@@ -10,18 +13,18 @@ baseline's, in percent (positive: slower). The verdict:
   baseline's q1;
 - ``noise``: beyond the threshold, but the spreads overlap, so the runs cannot tell;
 - ``unchanged``: within the threshold;
-- ``not comparable``: the two entries ran at a different size or dtype.
+- ``not comparable``: the two entries differ in identity (e.g. size smoke -> standard).
 
-Works on any pytest-benchmark run; this suite's extra_info is used where present.
+Works on any pytest-benchmark run; this suite's identity is used where present.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
-from accelbench.runs import Run, RunError
-from accelbench.summary import format_seconds, format_table
+from accelbench.results.record import Record
+from accelbench.results.runs import Run, RunError
+from accelbench.results.text import format_seconds, format_table
 
 REGRESSION = "regression"
 IMPROVEMENT = "improvement"
@@ -30,7 +33,6 @@ UNCHANGED = "unchanged"
 NOT_COMPARABLE = "not comparable"
 VERDICTS = (REGRESSION, IMPROVEMENT, NOISE, NOT_COMPARABLE, UNCHANGED)  # report order
 DEFAULT_THRESHOLD_PCT = 15.0
-LIKE_FOR_LIKE_FIELDS = ("size", "dtype")
 
 
 @dataclass(frozen=True)
@@ -42,12 +44,13 @@ class Spread:
     q3: float
 
     @classmethod
-    def from_stats(cls, stats: dict[str, Any]) -> Spread:
-        median = float(stats["median"])
-        q1, q3 = stats.get("q1"), stats.get("q3")
-        if not isinstance(q1, (int, float)) or not isinstance(q3, (int, float)):
-            q1 = q3 = median  # no spread saved: the gate falls back to the threshold alone
-        return cls(median, float(q1), float(q3))
+    def of(cls, record: Record) -> Spread:
+        """The record's spread; without saved quartiles the gate falls back to the threshold
+        alone (quartiles are validated when the run is read: never NaN here)."""
+        s = record.stats
+        if s.q1 is None or s.q3 is None:
+            return cls(s.median, s.median, s.median)
+        return cls(s.median, s.q1, s.q3)
 
 
 def change_pct(baseline: Spread, current: Spread) -> float:
@@ -64,6 +67,14 @@ def verdict(baseline: Spread, current: Spread, threshold_pct: float) -> str:
     if abs(change) > threshold_pct:
         return NOISE
     return UNCHANGED
+
+
+def not_comparable(baseline: Record, current: Record) -> str:
+    """Why two records of the same test are not like for like ("size smoke -> standard"),
+    or "" when they are (or when either has no identity to tell)."""
+    if baseline.key is None or current.key is None:
+        return ""
+    return ", ".join(baseline.key.differences(current.key))
 
 
 @dataclass(frozen=True)
@@ -95,23 +106,10 @@ class Comparison:
         return [c for c in self.changes if c.verdict == REGRESSION]
 
 
-def _unlike(base: dict[str, Any], cur: dict[str, Any]) -> str:
-    """Why two entries are not like for like (size or dtype differ), or ''."""
-    b, c = base.get("extra_info") or {}, cur.get("extra_info") or {}
-    if not isinstance(b, dict) or not isinstance(c, dict):
-        return ""
-    diffs = [
-        f"{f} {b.get(f)} -> {c.get(f)}"
-        for f in LIKE_FOR_LIKE_FIELDS
-        if f in b and f in c and b.get(f) != c.get(f)
-    ]
-    return ", ".join(diffs)
-
-
 def compare_runs(baseline: Run, current: Run, threshold_pct: float) -> Comparison:
     """Match by fullname and judge each pair; ``RunError`` when the runs share no benchmark."""
-    base = {b["fullname"]: b for b in baseline.benchmarks}
-    cur = {b["fullname"]: b for b in current.benchmarks}
+    base = {r.fullname: r for r in baseline.records}
+    cur = {r.fullname: r for r in current.records}
     common = sorted(set(base) & set(cur))
     if not common:
         raise RunError(
@@ -120,12 +118,12 @@ def compare_runs(baseline: Run, current: Run, threshold_pct: float) -> Compariso
         )
     changes = []
     for fullname in common:
-        b, c = Spread.from_stats(base[fullname]["stats"]), Spread.from_stats(cur[fullname]["stats"])
-        unlike = _unlike(base[fullname], cur[fullname])
+        b, c = Spread.of(base[fullname]), Spread.of(cur[fullname])
+        unlike = not_comparable(base[fullname], cur[fullname])
         changes.append(
             Change(
                 fullname=fullname,
-                name=str(cur[fullname].get("name") or fullname),
+                name=cur[fullname].name,
                 baseline=b,
                 current=c,
                 verdict=NOT_COMPARABLE if unlike else verdict(b, c, threshold_pct),
@@ -143,6 +141,11 @@ def compare_runs(baseline: Run, current: Run, threshold_pct: float) -> Compariso
 
 def _spread_text(s: Spread) -> str:
     return f"{format_seconds(s.q1)} .. {format_seconds(s.q3)}"
+
+
+def _run_line(label: str, run: Run) -> str:
+    status = f"; {run.status.upper()}" if run.partial else ""
+    return f"{label}{run.path} ({run.machine}; saved {run.saved}{status})"
 
 
 def render(comparison: Comparison, baseline: Run, current: Run) -> str:
@@ -170,12 +173,15 @@ def render(comparison: Comparison, baseline: Run, current: Run) -> str:
         for c in comparison.changes
     ]
     t = f"{comparison.threshold_pct:g}%"
-    lines = [
-        f"baseline: {baseline.path} ({baseline.machine}; saved {baseline.saved})",
-        f"current:  {current.path} ({current.machine}; saved {current.saved})",
-    ]
+    lines = [_run_line("baseline: ", baseline), _run_line("current:  ", current)]
     if baseline.machine != current.machine:
         lines.append("note: the runs come from different machines; a change may be the machine")
+    for label, run in (("baseline", baseline), ("current", current)):
+        if run.partial:
+            lines.append(
+                f"note: the {label} run is partial ({run.partial_reason}): "
+                "cases it lacks are listed as only in the other run"
+            )
     lines += [
         "",
         f"change of the median time per benchmark (positive: slower); threshold {t}",
@@ -192,9 +198,6 @@ def render(comparison: Comparison, baseline: Run, current: Run) -> str:
     ):
         if names_left:
             lines.append(f"{label} ({len(names_left)}): {', '.join(names_left)}")
-    for run in (baseline, current):
-        if run.malformed:
-            lines.append(f"{run.path}: {run.malformed} entries without a median were left out")
     return "\n".join(lines)
 
 

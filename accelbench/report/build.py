@@ -1,0 +1,403 @@
+"""Saved runs -> a Markdown report, PNG plots and one self-contained HTML page.
+
+Per run: each workload's median, IQR, throughput, TFLOP/s, share of the device's measured
+matmul ceiling and speedup over the CPU; the ceilings themselves; attention time against
+sequence length where the run has a sweep; the suite's other summary sections. Given runs
+from several machines: one table and one plot with a column per chip or GPU.
+
+Every figure comes from ``accelbench.results.views`` on the runs' ``Record`` values, the
+same computation as the end-of-run summary, so the two never disagree.
+
+The report is built in a temporary folder beside ``--out`` and swapped in whole: no plot of
+an earlier report stays beside a new one, and a failure leaves the earlier report as it was.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from accelbench.report import plots
+from accelbench.report.document import Document, Table
+from accelbench.results import files, views
+from accelbench.results.record import (
+    DEFAULT_MODE,
+    NOISY_IQR_SHARE,
+    batch_label,
+    device_order,
+    execution_label,
+    mode_order,
+)
+from accelbench.results.runs import Run, RunError
+from accelbench.results.text import (
+    RENDERERS,
+    format_compact,
+    format_exponent,
+    format_figure,
+    format_rate,
+    format_seconds,
+    format_share,
+    format_speedup,
+)
+from accelbench.workloads.ceiling import COPY, MATMUL
+
+MARKDOWN_NAME = "report.md"
+HTML_NAME = "report.html"
+PLAIN_RUN_HINT = (
+    "saved by plain pytest-benchmark, not by this suite's benchmarks? "
+    "run: pytest benchmarks --benchmark-only --benchmark-autosave"
+)
+
+
+def _is_report_file(path: Path) -> bool:
+    """What a report folder holds: report.md, report.html and PNG plots."""
+    return path.is_file() and (path.name in (MARKDOWN_NAME, HTML_NAME) or path.suffix == ".png")
+
+
+def out_folder_problem(out: Path) -> str | None:
+    """Why ``out`` cannot take a new report, or None. An existing folder must be writable
+    and hold an earlier report only: it is replaced whole, and a user's own files in it
+    must not go with it."""
+    if out.exists():
+        if not out.is_dir():
+            return f"{out}: is a file, not a folder: cannot create the report folder there"
+        if not os.access(out, os.W_OK | os.X_OK):
+            return f"{out}: the report folder is read-only"
+        for name in (MARKDOWN_NAME, HTML_NAME):
+            if (out / name).exists() and not (out / name).is_file():
+                return f"{out / name}: is a folder, not a report file; choose another --out"
+        foreign = sorted(p.name for p in out.iterdir() if not _is_report_file(p))
+        if foreign:
+            shown = ", ".join(foreign[:3]) + (", ..." if len(foreign) > 3 else "")
+            return (
+                f"{out}: holds files that are not a report's ({shown}); a new report replaces "
+                "the folder whole: choose another --out"
+            )
+    problem = files.creatable_folder_problem(out.parent if str(out.parent) else Path("."))
+    return f"{out}: cannot create the report folder: {problem}" if problem else None
+
+
+# The report -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReportFiles:
+    markdown: Path
+    html: Path
+    images: list[Path]
+
+
+def write_report(
+    runs: list[Run], out_dir: str | Path, notes: list[str] | None = None
+) -> ReportFiles:
+    """Write report.md, report.html and the PNG plots for ``runs`` into ``out_dir``, replacing
+    whatever report was there.
+
+    ``RunError`` when no run carries this suite's extra_info, or when ``out_dir`` cannot take
+    the report; runs without extra_info are named in the report as left out.
+    """
+    usable = [r for r in runs if r.measured]
+    if not usable:
+        raise RunError(
+            f"{runs[0].path}: none of its {len(runs[0].records)} benchmarks carries "
+            f"accelbench's extra_info ({PLAIN_RUN_HINT})"
+        )
+    out = Path(out_dir)
+    problem = out_folder_problem(out)
+    if problem:
+        raise RunError(problem)
+    names: list[str] = []
+
+    def build(folder: Path) -> None:
+        names.extend(p.name for p in _build(runs, usable, folder, notes or []))
+
+    try:
+        files.replace_folder(out, build)
+    except OSError as exc:
+        raise RunError(f"{out}: cannot write the report: {exc.strerror or exc}") from None
+    return ReportFiles(
+        markdown=out / MARKDOWN_NAME, html=out / HTML_NAME, images=[out / n for n in names]
+    )
+
+
+def _build(runs: list[Run], usable: list[Run], out: Path, notes: list[str]) -> list[Path]:
+    doc = Document("accelbench report")
+    images: list[Path] = []
+    listing = [
+        f"`{r.path}`: {r.machine}, saved {r.saved}" + (f" - **{r.status}**" if r.partial else "")
+        for r in runs
+    ]
+    doc.paragraph(f"From {len(runs)} saved run{'s' if len(runs) > 1 else ''}:")
+    doc.bullets(listing)
+    left_out = [
+        f"`{r.path}`: no benchmark carries accelbench's extra_info ({PLAIN_RUN_HINT})"
+        for r in runs
+        if not r.measured
+    ]
+    left_out += notes
+    if left_out:
+        doc.paragraph("Left out:")
+        doc.bullets(left_out)
+    for index, run in enumerate(usable, start=1):
+        prefix = f"run{index}-" if len(usable) > 1 else ""
+        title = f"Run {index}: {run.machine}" if len(usable) > 1 else f"Run: {run.machine}"
+        images += _run_section(doc, run, title, out, prefix)
+    if len(usable) > 1:
+        images += _machines_section(doc, usable, out)
+    (out / MARKDOWN_NAME).write_text(doc.markdown(), encoding="utf-8")
+    (out / HTML_NAME).write_text(doc.html(), encoding="utf-8")
+    return images
+
+
+def _run_section(doc: Document, run: Run, title: str, out: Path, prefix: str) -> list[Path]:
+    rows = views.case_rows(run.records)
+    doc.heading(2, title)
+    if run.partial:
+        doc.paragraph(
+            f"**Partial run** ({run.partial_reason}): the run did not go to its end, so "
+            "cases are missing and it is not a complete picture of this machine."
+        )
+    sizes = sorted({r["size"] for r in rows})
+    dtypes = sorted({r["dtype"] for r in rows})
+    modes = sorted({r["mode"] for r in rows}, key=mode_order)
+    doc.paragraph(
+        f"`{run.path}` - saved {run.saved} - size {', '.join(sizes)} - dtype "
+        f"{', '.join(dtypes)} - mode {', '.join(modes)} - {len(rows)} benchmarks. "
+        "Times are medians per step in steady state (blocks of k steps, one synchronize each)."
+    )
+    doc.bullets(_device_lines(run))
+    images: list[Path] = []
+
+    peaks = views.ceilings(run.records)
+    doc.heading(3, "Ceilings")
+    if peaks:
+        _ceiling_table(doc, peaks, rows)
+    else:
+        doc.paragraph(
+            "No ceiling in this run, so no share of peak: add `benchmarks/test_ceiling.py` "
+            "(a large matmul and a large copy per device) to the run."
+        )
+
+    groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for row in rows:
+        if not row["ceiling"]:
+            groups.setdefault((row["framework"], row["workload"]), []).append(row)
+    for (framework, workload), group in groups.items():
+        doc.heading(3, f"{framework} {workload}")
+        doc.table(_workload_table(group))
+    if any(r["noisy"] for r in rows):
+        doc.paragraph(
+            f"*noisy*: the IQR is over {NOISY_IQR_SHARE:.0%} of the median; re-run at a larger "
+            "size or on a quieter machine before trusting a difference."
+        )
+    accelerators = [r for r in rows if r["device"] != "cpu"]
+    if not any(r["device"] == "cpu" for r in rows):
+        doc.paragraph("No CPU case in this run: no speedup over the CPU.")
+    elif not accelerators:
+        doc.paragraph(
+            "Only the CPU ran (no usable accelerator; see the devices above): no speedup to show."
+        )
+
+    doc.heading(3, "Plots")
+    bars = views.bar_rows(rows)
+    if len(bars) < len(rows):
+        doc.paragraph("Bar charts show each sequence-length sweep at its longest length only.")
+    speedup_png = plots.speedup_plot(bars, out / f"{prefix}speedup.png", run.machine)
+    if speedup_png:
+        doc.image(speedup_png, "Speedup over the CPU per workload")
+        images.append(speedup_png)
+    series = views.attention_series(run.records)
+    if series:
+        attention_png = plots.attention_plot(series, out / f"{prefix}attention.png", run.machine)
+        doc.image(attention_png, "Attention time against sequence length (log-log)")
+        images.append(attention_png)
+        doc.table(
+            Table(
+                ["implementation and device", "lengths", "fitted slope (time ~ L^p)"],
+                [
+                    [s.label, ", ".join(map(str, s.lengths)), format_exponent(s.slope)]
+                    for s in series
+                ],
+                numeric={2},
+            )
+        )
+    throughput_png = plots.throughput_plot(
+        [r for r in bars if not r["ceiling"]], out / f"{prefix}throughput.png", run.machine
+    )
+    if throughput_png:
+        doc.image(throughput_png, "Throughput per device")
+        images.append(throughput_png)
+
+    _other_sections(doc, run)
+    if run.plain:
+        doc.heading(3, "Left out of this run")
+        doc.bullets(
+            [
+                f"{len(run.plain)} benchmarks without accelbench's extra_info "
+                f"(no device, throughput or FLOPs known): {', '.join(run.plain)}"
+            ]
+        )
+    return images
+
+
+def _device_lines(run: Run) -> list[str]:
+    seen = sorted({r.device for r in run.measured}, key=device_order)
+    lines = [f"{d}: {run.device_label(d)}" for d in seen]
+    for name, facts in run.device_facts().items():
+        if name not in seen and facts.get("reason"):
+            lines.append(f"{name}: not usable ({facts['reason']})")
+    return lines
+
+
+def _ceiling_table(
+    doc: Document, peaks: dict[tuple[str, str], views.CeilingFigures], rows: list[dict[str, Any]]
+) -> None:
+    speedup = {(r["device"], r["dtype"], r["variant"]): r["speedup"] for r in rows if r["ceiling"]}
+    body = []
+    for (device, dtype), p in sorted(peaks.items(), key=lambda kv: device_order(kv[0][0])):
+        body.append(
+            [
+                p.label,
+                dtype,
+                f"{p.matmul_n}^3" if p.matmul_n else "-",
+                format_figure(p.matmul_tflops),
+                format_speedup(speedup.get((device, dtype, MATMUL))),
+                f"{p.copy_bytes / 2**20:.4g} MiB" if p.copy_bytes else "-",
+                format_figure(p.copy_gb_per_s),
+                format_speedup(speedup.get((device, dtype, COPY))),
+            ]
+        )
+    header = [
+        "device",
+        "dtype",
+        "matmul",
+        "matmul TFLOP/s",
+        "matmul vs CPU",
+        "copy (read+write)",
+        "copy GB/s",
+        "copy vs CPU",
+    ]
+    doc.table(Table(header, body, numeric={3, 4, 5, 6, 7}))
+    note = (
+        "A workload's *of ceiling* is its TFLOP/s over the matmul TFLOP/s of the same device "
+        "and dtype in this run. Copy bandwidth counts bytes read plus bytes written."
+    )
+    if any(r["ceiling"] and r["size"] == "smoke" for r in rows):
+        note += " At the smoke size both fit in caches: these are not the machine's real peaks."
+    doc.paragraph(note)
+
+
+def _workload_table(rows: list[dict[str, Any]]) -> Table:
+    """One row per case and device; a mode column (eager, compile, eager channels_last), and
+    where any case was compiled, its compilation time (outside the timed rounds)."""
+    compiled = any(r["mode"] != DEFAULT_MODE for r in rows)
+    header = [
+        "phase",
+        "variant",
+        "mode",
+        "dtype",
+        "size",
+        "device",
+        "median",
+        "IQR",
+        "throughput",
+        "TFLOP/s",
+        "of ceiling",
+        "speedup over CPU",
+    ]
+    header += ["compile time"] if compiled else []
+    body = []
+    for r in rows:
+        iqr = "-"
+        if r["iqr_s"] is not None:
+            iqr = f"{format_seconds(r['iqr_s'])} ({r['iqr_s'] / r['median_s']:.0%})"
+            iqr += " *noisy*" if r["noisy"] else ""
+        line = [
+            r["phase"],
+            " ".join(x for x in (r["variant"], batch_label(r["batch"])) if x) or "-",
+            execution_label(r["mode"], r["memory_format"]),
+            r["dtype"],
+            r["size"],
+            r["device_label"],
+            format_seconds(r["median_s"]),
+            iqr,
+            format_rate(r["throughput_per_s"], r["item_unit"]),
+            format_figure(r["tflops_per_s"]),
+            format_share(r["ceiling_share"]),
+            format_speedup(r["speedup"]),
+        ]
+        line += [format_seconds(r["compile_time_s"])] if compiled else []
+        body.append(line)
+    return Table(header, body, numeric=set(range(6, len(header))))
+
+
+def _other_sections(doc: Document, run: Run) -> None:
+    """The suite's other summary sections (e.g. scaling), computed from the run's records by
+    the summary's own code; sections saved by a newer suite that this one does not know, as
+    plain tables."""
+    blocks: list[tuple[str, Any]] = []
+    computed = views.compute_all(run.records)
+    for key, rows in computed.items():
+        if key != "speedups" and rows:  # speedups are shown above, per workload
+            blocks.append(("code", RENDERERS[key](rows)))
+    for key, rows in run.block.items():
+        if key in computed or not isinstance(rows, list) or not rows:
+            continue
+        dict_rows = [r for r in rows if isinstance(r, dict)]
+        if dict_rows:
+            blocks.append(("table", (key, _generic_table(dict_rows))))
+    if not blocks:
+        return
+    doc.heading(3, "Other summary sections")
+    for kind, value in blocks:
+        if kind == "code":
+            doc.code(value)
+        else:
+            key, table = value
+            doc.paragraph(f"`{key}` (as saved in the run):")
+            doc.table(table)
+
+
+def _generic_table(rows: list[dict[str, Any]]) -> Table:
+    header = list(dict.fromkeys(str(k) for r in rows for k in r))
+    return Table(header, [[_generic_value(r.get(k)) for k in header] for r in rows])
+
+
+def _generic_value(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.3g}" if math.isfinite(value) else str(value)
+    return f"{value!s:.200}"
+
+
+def _machines_section(doc: Document, runs: list[Run], out: Path) -> list[Path]:
+    table = views.machine_table(runs)
+    doc.heading(2, "Across machines")
+    doc.paragraph(
+        "Each column is one device of one run, labelled by its chip or GPU. A cell is the "
+        "case's throughput (GB/s for the copy ceiling, TFLOP/s for the matmul ceiling); "
+        "cases match on framework, workload, variant, phase, dtype, size, mode, memory "
+        "format and batch."
+    )
+    body = [
+        [case, unit, *(format_compact(v) for v in values)]
+        for case, unit, values in zip(table.cases, table.units, table.values)
+    ]
+    doc.table(
+        Table(["case", "unit", *table.columns], body, numeric=set(range(2, 2 + len(table.columns))))
+    )
+    if table.shared_cases == 0:
+        doc.paragraph(
+            "The runs have no case in common (same workload, variant, phase, dtype, size and "
+            "mode): nothing to compare side by side. Run the same size and dtype on each machine."
+        )
+        return []
+    png = plots.machines_plot(table, out / "machines.png")
+    if png is None:
+        return []
+    doc.image(png, "Throughput across machines, relative to the reference column")
+    return [png]

@@ -1,0 +1,236 @@
+"""Numbers and tables as text: the end-of-run summary, ``compare`` and the report's cells."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from itertools import combinations
+from typing import Any
+
+from accelbench.results.record import DEFAULT_MODE, batch_label, execution_label
+from accelbench.results.views import FRAMEWORK_NAMES, framework_order, pair_key
+
+# Numbers ----------------------------------------------------------------------------------
+
+
+def format_seconds(value: float | None) -> str:
+    if value is None:
+        return "-"
+    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("us", 1e-6)):
+        if value >= scale:
+            return f"{value / scale:.3g} {unit}"
+    return f"{value / 1e-9:.3g} ns"
+
+
+def format_rate(value: float | None, unit: str = "") -> str:
+    if value is None:
+        return "-"
+    for suffix, scale in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
+        if value >= scale:
+            return f"{value / scale:.3g}{suffix} {unit}/s".strip()
+    return f"{value:.3g} {unit}/s".strip()
+
+
+def format_speedup(value: float | None) -> str:
+    return f"{value:.2f}x" if value else "-"
+
+
+def format_exponent(value: float | None) -> str:
+    return "-" if value is None or not math.isfinite(value) else f"{round(value, 2) + 0.0:.2f}"
+
+
+def format_share(share: float | None) -> str:
+    if share is None:
+        return "-"
+    pct = share * 100
+    return f"{pct:.0f}%" if pct >= 10 else f"{pct:.2g}%"
+
+
+def format_figure(value: float | None) -> str:
+    """Three significant digits without an exponent: 0.0000219, 0.107, 4.2, 765, 4210."""
+    if not value:
+        return "-"
+    if abs(value) >= 100:
+        return f"{value:.0f}"
+    decimals = max(0, 2 - math.floor(math.log10(abs(value))))
+    return f"{value:.{decimals}f}".rstrip("0").rstrip(".")
+
+
+def format_compact(value: float | None) -> str:
+    """A figure whose unit is said elsewhere: 6.97k, 41M, 4200, 0.107."""
+    if value is None:
+        return "-"
+    for suffix, scale in (("T", 1e12), ("G", 1e9), ("M", 1e6), ("k", 1e3)):
+        if value >= 10 * scale or (value >= scale and suffix != "k"):
+            return f"{value / scale:.3g}{suffix}"
+    return format_figure(value)
+
+
+def format_table(header: list[str], rows: list[list[str]]) -> str:
+    widths = [max(len(h), *(len(r[i]) for r in rows), 0) for i, h in enumerate(header)]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths)).rstrip()]
+    lines.append("  ".join("-" * w for w in widths))
+    lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
+    return "\n".join(lines)
+
+
+def _case(row: dict[str, Any], *fields: str) -> str:
+    """The named fields of a row, with a ``--batch`` batch as ``batch=N`` and a mode or layout
+    other than eager in the default layout as written (``compile``, ``channels_last``)."""
+    values = []
+    for f in fields:
+        value = row.get(f)
+        if f == "batch":
+            value = batch_label(value or "")
+        elif f == "mode" and value == DEFAULT_MODE:
+            value = ""
+        values.append(str(value) if value else "")
+    return " ".join(v for v in values if v)
+
+
+# The summary sections ---------------------------------------------------------------------
+
+
+def render_speedups(rows: list[dict[str, Any]]) -> str:
+    if not rows:
+        return ""
+    header = ["case", "phase", "mode", "dtype", "cpu median", "cpu throughput", "device"]
+    header += ["median", "throughput", "speedup"]
+    body = []
+    for r in rows:
+        unit = r["item_unit"]
+        body.append(
+            [
+                _case(r, "framework", "workload", "variant", "batch"),
+                r["phase"],
+                execution_label(r["mode"], r["memory_format"]),
+                r["dtype"],
+                format_seconds(r["cpu_median_s"]),
+                format_rate(r["cpu_throughput_per_s"], unit),
+                r["device"] or "-",
+                format_seconds(r["device_median_s"]),
+                format_rate(r["device_throughput_per_s"], unit),
+                format_speedup(r["speedup"]),
+            ]
+        )
+    title = "speedup over the CPU (median time per step, steady state; higher is faster)"
+    return f"{title}\n{format_table(header, body)}"
+
+
+def render_scaling(rows: list[dict[str, Any]]) -> str:
+    """One line per curve, one column per length (median, and speedup over the CPU)."""
+    if not rows:
+        return ""
+    all_lengths = sorted({n for r in rows for n in r["lengths"]})
+    header = ["case", "phase", "dtype", "device", "impl", "exponent", "longer half"]
+    header += [f"L={n}" for n in all_lengths]
+    body = []
+    for r in rows:
+        speedups = r["speedup_over_cpu"] or [None] * len(r["lengths"])
+        cells = {
+            n: format_seconds(t) + (f" {s:.2f}x" if s else "")
+            for n, t, s in zip(r["lengths"], r["median_s"], speedups)
+        }
+        body.append(
+            [
+                _case(r, "framework", "workload", "mode", "batch"),
+                r["phase"],
+                r["dtype"],
+                r["device"],
+                r["implementation"],
+                format_exponent(r["exponent"]),
+                format_exponent(r["exponent_long"]),
+                *(cells.get(n, "-") for n in all_lengths),
+            ]
+        )
+    title = (
+        "scaling with sequence length (median time per step; exponent: least-squares slope "
+        "of log time against log length, over all lengths and over the longer half; "
+        "Nx: speedup over the CPU at that length)"
+    )
+    return f"{title}\n{format_table(header, body)}"
+
+
+def render_frameworks(rows: list[dict[str, Any]]) -> str:
+    """Every framework's median, throughput and speedup over its own CPU, then a column per
+    pair of frameworks (``torch/tf`` above 1: PyTorch faster on that device)."""
+    if not rows:
+        return ""
+    names = sorted({fw for r in rows for fw in r["frameworks"]}, key=framework_order)
+    header = ["case", "phase", "dtype", "device"]
+    for fw in names:
+        header += [f"{fw} median", f"{fw} throughput", f"{fw} vs own cpu"]
+    pairs = list(combinations(names, 2))
+    header += [f"{a}/{b}" for a, b in pairs]
+    body = []
+    for r in rows:
+        case = _case(r, "workload", "variant", "mode", "memory_format", "batch")
+        line = [case, r["phase"], r["dtype"], r["device"]]
+        for fw in names:
+            line += [
+                format_seconds(r.get(f"{fw}_median_s")),
+                format_rate(r.get(f"{fw}_throughput_per_s"), r["item_unit"]),
+                format_speedup(r.get(f"{fw}_speedup_over_cpu")),
+            ]
+        line += [format_speedup(r.get(pair_key(a, b))) for a, b in pairs]
+        body.append(line)
+    shown = " vs ".join(FRAMEWORK_NAMES.get(fw, fw) for fw in names)
+    first, second = pairs[0]
+    title = (
+        f"{shown}, same network and batch (median time per step; {first}/{second} above 1: "
+        f"{FRAMEWORK_NAMES.get(first, first)} faster)"
+    )
+    return f"{title}\n{format_table(header, body)}"
+
+
+def render_modes(rows: list[dict[str, Any]]) -> str:
+    """Per device, each way a case ran: its median, throughput and speedup over the CPU run
+    the same way, then compile/eager and layout/nchw where the run has them, and the
+    compilation time and timed recompiles of compiled cases."""
+    if not rows:
+        return ""
+    layouts = any(r["memory_format"] for r in rows)
+    compiled = any(r["mode"] != DEFAULT_MODE for r in rows)
+    header = ["case", "phase", "dtype", "device", "mode", "median", "throughput", "vs cpu"]
+    header += ["compile/eager"] if compiled else []
+    header += ["layout/nchw"] if layouts else []
+    header += ["compile time", "recompiles"] if compiled else []
+    body = []
+    for r in rows:
+        line = [_case(r, "framework", "workload", "variant", "batch"), r["phase"], r["dtype"]]
+        line += [
+            r["device"],
+            execution_label(r["mode"], r["memory_format"]),
+            format_seconds(r["median_s"]),
+            format_rate(r["throughput_per_s"], r["item_unit"]),
+            format_speedup(r["speedup_over_cpu"]),
+        ]
+        line += [format_speedup(r["compile_over_eager"])] if compiled else []
+        line += [format_speedup(r["layout_over_default"])] if layouts else []
+        if compiled:
+            recompiles = r["recompiles_timed"]
+            line += [
+                format_seconds(r["compile_time_s"]),
+                "-" if recompiles is None else str(recompiles),
+            ]
+        body.append(line)
+    title = (
+        "execution modes, same device (median time per step; ratios above 1 are faster: "
+        "vs cpu = the CPU in the same mode and layout, compile/eager = eager over compiled, "
+        "layout/nchw = NCHW over channels_last; compile time: first call until compiled "
+        "steps were steady, outside the timed rounds)"
+    )
+    return f"{title}\n{format_table(header, body)}"
+
+
+RENDERERS: dict[str, Callable[[list[dict[str, Any]]], str]] = {
+    "speedups": render_speedups,
+    "scaling": render_scaling,
+    "frameworks": render_frameworks,
+    "modes": render_modes,
+}
+
+
+def render_all(computed: dict[str, list[dict[str, Any]]]) -> str:
+    parts = [RENDERERS[key](rows) for key, rows in computed.items() if key in RENDERERS and rows]
+    return "\n\n".join(p for p in parts if p)

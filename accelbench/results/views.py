@@ -1,0 +1,521 @@
+"""Views across records that pytest-benchmark cannot give, each figure with one rule.
+
+- speedups: per case, each accelerator's speedup over the CPU (CPU median / its median);
+- scaling: per device and implementation of a sequence-length sweep, the median at each
+  length, the exponent of time against length (over all lengths and over the longer half)
+  and the speedup over the CPU at each length;
+- frameworks: a workload built the same in several frameworks, every framework on a device
+  beside every other, each against its own CPU;
+- modes: a case run in several ways on a device (compiled beside eager, channels_last beside
+  the default layout), each way against the eager or default-layout one, with its
+  compilation time;
+- ceilings and per-record rows (share of the matmul ceiling), attention series and the
+  across-machines table, which ``report`` draws.
+
+The end-of-run summary, the saved ``accelbench`` block of the JSON and ``report`` all call
+these functions on the same ``Record`` values, so they show the same numbers. Rows of the
+saved sections are plain dicts: they land in the JSON as they are.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from itertools import combinations
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from accelbench.results.record import (
+    DEFAULT_MODE,
+    CaseKey,
+    Record,
+    batch_label,
+    device_order,
+    execution_label,
+    mode_order,
+    natural_key,
+)
+from accelbench.variants import parse_length_variant
+from accelbench.workloads.ceiling import COPY, MATMUL, Ceiling
+
+if TYPE_CHECKING:
+    from accelbench.results.runs import Run
+
+FRAMEWORK_ORDER = ("torch", "tf", "mlx")
+FRAMEWORK_NAMES = {"torch": "PyTorch", "tf": "TensorFlow", "mlx": "MLX"}
+MIN_LENGTHS_FOR_LONGER_HALF = 4  # the longer half of fewer lengths is one or two points
+
+
+# The rules --------------------------------------------------------------------------------
+
+
+def speedup(reference: Record | None, record: Record | None) -> float | None:
+    """How many times faster ``record`` ran than ``reference``: reference median / its median."""
+    if reference is None or record is None:
+        return None
+    return reference.median_s / record.median_s
+
+
+def fit_exponent(lengths: Sequence[float], times: Sequence[float]) -> float | None:
+    """The slope of the least-squares line through (log length, log time).
+
+    ``time = c * length**p`` gives ``p``. None with fewer than two distinct lengths or a
+    non-positive value, where no slope exists.
+    """
+    if len(set(lengths)) < 2 or any(t <= 0 for t in times) or any(n <= 0 for n in lengths):
+        return None
+    slope, _intercept = np.polyfit(np.log(lengths), np.log(times), 1)
+    return float(slope)
+
+
+def longer_half(
+    lengths: Sequence[int], times: Sequence[float]
+) -> tuple[Sequence[int], Sequence[float]]:
+    """The points at the longer half of the (sorted) lengths; the middle one too, for an odd
+    count."""
+    start = len(lengths) // 2
+    return lengths[start:], times[start:]
+
+
+def longer_half_exponent(lengths: Sequence[int], times: Sequence[float]) -> float | None:
+    """The exponent over the longer half of the lengths, past the launch-bound short ones.
+
+    At short lengths a GPU step costs about its kernel launches whatever L is, which
+    flattens the curve (an H200 ran naive attention at L=128, 256 and 512 in about 82 us
+    each), so the longer half is where attention's L^2 shows. None under
+    ``MIN_LENGTHS_FOR_LONGER_HALF`` lengths, whose half is too few points to fit.
+    """
+    if len(lengths) < MIN_LENGTHS_FOR_LONGER_HALF:
+        return None
+    return fit_exponent(*longer_half(lengths, times))
+
+
+def framework_order(framework: str) -> tuple[int, str]:
+    known = FRAMEWORK_ORDER.index(framework) if framework in FRAMEWORK_ORDER else 99
+    return (known, framework)
+
+
+def is_ceiling(record: Record) -> bool:
+    return (
+        bool(record.key)
+        and record.key.workload == Ceiling.name
+        and (  # type: ignore[union-attr]
+            record.key.variant in (MATMUL, COPY)  # type: ignore[union-attr]
+        )
+    )
+
+
+def measured(records: Iterable[Record]) -> list[Record]:
+    return [r for r in records if r.measured]
+
+
+def _key(record: Record) -> CaseKey:
+    assert record.key is not None
+    return record.key
+
+
+# Speedups ---------------------------------------------------------------------------------
+
+
+def _case_fields(key: CaseKey, *leave_out: str) -> dict[str, str]:
+    fields = key.as_dict()
+    for name in ("device", *leave_out):
+        fields.pop(name)
+    return fields
+
+
+def speedup_rows(records: Iterable[Record]) -> list[dict[str, Any]]:
+    """Per case and accelerator: the CPU's and the accelerator's median and throughput."""
+    by_case: dict[CaseKey, dict[str, Record]] = {}
+    for r in measured(records):
+        by_case.setdefault(_key(r).case, {})[r.device] = r
+    rows = []
+    for case, devices in sorted(by_case.items(), key=lambda item: item[0].sort_key()):
+        cpu = devices.get("cpu")
+        accelerators = sorted((d for d in devices if d != "cpu"), key=device_order) or [None]
+        for name in accelerators:
+            acc = devices.get(name) if name else None
+            row: dict[str, Any] = _case_fields(case)
+            row["item_unit"] = (cpu or acc).item_unit  # type: ignore[union-attr]
+            row["cpu_median_s"] = cpu.median_s if cpu else None
+            row["cpu_throughput_per_s"] = cpu.throughput_per_s if cpu else None
+            row["device"] = name
+            row["device_median_s"] = acc.median_s if acc else None
+            row["device_throughput_per_s"] = acc.throughput_per_s if acc else None
+            row["device_label"] = acc.device_label if acc else None
+            row["speedup"] = speedup(cpu, acc)
+            rows.append(row)
+    return rows
+
+
+# Scaling with sequence length -------------------------------------------------------------
+
+
+def _curves(records: Iterable[Record]) -> dict[CaseKey, dict[int, Record]]:
+    """Per curve (the key with the variant naming only the implementation): length -> record."""
+    curves: dict[CaseKey, dict[int, Record]] = {}
+    for r in measured(records):
+        point = parse_length_variant(_key(r).variant)
+        if point is not None:
+            implementation, length = point
+            curves.setdefault(_key(r).replace(variant=implementation), {})[length] = r
+    return curves
+
+
+def scaling_rows(records: Iterable[Record]) -> list[dict[str, Any]]:
+    """One row per (case, device, implementation) with at least one length measured."""
+    curves = _curves(records)
+    rows = []
+    for curve, points in sorted(curves.items(), key=lambda item: item[0].sort_key()):
+        lengths = sorted(points)
+        medians = [points[n].median_s for n in lengths]
+        row: dict[str, Any] = _case_fields(curve, "variant")
+        cpu = curves.get(curve.replace(device="cpu"))
+        row.update(
+            device=curve.device,
+            device_label=points[lengths[-1]].device_label,
+            implementation=curve.variant,
+            lengths=lengths,
+            median_s=medians,
+            tflops_per_s=[points[n].tflops_per_s for n in lengths],
+            exponent=fit_exponent(lengths, medians),
+            exponent_long=longer_half_exponent(lengths, medians),
+            speedup_over_cpu=None
+            if curve.device == "cpu"
+            else [speedup(cpu.get(n) if cpu else None, points[n]) for n in lengths],
+        )
+        rows.append(row)
+    return rows
+
+
+# Frameworks side by side ------------------------------------------------------------------
+
+
+def pair_key(first: str, second: str) -> str:
+    """``torch_vs_tf``: how many times faster ``first`` ran than ``second`` on a device."""
+    return f"{first}_vs_{second}"
+
+
+def framework_rows(records: Iterable[Record]) -> list[dict[str, Any]]:
+    """For each workload measured in two or more frameworks, one row per device: every
+    framework's median, throughput and speedup over its own CPU, and for every pair of
+    frameworks how many times faster the first ran (``torch_vs_tf`` = tf median / torch
+    median). A framework that did not run on a device leaves its figures None."""
+    cases: dict[CaseKey, dict[str, dict[str, Record]]] = {}
+    for r in measured(records):
+        case = _key(r).replace(framework="", device="")
+        cases.setdefault(case, {}).setdefault(r.device, {})[_key(r).framework] = r
+    rows = []
+    for case, devices in sorted(cases.items(), key=lambda item: item[0].sort_key()):
+        names = sorted({fw for by_fw in devices.values() for fw in by_fw}, key=framework_order)
+        if len(names) < 2:
+            continue
+        cpu = devices.get("cpu", {})
+        for device in sorted(devices, key=device_order):
+            here = devices[device]
+            row: dict[str, Any] = _case_fields(case, "framework")
+            row["device"] = device
+            row["frameworks"] = names
+            row["item_unit"] = next(iter(here.values())).item_unit
+            for fw in names:
+                record = here.get(fw)
+                row[f"{fw}_median_s"] = record.median_s if record else None
+                row[f"{fw}_throughput_per_s"] = record.throughput_per_s if record else None
+                row[f"{fw}_device_label"] = record.device_label if record else None
+                row[f"{fw}_speedup_over_cpu"] = (
+                    speedup(cpu.get(fw), record) if device != "cpu" else None
+                )
+            for first, second in combinations(names, 2):
+                row[pair_key(first, second)] = speedup(here.get(second), here.get(first))
+            rows.append(row)
+    return rows
+
+
+# Execution modes side by side ------------------------------------------------------------
+
+
+def mode_rows(records: Iterable[Record]) -> list[dict[str, Any]]:
+    """One row per record of a run that has any case compiled or in another layout (none
+    otherwise), with three ratios of median times per step (above 1: faster):
+
+    - ``speedup_over_cpu``: against the CPU running the same mode and layout (the speedup
+      table's rule);
+    - ``compile_over_eager``: a compiled case against the eager one, same device and layout;
+    - ``layout_over_default``: a channels_last case against the default layout, same device
+      and mode;
+
+    and the compilation time, measured apart from the timed rounds.
+    """
+    records = measured(records)
+    if all(_key(r).execution == DEFAULT_MODE for r in records):
+        return []
+    index = {_key(r): r for r in records}
+
+    def order(key: CaseKey) -> tuple[Any, ...]:
+        case = key.replace(device="", mode=DEFAULT_MODE, memory_format="")
+        return (case.sort_key(), device_order(key.device), key.memory_format, mode_order(key.mode))
+
+    rows = []
+    for key in sorted(index, key=order):
+        record = index[key]
+        cpu = index.get(key.replace(device="cpu")) if key.device != "cpu" else None
+        eager = index.get(key.replace(mode=DEFAULT_MODE)) if key.mode != DEFAULT_MODE else None
+        default = index.get(key.replace(memory_format="")) if key.memory_format else None
+        row: dict[str, Any] = _case_fields(key, "mode", "memory_format")
+        row.update(
+            device=key.device,
+            device_label=record.device_label,
+            mode=key.mode,
+            memory_format=key.memory_format,
+            item_unit=record.item_unit,
+            median_s=record.median_s,
+            throughput_per_s=record.throughput_per_s,
+            speedup_over_cpu=speedup(cpu, record),
+            compile_over_eager=speedup(eager, record),
+            layout_over_default=speedup(default, record),
+            compile_time_s=record.compile_time_s,
+            recompiles_timed=record.recompiles_timed,
+            graph_breaks=record.graph_breaks,
+        )
+        rows.append(row)
+    return rows
+
+
+# The saved sections -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Section:
+    """One summary view: rows computed from records, saved under ``accelbench.<key>``."""
+
+    key: str
+    compute: Callable[[list[Record]], list[dict[str, Any]]]
+
+
+SECTIONS = (
+    Section("speedups", speedup_rows),
+    Section("scaling", scaling_rows),
+    Section("frameworks", framework_rows),
+    Section("modes", mode_rows),
+)
+
+
+def compute_all(records: Iterable[Record]) -> dict[str, list[dict[str, Any]]]:
+    """Every section, as saved in the run's ``accelbench`` block and printed at its end."""
+    records = list(records)
+    return {s.key: s.compute(records) for s in SECTIONS}
+
+
+# Ceilings and per-record rows (report) ----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CeilingFigures:
+    """The measured peaks of one device in one dtype, within one run."""
+
+    device: str
+    dtype: str
+    label: str
+    matmul_tflops: float | None = None
+    matmul_n: int | None = None
+    copy_gb_per_s: float | None = None
+    copy_bytes: float | None = None
+
+
+def ceilings(records: Iterable[Record]) -> dict[tuple[str, str], CeilingFigures]:
+    """Per (device, dtype): the best matmul TFLOP/s and copy GB/s among the ceiling cases."""
+    found: dict[tuple[str, str], dict[str, Any]] = {}
+    for r in measured(records):
+        if not is_ceiling(r):
+            continue
+        key = (r.device, _key(r).dtype)
+        entry = found.setdefault(key, {"label": r.label})
+        if _key(r).variant == MATMUL and r.tflops_per_s:
+            if r.tflops_per_s > entry.get("matmul_tflops", 0):
+                entry["matmul_tflops"] = r.tflops_per_s
+                entry["matmul_n"] = r.matmul_n
+        elif _key(r).variant == COPY and r.bytes_per_s:
+            rate = r.bytes_per_s / 1e9
+            if rate > entry.get("copy_gb_per_s", 0):
+                entry["copy_gb_per_s"] = rate
+                entry["copy_bytes"] = r.bytes_per_step
+    return {k: CeilingFigures(device=k[0], dtype=k[1], **v) for k, v in found.items()}
+
+
+def ceiling_share(record: Record, peaks: dict[tuple[str, str], CeilingFigures]) -> float | None:
+    """The record's TFLOP/s over the matmul TFLOP/s of the same device and dtype in its run."""
+    peak = peaks.get((record.device, _key(record).dtype))
+    if not record.tflops_per_s or not peak or not peak.matmul_tflops or is_ceiling(record):
+        return None
+    return record.tflops_per_s / peak.matmul_tflops
+
+
+def case_rows(records: Iterable[Record]) -> list[dict[str, Any]]:
+    """One row per measured record with every figure the report shows; the speedup over the
+    CPU by the summary's rule (the CPU's own is 1)."""
+    records = measured(records)
+    by_case: dict[CaseKey, dict[str, Record]] = {}
+    for r in records:
+        by_case.setdefault(_key(r).case, {})[r.device] = r
+    peaks = ceilings(records)
+    rows = []
+    for r in records:
+        key = _key(r)
+        rows.append(
+            {
+                **key.as_dict(),
+                "key": key,
+                "device_label": r.label,
+                "median_s": r.median_s,
+                "iqr_s": r.stats.iqr,
+                "noisy": r.noisy,
+                "throughput_per_s": r.throughput_per_s,
+                "item_unit": r.item_unit,
+                "tflops_per_s": r.tflops_per_s,
+                "bytes_per_s": r.bytes_per_s,
+                "ceiling_share": ceiling_share(r, peaks),
+                "speedup": speedup(by_case[key.case].get("cpu"), r),
+                "ceiling": is_ceiling(r),
+                "compile_time_s": r.compile_time_s,
+                "recompiles_timed": r.recompiles_timed,
+            }
+        )
+    return sorted(rows, key=row_order)
+
+
+def row_order(row: dict[str, Any]) -> tuple[Any, ...]:
+    return (
+        row["ceiling"],
+        row["workload"],
+        row["framework"],
+        row["phase"],
+        natural_key(row["variant"]),
+        natural_key(row["batch"]),
+        mode_order(row["mode"]),
+        row["memory_format"],
+        row["dtype"],
+        row["size"],
+        device_order(row["device"]),
+    )
+
+
+def headline(row: dict[str, Any]) -> tuple[float | None, str]:
+    """The one figure that says how fast a case ran: GB/s for a copy, TFLOP/s for a matmul
+    ceiling, otherwise throughput; with its unit."""
+    if row["ceiling"] and row["variant"] == COPY and row["bytes_per_s"]:
+        return row["bytes_per_s"] / 1e9, "GB/s"
+    if row["ceiling"] and row["variant"] == MATMUL and row["tflops_per_s"]:
+        return row["tflops_per_s"], "TFLOP/s"
+    return row["throughput_per_s"], f"{row['item_unit']}/s"
+
+
+def sweep_key(key: CaseKey) -> CaseKey | None:
+    """The sweep a case is a point of (variant = implementation, any device), or None."""
+    point = parse_length_variant(key.variant)
+    return key.replace(variant=point[0], device="") if point else None
+
+
+def bar_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The rows a bar chart shows: of a sequence-length sweep only its longest length (the
+    attention plot shows them all)."""
+    longest: dict[CaseKey, int] = {}
+    for row in rows:
+        sweep = sweep_key(row["key"])
+        if sweep:
+            length = parse_length_variant(row["variant"])[1]  # type: ignore[index]
+            longest[sweep] = max(longest.get(sweep, 0), length)
+    kept = []
+    for row in rows:
+        sweep = sweep_key(row["key"])
+        if not sweep or parse_length_variant(row["variant"])[1] == longest[sweep]:  # type: ignore[index]
+            kept.append(row)
+    return kept
+
+
+# Attention series (report) ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Series:
+    """Time per step against sequence length for one implementation on one device, with the
+    exponents of the scaling section (the same rows, so the same values)."""
+
+    label: str
+    lengths: list[int]
+    medians_s: list[float]
+    slope: float | None
+    slope_longer_half: float | None
+
+
+def attention_series(records: Iterable[Record]) -> list[Series]:
+    """One series per scaling row: ``<implementation> on <device label>``, with the
+    framework, workload, phase, dtype, size, mode, layout and batch where they vary between
+    rows."""
+    rows = scaling_rows(records)
+    fields = ("framework", "workload", "phase", "dtype", "size", "mode", "memory_format", "batch")
+    varying = [f for f in fields if len({r[f] for r in rows}) > 1]
+    series = []
+    for r in rows:
+        extras = [batch_label(r[f]) if f == "batch" else r[f] for f in varying]
+        extras = [e for e in extras if e]
+        label = f"{r['implementation']} on {r['device_label'] or r['device']}"
+        label += f" ({', '.join(extras)})" if extras else ""
+        series.append(Series(label, r["lengths"], r["median_s"], r["exponent"], r["exponent_long"]))
+    return series
+
+
+# Across machines (report) -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MachineTable:
+    columns: list[str]  # one per (run, device), labelled by chip or GPU
+    cases: list[str]
+    units: list[str]
+    values: list[list[float | None]]  # [case][column]
+    in_plot: list[bool]  # False for the shorter lengths of a sweep
+
+    @property
+    def shared_cases(self) -> int:
+        return sum(sum(v is not None for v in row) > 1 for row in self.values)
+
+
+def machine_table(runs: list[Run]) -> MachineTable:
+    """Every case of every run, one column per device of each run; cases match on their
+    whole identity but the device."""
+    column_keys: list[tuple[int, str]] = []
+    labels: list[str] = []
+    cells: dict[CaseKey, dict[tuple[int, str], float | None]] = {}
+    case_info: dict[CaseKey, tuple[str, str, dict[str, Any]]] = {}
+    for index, run in enumerate(runs):
+        for row in case_rows(run.records):
+            col = (index, row["device"])
+            if col not in column_keys:
+                column_keys.append(col)
+                labels.append(row["device_label"])
+            value, unit = headline(row)
+            case = row["key"].case
+            cells.setdefault(case, {})[col] = value
+            conditions = (
+                row["dtype"],
+                row["size"],
+                execution_label(case.mode, case.memory_format, default=""),
+            )
+            name = f"{case.label} ({', '.join(c for c in conditions if c)})"
+            case_info.setdefault(case, (name, unit, {**row, "device": "", "key": case}))
+    shared = {label for label in labels if labels.count(label) > 1}
+    labels = [  # the same chip in two runs: tell the columns apart
+        f"{label} [run {key[0] + 1}]" if label in shared else label
+        for label, key in zip(labels, column_keys)
+    ]
+    order = sorted(cells, key=lambda k: row_order(case_info[k][2]))
+    pseudo = [case_info[k][2] for k in order]
+    plotted = {id(r) for r in bar_rows(pseudo)}
+    return MachineTable(
+        columns=labels,
+        cases=[case_info[k][0] for k in order],
+        units=[case_info[k][1] for k in order],
+        values=[[cells[k].get(col) for col in column_keys] for k in order],
+        in_plot=[id(r) in plotted for r in pseudo],
+    )

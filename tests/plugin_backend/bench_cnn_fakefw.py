@@ -1,0 +1,7 @@
+import pytest
+from fakefw.workload import FakeCNN
+
+
+@pytest.mark.workload.with_args(FakeCNN)
+def test_cnn_fakefw(measure):
+    measure()
