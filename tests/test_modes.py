@@ -9,6 +9,7 @@ import itertools
 import json
 import re
 
+import numpy as np
 import pytest
 import torch
 
@@ -483,3 +484,129 @@ def test_the_report_has_a_mode_column_and_the_compile_times(tmp_path):
         r"torch resnet18 +train +fp32 +cuda +compile +100 ms .* 2\.00x +42 s", markdown
     )
 
+
+# MLX: mx.compile ---------------------------------------------------------------------------
+
+
+def mlx_workload(cls, phase, mode="compile", variant=""):
+    from accelbench.backends.mlx import devices as mlx_devices
+
+    spec = CaseSpec("mlx", cls.name, "cpu", phase, size="smoke", variant=variant, mode=mode)
+    return cls(spec, mlx_devices.get_device("cpu"))
+
+
+def mlx_parity(workload):
+    from accelbench.backends.torch.devices import get_device
+    from accelbench.core import parity
+
+    reference_cls, reference_spec = workload.parity_reference(workload.spec)
+    assert (reference_spec.framework, reference_spec.mode) == ("torch", "eager")
+    expected = reference_cls(reference_spec, get_device("cpu")).parity_outputs()
+    return parity.compare(workload.parity_outputs(), expected, workload.spec.dtype)
+
+
+def test_mlx_compiles_a_training_step_with_model_and_optimizer_state_in_and_out(mlx, monkeypatch):
+    from accelbench.workloads.cnn_mlx import MlxSimpleCNN
+
+    calls = []
+    real_compile = mlx.compile
+
+    def recording(fn, inputs=None, outputs=None, **kw):
+        calls.append((inputs, outputs))
+        return real_compile(fn, inputs=inputs, outputs=outputs, **kw)
+
+    monkeypatch.setattr(mlx, "compile", recording)
+    workload = mlx_workload(MlxSimpleCNN, "train")
+    workload.compile_step()
+    ((inputs, outputs),) = calls
+    assert inputs is outputs
+    model_state, optimizer_state = inputs
+    assert model_state is workload.model.state and optimizer_state is workload.optimizer.state
+    assert "layers" in optimizer_state  # the momentum buffers exist before the trace
+    assert workload.compile_facts() == {"compile_backend": "mx.compile"}
+    assert workload.compilations() is None  # MLX does not count them: the first call compiles
+
+
+def test_a_compiled_mlx_training_step_updates_the_weights_as_the_eager_one_does(mlx):
+    from mlx.utils import tree_flatten
+
+    from accelbench.workloads.cnn_mlx import MlxSimpleCNN
+
+    eager, compiled = (mlx_workload(MlxSimpleCNN, "train", mode) for mode in ("eager", "compile"))
+    compiled.compile_step()
+    weights = {}
+    for name, workload in (("eager", eager), ("compile", compiled)):
+        for _ in range(2):
+            workload.step()
+        workload.device.synchronize()
+        weights[name] = {k: np.asarray(v) for k, v in tree_flatten(workload.model.parameters())}
+    assert weights["compile"].keys() == weights["eager"].keys()
+    for key, value in weights["eager"].items():
+        np.testing.assert_allclose(weights["compile"][key], value, rtol=1e-4, atol=1e-6)
+    initial = mlx_workload(MlxSimpleCNN, "train", "eager")
+    changed = [
+        k
+        for k, v in tree_flatten(initial.model.parameters())
+        if not np.allclose(np.asarray(v), weights["compile"][k])
+    ]
+    assert changed  # the compiled steps wrote their update back
+
+
+@pytest.mark.parametrize(
+    ("workload", "variant", "phase"),
+    [("cnn", "", "infer"), ("cnn", "", "train"), ("attention", "naive-L=64", "train")],
+)
+def test_a_compiled_mlx_case_reproduces_the_eager_pytorch_cpu_and_a_wrong_one_fails(
+    mlx, monkeypatch, workload, variant, phase
+):
+    from mlx.utils import tree_map
+
+    from accelbench.workloads.attention_mlx import MlxAttention
+    from accelbench.workloads.cnn_mlx import MlxSimpleCNN
+
+    cls = {"cnn": MlxSimpleCNN, "attention": MlxAttention}[workload]
+    honest = mlx_workload(cls, phase, variant=variant)
+    honest.compile_step()
+    result = mlx_parity(honest)
+    assert result.passed, result.errors
+    assert "output" in result.errors
+
+    real_compile = mlx.compile
+
+    def wrong(fn, **kw):  # a compiler whose code computes 5% off
+        compiled = real_compile(fn, **kw)
+        return lambda: tree_map(lambda a: a * 1.05, compiled())
+
+    monkeypatch.setattr(mlx, "compile", wrong)
+    planted = mlx_workload(cls, phase, variant=variant)
+    planted.compile_step()
+    assert not mlx_parity(planted).passed  # parity ran the compiled code
+
+
+def test_mlx_compile_in_a_whole_session_times_the_compilation_apart_and_passes_parity(suite, mlx):
+    add_benchmarks(suite, "test_cnn_mlx.py", "test_ceiling_mlx.py")
+    result = suite.runpytest(
+        *SMOKE,
+        *CPU,
+        "--frameworks",
+        "mlx",
+        "--mode",
+        "compile",
+        "-k",
+        "infer",
+        "--benchmark-json",
+        "run.json",
+    )
+    result.assert_outcomes(passed=1)  # the ceilings have no compiled form: left out
+    (bench,) = json.loads((suite.path / "run.json").read_text())["benchmarks"]
+    assert bench["name"] == "test_cnn_mlx[cpu-infer-compile]"
+    info = bench["extra_info"]
+    assert (info["framework"], info["mode"], info["compile_backend"]) == (
+        "mlx",
+        "compile",
+        "mx.compile",
+    )
+    assert info["compile_time_s"] > 0 and info["compile_steps"] == 1
+    assert info["compilations_warmup"] is None and info["recompiles_timed"] is None
+    assert info["parity_reference"] == "torch cpu fp32"
+    assert info["parity_max_rel_error"] <= info["parity_tolerance"]
