@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from accelbench import backends
 from accelbench.core.sizes import DEFAULT_PROFILE, PROFILES
 from accelbench.core.spec import DTYPES, EAGER, MEMORY_FORMATS, MODES, NCHW
+from accelbench.core.sweep import DEFAULT_SWEEP, SWEEPS
 
 
 class OptionError(ValueError):
@@ -48,6 +49,7 @@ class SuiteConfig:
     size: str = DEFAULT_PROFILE
     dtype: str = "fp32"
     frameworks: tuple[str, ...] = dataclasses.field(default_factory=backends.names)
+    sweep: str = DEFAULT_SWEEP
     modes: tuple[str, ...] = (EAGER,)
     memory_formats: tuple[str, ...] = (NCHW,)
     batch: int | None = None
@@ -59,16 +61,23 @@ class SuiteConfig:
         size: str,
         dtype: str,
         frameworks: str,
+        sweep: str = DEFAULT_SWEEP,
         modes: str = EAGER,
         memory_formats: str = NCHW,
         batch: str | None = None,
     ) -> SuiteConfig:
-        return cls(
+        config = cls(
             devices=parse_list("--devices", devices, backends.device_names()),
             size=parse_choice("--bench-size", size, PROFILES),
             dtype=parse_choice("--dtype", dtype, DTYPES),
             frameworks=parse_list("--frameworks", frameworks, backends.names()),
+            sweep=parse_choice("--sweep", sweep, SWEEPS),
             modes=parse_list("--mode", modes, MODES),
             memory_formats=parse_list("--memory-format", memory_formats, MEMORY_FORMATS),
             batch=parse_batch(batch),
         )
+        if config.batch is not None and config.sweep == "batch":
+            raise OptionError(
+                "--batch with --sweep batch: the sweep sets each batch itself; give one"
+            )
+        return config

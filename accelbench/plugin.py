@@ -19,6 +19,7 @@ from accelbench.core import machine
 from accelbench.core.runner import CaseSkipped, run_case
 from accelbench.core.sizes import DEFAULT_PROFILE, PROFILES
 from accelbench.core.spec import DTYPES, EAGER, MEMORY_FORMATS, MODES, NCHW, CaseSpec
+from accelbench.core.sweep import DEFAULT_SWEEP, SWEEPS, case_variants
 from accelbench.results import baseline, files, saving, text, views
 from accelbench.results.record import parse_entries
 from accelbench.results.runs import RESULTS_FORMAT
@@ -33,12 +34,11 @@ class SuiteState:
     chosen: baseline.BaselineChoice | None = None
     machine_note: str = ""
     not_comparable: baseline.NotComparable = field(default_factory=baseline.NotComparable)
-    save_error: str = ""
+    save_errors: list[str] = field(default_factory=list)
     saved: list[str] = field(default_factory=list)
 
 
 STATE = pytest.StashKey[SuiteState]()
-BASELINE_FOUND = pytest.StashKey[bool]()
 SESSION = pytest.StashKey[pytest.Session]()
 BENCHMARK_SESSION = "pytest-benchmark"  # the name pytest-benchmark registers its session as
 
@@ -91,6 +91,13 @@ def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginMa
         help="Comma-separated frameworks to benchmark. Default: %(default)r",
     )
     group.addoption(
+        "--sweep",
+        default=DEFAULT_SWEEP,
+        help=f"Sweep: {', '.join(SWEEPS)}. 'batch' runs each workload at batch sizes doubling "
+        "from 1 to the size profile's maximum, each point its own case (batch=N), and gives "
+        "the CPU/accelerator crossover. Default: %(default)r",
+    )
+    group.addoption(
         "--mode",
         default=EAGER,
         help=f"Comma-separated execution modes: {', '.join(MODES)} (torch.compile, TensorFlow's "
@@ -106,7 +113,7 @@ def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginMa
         "--batch",
         default=None,
         help="Batch size for every workload that has one, instead of the size profile's "
-        "(recorded in the case's id as batch=N). Default: the profile's",
+        "(in the case's variant as batch=N, as a point of --sweep batch). Default: the profile's",
     )
     pluginmanager.register(DeferJsonOpen(parser), "accelbench-defer-json-open")
 
@@ -128,6 +135,7 @@ def pytest_configure(config: pytest.Config) -> None:
             config.getoption("bench_size"),
             config.getoption("dtype"),
             config.getoption("frameworks"),
+            config.getoption("sweep"),
             config.getoption("mode"),
             config.getoption("memory_format"),
             config.getoption("batch"),
@@ -188,11 +196,12 @@ def _choose_baseline(
     folder = storage / get_machine_id()
     hint = "save one first with: pytest benchmarks --benchmark-only --benchmark-autosave"
     if compare is not True:
-        if not baseline.explicit_baseline(folder, str(compare)):
+        named = baseline.explicit_baseline(folder, str(compare))
+        if not named:
             raise pytest.UsageError(
                 f"--benchmark-compare={compare}: no saved run by that name in {folder}"
             )
-        return None
+        return baseline.named_baseline(named[0])
     choice = baseline.choose_baseline(folder, suite.size, suite.dtype)
     if choice.path is None:
         skipped = f", {len(choice.skipped)} partial or unreadable" if choice.skipped else ""
@@ -212,7 +221,6 @@ def pytest_benchmark_compare_machine_info(
     pytest-benchmark's own check (which runs next) the same machine_info: its message is the
     two machine_info dicts whole, and with a storage outside the current folder it crashes
     (INTERNALERROR) while writing it."""
-    config.stash[BASELINE_FOUND] = True
     saved = compared_benchmark.get("machine_info")
     if STATE in config.stash and isinstance(saved, dict):
         config.stash[STATE].machine_note = baseline.machine_differences(machine_info, saved)
@@ -227,11 +235,11 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     suite = metafunc.config.stash[STATE].config
     metafunc.parametrize("device", suite.devices)
     metafunc.parametrize("phase", workload_cls.phases)
-    variants = workload_cls.variants(suite.size)
+    variants = case_variants(workload_cls, suite.size, suite.sweep, suite.batch)
     if variants != [""]:
         metafunc.parametrize("variant", variants)
-    # Modes, layouts and a batch override are named in a case's id only when asked for, so
-    # the ids of a default run stay those of earlier saved runs.
+    # Modes and layouts are named in a case's id only when asked for, so the ids of a
+    # default run stay those of earlier saved runs.
     modes = [m for m in suite.modes if m in workload_cls.modes]
     if modes and suite.modes != (EAGER,):
         metafunc.parametrize("mode", modes)
@@ -239,8 +247,6 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if formats and suite.memory_formats != (NCHW,):
         values = ["" if f == NCHW else f for f in formats]  # the default layout is ""
         metafunc.parametrize("memory_format", values, ids=formats)
-    if suite.batch is not None and workload_cls.has_batch():
-        metafunc.parametrize("batch_override", [str(suite.batch)], ids=[f"batch={suite.batch}"])
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -276,11 +282,6 @@ def memory_format() -> str:
 
 
 @pytest.fixture
-def batch_override() -> str:
-    return ""
-
-
-@pytest.fixture
 def measure(
     request: pytest.FixtureRequest,
     benchmark: Any,
@@ -289,7 +290,6 @@ def measure(
     variant: str,
     mode: str,
     memory_format: str,
-    batch_override: str,
 ) -> Any:
     """Call it once in a benchmark marked ``workload(cls)``: builds, checks and times the case."""
     marker = request.node.get_closest_marker("workload")
@@ -309,7 +309,6 @@ def measure(
         variant=variant,
         mode=mode,
         memory_format=memory_format,
-        batch=batch_override,
     )
 
     def run() -> dict[str, Any]:
@@ -387,12 +386,10 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> Any:
         state.outcome = _outcome(session, state, exitstatus)
         if bs.compared_mapping:
             state.not_comparable = baseline.keep_comparable(bs.compared_mapping, _entries(bs))
-        try:
-            state.saved = [str(p) for p in saving.save_run(config, bs)]
-        except saving.SaveError as exc:
-            state.save_error = str(exc)
-            if session.exitstatus == pytest.ExitCode.OK:
-                session.exitstatus = pytest.ExitCode.INTERNAL_ERROR
+        written, state.save_errors = saving.save_run(config, bs)
+        state.saved = [str(p) for p in written]
+        if state.save_errors and session.exitstatus == pytest.ExitCode.OK:
+            session.exitstatus = pytest.ExitCode.INTERNAL_ERROR
     return (yield)
 
 
@@ -468,8 +465,8 @@ def _write_summary(terminalreporter: Any, config: pytest.Config) -> None:
     if body:
         terminalreporter.write_sep("=", "accelbench summary")
         terminalreporter.write_line(body)
-    if state.save_error:
-        terminalreporter.write_line(f"accelbench: {state.save_error}", red=True)
+    for error in state.save_errors:
+        terminalreporter.write_line(f"accelbench: {error}", red=True)
 
 
 def _comparison_lines(state: SuiteState) -> list[str]:

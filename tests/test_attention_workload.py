@@ -13,8 +13,7 @@ from torch.nn.attention import SDPBackend, sdpa_kernel
 from torch.utils.flop_counter import FlopCounterMode
 
 from accelbench.backends.torch.devices import get_device
-from accelbench.core.spec import CaseSpec
-from accelbench.variants import parse_length_variant
+from accelbench.core.spec import CaseSpec, parse_length_variant
 from accelbench.workloads import attention
 from accelbench.workloads.attention import Attention, attention_flops
 

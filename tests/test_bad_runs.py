@@ -16,7 +16,6 @@ import pytest
 from fixtures.runs import record, saved_run, write
 
 from accelbench.__main__ import main
-from accelbench.results.runs import load_run
 
 from conftest import ROOT
 
@@ -191,6 +190,8 @@ def test_a_run_saved_by_the_previous_version_still_loads_as_eager():
     """tests/fixtures/saved_e794f7d.json: a smoke run saved by the suite at commit e794f7d
     (no results format, no mode, machine facts all in machine_info), trimmed to one
     benchmark without its raw timings."""
+    from accelbench.results.runs import load_run
+
     run = load_run(FIXTURES / "saved_e794f7d.json")
     assert run.format == 1 and not run.partial
     (record_,) = run.records

@@ -161,6 +161,21 @@ def test_the_same_test_at_another_size_is_not_comparable_and_does_not_fail(
     assert "not comparable (size smoke -> standard)" in out
 
 
+@pytest.mark.parametrize(
+    ("field", "value", "note"),
+    [("dtype", "bf16", "dtype fp32 -> bf16"), ("mode", "compile", "mode eager -> compile")],
+)
+def test_the_same_test_in_another_dtype_or_mode_is_not_comparable(
+    tmp_path, baseline, capsys, field, value, note
+):
+    """The baseline saved no mode (runs before modes existed): it reads as eager."""
+    other = records({"test_cnn_torch[cpu-train]": 10})
+    other[0]["extra_info"][field] = value
+    current = write(tmp_path / "current.json", saved_run(other))
+    assert main(["compare", str(baseline), str(current), "--fail-on", "regression"]) == 0
+    assert f"not comparable ({note})" in capsys.readouterr().out
+
+
 def test_benchmarks_in_one_run_only_are_listed(tmp_path, baseline, capsys):
     fewer = records()[:3]
     current = write(tmp_path / "current.json", saved_run(fewer))

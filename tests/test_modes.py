@@ -42,6 +42,10 @@ CPU = ("--devices", "cpu")
             "ERROR: --memory-format: unknown value 'nhwc'; choose from nchw, channels_last",
         ),
         (["--batch", "0"], "ERROR: --batch: expected a positive whole number, not '0'"),
+        (
+            ["--batch", "8", "--sweep", "batch"],
+            "ERROR: --batch with --sweep batch: the sweep sets each batch itself; give one",
+        ),
     ],
 )
 def test_unknown_modes_layouts_and_batches_are_usage_errors(suite, args, message):
@@ -58,13 +62,14 @@ def test_each_mode_layout_and_batch_is_its_own_case_named_in_its_id(suite):
     result = suite.runpytest("--collect-only", "-q", *CPU, "-k", "train", *args)
     result.stdout.fnmatch_lines(
         [
-            "benchmarks/test_cnn_torch.py::test_cnn_torch[cpu-train-eager-nchw-batch=8]",
-            "benchmarks/test_cnn_torch.py::test_cnn_torch[cpu-train-eager-channels_last-batch=8]",
-            "benchmarks/test_cnn_torch.py::test_cnn_torch[cpu-train-compile-nchw-batch=8]",
-            "benchmarks/test_cnn_torch.py::test_cnn_torch[cpu-train-compile-channels_last-batch=8]",
+            # --batch N is the variant batch=N, the same point as --sweep batch names it
+            "benchmarks/test_cnn_torch.py::test_cnn_torch[cpu-train-batch=8-eager-nchw]",
+            "benchmarks/test_cnn_torch.py::test_cnn_torch[cpu-train-batch=8-eager-channels_last]",
+            "benchmarks/test_cnn_torch.py::test_cnn_torch[cpu-train-batch=8-compile-nchw]",
+            "benchmarks/test_cnn_torch.py::test_cnn_torch[cpu-train-batch=8-compile-channels_last]",
             # the Transformer has no choice of layout: no layout in its id
-            "benchmarks/test_transformer.py::test_transformer[cpu-train-eager-batch=8]",
-            "benchmarks/test_transformer.py::test_transformer[cpu-train-compile-batch=8]",
+            "benchmarks/test_transformer.py::test_transformer[cpu-train-batch=8-eager]",
+            "benchmarks/test_transformer.py::test_transformer[cpu-train-batch=8-compile]",
             "6/12 tests collected*",
         ]
     )
@@ -98,9 +103,17 @@ def test_workloads_without_a_compiled_form_are_left_out_of_a_compile_only_run(su
 
 def test_mode_layout_and_batch_are_in_the_group_and_the_reference_is_eager_cpu_fp32():
     spec = CaseSpec(
-        "torch", "resnet18", "cuda", "train", "bf16", "full", "", "compile", "channels_last", "256"
+        "torch",
+        "resnet18",
+        "cuda",
+        "train",
+        "bf16",
+        "full",
+        "batch=256",
+        "compile",
+        "channels_last",
     )
-    assert spec.group == "torch resnet18 train compile channels_last batch=256 bf16 full"
+    assert spec.group == "torch resnet18 train batch=256 compile channels_last bf16 full"
     assert CaseSpec("torch", "cnn", "cpu", "infer").group == "torch cnn infer eager fp32 standard"
     reference = spec.reference()
     assert (reference.device, reference.dtype, reference.mode, reference.memory_format) == (
@@ -109,7 +122,7 @@ def test_mode_layout_and_batch_are_in_the_group_and_the_reference_is_eager_cpu_f
         "eager",
         "",
     )
-    assert reference.batch == "256"  # the same shapes
+    assert reference.variant == "batch=256"  # the same shapes
     assert (
         spec.needs_parity and CaseSpec("torch", "cnn", "cpu", "infer", mode="compile").needs_parity
     )
@@ -457,7 +470,7 @@ def test_runs_saved_before_modes_existed_read_as_eager_and_show_no_modes_view():
     records = read(
         [runs.record("cnn", "cpu", "train", 0.01), runs.record("cnn", "cuda", "train", 0.001)]
     )
-    assert all((r.key.mode, r.key.memory_format, r.key.batch) == ("eager", "", "") for r in records)
+    assert all((r.key.mode, r.key.memory_format) == ("eager", "") for r in records)
     assert mode_rows(records) == []
     assert compute_all(records)["modes"] == []
     (row,) = speedup_rows(records)

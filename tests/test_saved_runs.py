@@ -33,7 +33,7 @@ def test_saved_json_carries_extra_info_machine_info_and_the_speedup_summary(suit
     }
     assert info["dtype_ran"] == "fp32"
     assert info["shapes"] == {"batch": 16, "input": [16, 3, 32, 32], "memory_format": "nchw"}
-    assert (info["mode"], info["memory_format"], info["batch"]) == ("eager", "", "")
+    assert (info["mode"], info["memory_format"]) == ("eager", "")
     assert info["throughput_per_s"] == pytest.approx(16 / bench["stats"]["median"])
     assert info["tflops_per_s"] == pytest.approx(
         info["flops_per_step"] / bench["stats"]["median"] / 1e12
@@ -49,6 +49,8 @@ def test_saved_json_carries_extra_info_machine_info_and_the_speedup_summary(suit
     assert env["system"]["cpu"]
     (row,) = saved["accelbench"]["speedups"]
     assert row["cpu_median_s"] == bench["stats"]["median"]
+    assert saved["accelbench"]["format"] == 2 and saved["accelbench"]["partial"] is False
+    assert list(suite.path.rglob(".accelbench-tmp-*")) == []  # written whole, then renamed
 
 
 def test_autosave_twice_then_compare_and_gate_on_a_planted_slowdown(suite, monkeypatch):

@@ -4,11 +4,11 @@ import json
 
 import pytest
 
+from accelbench.core.spec import batch_variant, length_variant, parse_length_variant
 from accelbench.results import text, views
 from accelbench.results.record import parse_entries
 from accelbench.results.text import render_scaling
 from accelbench.results.views import fit_exponent, longer_half, longer_half_exponent
-from accelbench.variants import length_variant, parse_length_variant
 
 from conftest import SMOKE, add_benchmarks
 
@@ -112,6 +112,30 @@ def test_rows_give_medians_exponent_and_speedup_over_the_cpu_at_each_length():
     assert rows["cuda", "sdpa"]["speedup_over_cpu"] == pytest.approx([n / 2 for n in LENGTHS])
     assert rows["cpu", "naive"]["speedup_over_cpu"] is None
     json.dumps(rows["cuda", "sdpa"])  # lands in the saved JSON as it is
+
+
+def test_length_sweeps_at_different_batches_are_separate_curves():
+    """``sdpa-L=1024-batch=16`` is a point of the curve ``sdpa-batch=16``: the batch is part
+    of the curve, the length its axis, and each batch's CPU is its own reference."""
+    records = []
+    for batch in (1, 16):
+        for device, scale in (("cpu", 1e-9), ("cuda", 1e-11)):
+            records += [
+                record(device, batch_variant(length_variant("sdpa", n), batch), scale * batch * n)
+                for n in LENGTHS
+            ]
+    rows = {(r["device"], r["implementation"]): r for r in scaling_rows(records)}
+    assert sorted(rows) == [
+        ("cpu", "sdpa-batch=1"),
+        ("cpu", "sdpa-batch=16"),
+        ("cuda", "sdpa-batch=1"),
+        ("cuda", "sdpa-batch=16"),
+    ]
+    cuda16 = rows["cuda", "sdpa-batch=16"]
+    assert cuda16["lengths"] == LENGTHS
+    assert cuda16["median_s"] == pytest.approx([1e-11 * 16 * n for n in LENGTHS])
+    assert cuda16["exponent"] == pytest.approx(1.0)
+    assert cuda16["speedup_over_cpu"] == pytest.approx([100.0] * len(LENGTHS))
 
 
 def test_a_length_missing_on_the_cpu_has_no_speedup():

@@ -45,6 +45,8 @@ def test_a_broken_tensorflow_skips_tf_cases_with_its_error_and_torch_still_runs(
     )
     saved = saved_run(tf_suite)
     assert {b["extra_info"]["framework"] for b in saved["benchmarks"]} == {"torch"}
+    # TensorFlow's facts depend on --frameworks: the run's own block holds them.
+    assert "tensorflow" not in saved["machine_info"]["accelbench"]
     tf_facts = saved["accelbench"]["environment"]["tensorflow"]
     assert "planted tensorflow" in tf_facts["import_error"]
 
@@ -62,7 +64,9 @@ def test_a_torch_only_run_never_imports_tensorflow(tf_suite):
     )
     result.assert_outcomes(passed=1, deselected=3)
     assert json.loads((tf_suite.path / "loaded.json").read_text()) == []
-    assert saved_run(tf_suite)["accelbench"]["environment"].get("tensorflow") is None
+    saved = saved_run(tf_suite)
+    assert saved["machine_info"]["accelbench"].get("tensorflow") is None
+    assert saved["accelbench"]["environment"].get("tensorflow") is None
 
 
 def test_tf_smoke_run_on_the_cpu_beside_torch(tf, tf_suite):

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import json
 import statistics
 import sys
 from pathlib import Path
@@ -22,6 +21,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from accelbench import backends
 from accelbench.core.spec import CaseSpec
+from accelbench.results.record import IDENTITY_FIELDS, CaseKey
+from accelbench.results.runs import RunError, load_run
 
 
 def main() -> int:
@@ -76,17 +77,22 @@ def main() -> int:
         f"median {median * 1e3:.3f} ms/step over {args.blocks} blocks"
     )
     if args.run:
-        for bench in json.loads(Path(args.run).read_text())["benchmarks"]:
-            info = bench["extra_info"]
-            if all(info.get(f) == v for f, v in spec.as_dict().items()):
-                suite = bench["stats"]["median"]
-                print(
-                    f"suite median {suite * 1e3:.3f} ms/step (k={info['steps_per_round']}); "
-                    f"difference {100 * (suite - median) / median:+.1f}% vs. events"
-                )
-                break
-        else:
+        try:
+            run = load_run(args.run)
+        except RunError as exc:
+            print(f"event_crosscheck: {exc}", file=sys.stderr)
+            return 2
+        fields = spec.as_dict()
+        wanted = CaseKey(**{f: fields[f] for f in IDENTITY_FIELDS if f in fields})
+        match = next((r for r in run.measured if r.key == wanted), None)
+        if match is None:
             print("no matching case in the saved run")
+        else:
+            suite = match.median_s
+            print(
+                f"suite median {suite * 1e3:.3f} ms/step (k={match.stats.iterations}); "
+                f"difference {100 * (suite - median) / median:+.1f}% vs. events"
+            )
     return 0
 
 

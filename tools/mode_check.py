@@ -26,7 +26,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from accelbench import backends
-from accelbench.core.spec import EAGER, MODES, NCHW, CaseSpec
+from accelbench.core.spec import EAGER, MODES, NCHW, CaseSpec, batch_variant
 
 
 def main() -> int:
@@ -74,10 +74,9 @@ def main() -> int:
             args.phase,
             args.dtype,
             args.size,
-            args.variant,
+            batch_variant(args.variant, int(args.batch)) if args.batch else args.variant,
             mode=mode,
             memory_format="" if args.memory_format == NCHW else args.memory_format,
-            batch=args.batch,
         )
         reason = cls.mode_unsupported_reason(spec, device)
         if reason:

@@ -35,8 +35,10 @@ class SynchronizedBlocks:
     """The target of ``benchmark.pedantic(..., iterations=k)``.
 
     pytest-benchmark calls it k times per timed round; the k-th call of each round waits
-    for the device. Event timing (if any) brackets the same k steps. ``block_end`` (if
-    given) runs after each round's synchronize, e.g. a check that nothing recompiled.
+    for the device. Event timing (if any) brackets the same k steps. ``round_start`` (if
+    any) runs before the first step of each round, so a stateful workload can begin every
+    round from the same state. ``block_end`` (if given) runs after each round's synchronize,
+    e.g. a check that nothing recompiled.
     """
 
     def __init__(
@@ -45,18 +47,22 @@ class SynchronizedBlocks:
         device: Any,
         steps_per_round: int,
         timer: Any = None,
+        round_start: Callable[[], None] | None = None,
         block_end: Callable[[], None] | None = None,
     ) -> None:
         self.step = step
         self.device = device
         self.steps_per_round = steps_per_round
         self.timer = timer
+        self.round_start = round_start
         self.block_end = block_end
         self.calls = 0
 
     def __call__(self) -> None:
         position = self.calls % self.steps_per_round
         self.calls += 1
+        if position == 0 and self.round_start is not None:
+            self.round_start()
         if position == 0 and self.timer is not None:
             self.timer.start()
         self.step()
@@ -99,15 +105,19 @@ def warm_up(
     return len(times), statistics.median(settled)
 
 
-def plan_timing(warmup_steps: int, step_s: float, budget: TimingBudget) -> TimingPlan:
+def plan_timing(
+    warmup_steps: int, step_s: float, budget: TimingBudget, steps_per_round: int | None = None
+) -> TimingPlan:
     """Choose k (steps per round) and the number of rounds within the budget.
 
-    A round lasts about ``block_target_s``; rounds fill ``measure_s`` between min_rounds
-    and max_rounds, but a step so slow that min_rounds would overrun the budget five-fold
-    gets fewer rounds (at least two) so every benchmark stays bounded.
+    A round lasts about ``block_target_s``, unless the workload fixes k
+    (``steps_per_round``); rounds fill ``measure_s`` between min_rounds and max_rounds, but
+    a step so slow that min_rounds would overrun the budget five-fold gets fewer rounds (at
+    least two) so every benchmark stays bounded.
     """
     step_s = max(step_s, 1e-7)
     k = min(max(1, math.ceil(budget.block_target_s / step_s)), budget.max_steps_per_round)
+    k = steps_per_round or k
     round_s = k * step_s
     rounds = min(max(int(budget.measure_s // round_s), budget.min_rounds), budget.max_rounds)
     rounds = min(rounds, max(2, int(5 * budget.measure_s // round_s)))
@@ -118,6 +128,25 @@ def plan_timing(warmup_steps: int, step_s: float, budget: TimingBudget) -> Timin
         rounds=rounds,
         warmup_rounds=warmup_rounds,
         estimated_step_s=step_s,
+    )
+
+
+def fixed_rounds_overrun(plan: TimingPlan, budget: TimingBudget) -> str | None:
+    """Why a plan whose k the workload fixed cannot stay bounded, or None.
+
+    Such a round cannot be shortened (a tg round generates a set number of tokens), so a
+    slow device could need far longer than the budget for the two rounds a median needs;
+    beyond ``budget.max_fixed_rounds_s`` the case is refused.
+    """
+    needed = 2 * plan.steps_per_round * plan.estimated_step_s
+    allowed = budget.max_fixed_rounds_s
+    if needed <= allowed:
+        return None
+    step_s = plan.estimated_step_s
+    step = f"{step_s:.3g} s" if step_s >= 1 else f"{step_s * 1e3:.3g} ms"
+    return (
+        f"{plan.steps_per_round} steps per round at {step} each (warm-up estimate) need "
+        f"about {needed:.0f} s for two rounds; this size allows {allowed:.0f} s"
     )
 
 

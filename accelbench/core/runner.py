@@ -20,15 +20,17 @@ from accelbench import backends
 from accelbench.core import parity
 from accelbench.core.compiled import CompiledWarmup, RecompileGuard, warm_up_compiled
 from accelbench.core.device import first_line
+from accelbench.core.latency import isolated_latency
 from accelbench.core.measure import (
     TIMING_MODE,
     SynchronizedBlocks,
+    fixed_rounds_overrun,
     harness_overhead_s,
     plan_timing,
     warm_up,
 )
 from accelbench.core.sizes import BUDGETS
-from accelbench.core.spec import EAGER, CaseSpec
+from accelbench.core.spec import EAGER, CaseSpec, variant_batch
 from accelbench.core.workload import Workload
 
 _flops_cache: dict[tuple[str, ...], int | None] = {}
@@ -115,7 +117,7 @@ def _measure(
             benchmark.pedantic(workload.step)
             device.synchronize()
         return {**info, "dtype_ran": dtype_ran}
-    key = (spec.framework, spec.workload, spec.phase, spec.size, spec.variant, spec.batch)
+    key = (spec.framework, spec.workload, spec.phase, spec.size, spec.variant)
     if key not in _flops_cache:
         _flops_cache[key] = workload.flops_per_step()
     flops = _flops_cache[key]
@@ -124,12 +126,21 @@ def _measure(
         warmup_steps, step_s = warm_up(workload.step, device, budget)
     else:
         warmup_steps, step_s = warmup.steps, warmup.step_s
-    plan = plan_timing(warmup_steps, step_s, budget)
+    fixed_steps = workload.steps_per_round()
+    plan = plan_timing(warmup_steps, step_s, budget, fixed_steps)
+    overrun = fixed_rounds_overrun(plan, budget) if fixed_steps else None
+    if overrun:
+        raise CaseSkipped(f"{spec.workload} {spec.phase} {spec.variant}: {overrun}".strip())
     guard = None
     if compiled:
         guard = RecompileGuard(workload.compilations, f"{spec.mode} on {device.label}")
     blocks = SynchronizedBlocks(
-        workload.step, device, plan.steps_per_round, device.timer(), block_end=guard
+        workload.step,
+        device,
+        plan.steps_per_round,
+        device.timer(),
+        workload.round_start,
+        block_end=guard,
     )
     device.reset_memory()
     benchmark.pedantic(
@@ -164,6 +175,8 @@ def _measure(
     )
     if guard is not None:
         info["recompiles_timed"] = guard.count
+    if spec.phase == "infer" and variant_batch(spec.variant) == 1:
+        info.update(isolated_latency(workload.step, device, budget))
     return info
 
 
@@ -202,10 +215,13 @@ def _check_parity(
     )
     parity.check(result, f"{device.label} [{execution}]" if execution else device.label)
     gc.collect()
-    return {
+    info = {
         "parity_max_rel_error": result.max_error,
         "parity_tolerance": result.tolerance,
         "parity_errors": result.errors,
         "parity_reference": f"{reference_spec.framework} {reference_spec.device} "
         f"{reference_spec.dtype}",
     }
+    if result.tokens is not None:
+        info["parity_tokens"] = result.tokens.as_dict()
+    return info

@@ -27,6 +27,9 @@ class TimingBudget:
     max_rounds: int
     block_target_s: float
     max_steps_per_round: int = 1000
+    # A workload that fixes its steps per round (a tg round of 128 tokens) cannot shorten a
+    # round on a slow device: beyond this many seconds for two rounds the case is skipped.
+    max_fixed_rounds_s: float = 60.0
 
 
 BUDGETS = {
@@ -37,6 +40,7 @@ BUDGETS = {
         min_rounds=3,
         max_rounds=10,
         block_target_s=0.002,
+        max_fixed_rounds_s=10.0,
     ),
     "standard": TimingBudget(
         warmup_s=0.5,
@@ -53,6 +57,7 @@ BUDGETS = {
         min_rounds=5,
         max_rounds=300,
         block_target_s=0.05,
+        max_fixed_rounds_s=120.0,
     ),
 }
 assert tuple(BUDGETS) == PROFILES

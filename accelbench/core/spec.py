@@ -7,9 +7,12 @@ value in pytest-benchmark's saved JSON alike.
 from __future__ import annotations
 
 import dataclasses
+import re
 from dataclasses import dataclass
 
 PHASES = ("train", "infer")
+# Language-model inference, as llama-bench names it: prompt processing, text generation.
+LLM_PHASES = ("pp", "tg")
 DTYPES = ("fp32", "tf32", "fp16", "bf16")
 # How a step runs (accelbench.core.compiled): "eager" op by op, as written; "compile" through
 # the framework's compiler (torch.compile, XLA's jit_compile=True, mx.compile).
@@ -35,7 +38,6 @@ class CaseSpec:
     variant: str = ""
     mode: str = EAGER
     memory_format: str = ""  # "" is the framework's default layout; else "channels_last"
-    batch: str = ""  # "" is the size profile's batch; "256" when --batch overrides it
 
     def on(self, device: str, dtype: str | None = None) -> CaseSpec:
         """The same case on another device (and optionally another dtype)."""
@@ -53,10 +55,150 @@ class CaseSpec:
     @property
     def group(self) -> str:
         """Cases that differ only by device share a group, so their tables sit side by side."""
-        batch = f"batch={self.batch}" if self.batch else ""
         parts = [self.framework, self.workload, self.phase, self.variant, self.mode]
-        parts += [self.memory_format, batch, self.dtype, self.size]
+        parts += [self.memory_format, self.dtype, self.size]
         return " ".join(p for p in parts if p)
 
     def as_dict(self) -> dict[str, str]:
         return dataclasses.asdict(self)
+
+
+# The variant grammar ---------------------------------------------------------------------
+#
+# The one grammar of variants, shared by the write side (workloads, ``--sweep``) and the
+# read side (the scaling and crossover views, the report's bar charts).
+#
+# A variant is parts joined by "-", the separator pytest itself puts between parameter ids:
+# a part is either a bare name (``sdpa``, ``matmul``: which implementation or op) or a
+# ``key=value`` field (``L=1024``, ``batch=16``: a point on a sweep). So ``sdpa-L=1024``
+# is the sdpa implementation at length 1024, and ``sdpa-L=1024-batch=16`` the same at batch
+# 16. Names and values use letters, digits, "_" and "."; keys start with a letter or "_" and
+# appear once. The empty string is the variant with no parts.
+#
+# Two fields name a point on a sweep: ``L`` (sequence length, the attention workload) and
+# ``batch`` (``--sweep batch``). The variant with such a field removed names the curve the
+# point lies on.
+
+VARIANT_SEPARATOR = "-"
+BATCH_KEY = "batch"
+LENGTH_KEY = "L"
+SWEEP_KEYS = (LENGTH_KEY, BATCH_KEY)
+MAX_LENGTH_DIGITS = 9  # a length of 10 digits or more is not a length anyone ran
+_NAME = re.compile(r"^[A-Za-z0-9_.]+$")
+_FIELD = re.compile(r"^(?P<key>[A-Za-z_][A-Za-z0-9_]*)=(?P<value>[A-Za-z0-9_.]+)$")
+
+
+class VariantError(ValueError):
+    """A variant string that does not follow the grammar; the message is one line."""
+
+
+@dataclass(frozen=True)
+class Variant:
+    """A parsed variant: its parts in order, each ``(None, name)`` or ``(key, value)``."""
+
+    parts: tuple[tuple[str | None, str], ...] = ()
+
+    @classmethod
+    def parse(cls, text: str) -> Variant:
+        if text == "":
+            return cls()
+        parts: list[tuple[str | None, str]] = []
+        for part in text.split(VARIANT_SEPARATOR):
+            field = _FIELD.match(part)
+            if field:
+                parts.append((field["key"], field["value"]))
+            elif _NAME.match(part):
+                parts.append((None, part))
+            else:
+                raise VariantError(
+                    f"variant {text!r}: part {part!r} is neither a name nor key=value"
+                )
+        keys = [k for k, _ in parts if k is not None]
+        if len(keys) != len(set(keys)):
+            raise VariantError(f"variant {text!r}: a key appears twice")
+        return cls(tuple(parts))
+
+    def __str__(self) -> str:
+        return VARIANT_SEPARATOR.join(v if k is None else f"{k}={v}" for k, v in self.parts)
+
+    def get(self, key: str) -> str | None:
+        return next((v for k, v in self.parts if k == key), None)
+
+    def get_int(self, key: str) -> int | None:
+        """The value of ``key`` as a whole number; None when absent or not a number."""
+        value = self.get(key)
+        return int(value) if value is not None and value.isdigit() else None
+
+    def with_field(self, key: str, value: object) -> Variant:
+        """This variant with ``key=value`` set: replaced in place, or appended at the end."""
+        text = str(value)
+        if not _FIELD.match(f"{key}={text}"):
+            raise VariantError(f"{key}={text} cannot be a variant field")
+        if self.get(key) is not None:
+            return Variant(tuple((k, text if k == key else v) for k, v in self.parts))
+        return Variant((*self.parts, (key, text)))
+
+    def without(self, key: str) -> Variant:
+        return Variant(tuple(p for p in self.parts if p[0] != key))
+
+
+def batch_variant(base: str, batch: int) -> str:
+    """One point of a batch sweep: ``batch_variant("", 16) == "batch=16"``,
+    ``batch_variant("sdpa-L=1024", 16) == "sdpa-L=1024-batch=16"``."""
+    if batch < 1:
+        raise VariantError(f"batch must be at least 1, not {batch}")
+    return str(Variant.parse(base).with_field(BATCH_KEY, batch))
+
+
+def variant_batch(variant: str) -> int | None:
+    """The batch a variant names (``"batch=16"`` -> 16); None when it names none or does not
+    parse."""
+    try:
+        return Variant.parse(variant).get_int(BATCH_KEY)
+    except VariantError:
+        return None
+
+
+def without_batch(variant: str) -> str:
+    """The variant with its batch part removed: what a batch sweep's points share."""
+    return without_field(variant, BATCH_KEY)
+
+
+def length_variant(implementation: str, length: int) -> str:
+    """One point of a sequence-length sweep: ``length_variant("sdpa", 4096) == "sdpa-L=4096"``.
+    ``implementation`` is a variant naming at least one implementation (``sdpa``); a
+    ``ValueError`` (``VariantError``) otherwise."""
+    base = Variant.parse(implementation)
+    if not any(key is None for key, _ in base.parts) or base.get(LENGTH_KEY) is not None:
+        raise VariantError(f"{implementation!r} cannot name an implementation in a variant")
+    variant = str(base.with_field(LENGTH_KEY, length))
+    if parse_length_variant(variant) != (implementation, length):
+        raise VariantError(f"{length!r} cannot be a sequence length in a variant")
+    return variant
+
+
+def parse_length_variant(variant: str) -> tuple[str, int] | None:
+    """A point of a sequence-length sweep -> (the curve, the length): ``"naive-L=128"`` ->
+    ``("naive", 128)``, ``"sdpa-L=1024-batch=16"`` -> ``("sdpa-batch=16", 1024)`` (sdpa at
+    batch 16, its own curve). None for a variant that names no length or no implementation,
+    or does not parse."""
+    try:
+        parsed = Variant.parse(variant)
+    except VariantError:
+        return None
+    value = parsed.get(LENGTH_KEY)
+    if value is None or not value.isdigit() or len(value) > MAX_LENGTH_DIGITS:
+        return None
+    curve = parsed.without(LENGTH_KEY)
+    if not any(key is None for key, _ in curve.parts):
+        return None
+    return str(curve), int(value)
+
+
+def without_field(variant: str, key: str) -> str:
+    """The variant with its ``key`` part removed: what the points of a sweep over ``key``
+    share; the variant unchanged when it does not parse."""
+    try:
+        return str(Variant.parse(variant).without(key))
+    except VariantError:
+        return variant

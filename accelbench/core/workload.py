@@ -19,7 +19,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from accelbench.core.spec import EAGER, PHASES, CaseSpec
+from accelbench.core.spec import EAGER, PHASES, CaseSpec, variant_batch
 
 SEED = 1234
 
@@ -32,6 +32,9 @@ class Workload(ABC):
     item_unit: ClassVar[str] = "images"
     phases: ClassVar[tuple[str, ...]] = PHASES
     SIZES: ClassVar[dict[str, Any]]
+    # The largest batch of ``--sweep batch`` per size profile; None: no batch sweep (the
+    # workload's batch means nothing to sweep, or another axis is swept instead).
+    MAX_SWEEP_BATCH: ClassVar[dict[str, int] | None] = None
     # Execution modes this workload has (accelbench.core.spec.MODES); a backend base that
     # implements compile_step adds "compile".
     modes: ClassVar[tuple[str, ...]] = (EAGER,)
@@ -42,14 +45,14 @@ class Workload(ABC):
     def __init__(self, spec: CaseSpec, device: Any) -> None:
         self.spec = spec
         self.device = device
-        size = self.SIZES[spec.size]
-        if spec.batch:  # --batch N: the profile's shapes at another batch size
-            size = dataclasses.replace(size, batch=int(spec.batch))
-        self.size = size
+        self.size = self.SIZES[spec.size]
+        batch = variant_batch(spec.variant)
+        if batch is not None:
+            self.size = self.at_batch(self.size, batch)
 
     @classmethod
     def has_batch(cls) -> bool:
-        """Whether every size profile has a batch that ``--batch`` can override."""
+        """Whether every size profile has a batch that ``--batch`` can set (``at_batch``)."""
         return all(
             dataclasses.is_dataclass(s) and "batch" in {f.name for f in dataclasses.fields(s)}
             for s in cls.SIZES.values()
@@ -59,6 +62,32 @@ class Workload(ABC):
     def variants(cls, size: str) -> list[str]:
         """Extra parameter values per size profile (e.g. ``naive-L=128``); one empty by default."""
         return [""]
+
+    @classmethod
+    def batch_sizes(cls, size: str) -> list[int]:
+        """The batches of ``--sweep batch`` at ``size``: 1, 2, 4, ... up to and including
+        ``MAX_SWEEP_BATCH[size]``; empty for a workload without a batch sweep."""
+        if not cls.MAX_SWEEP_BATCH or size not in cls.MAX_SWEEP_BATCH:
+            return []
+        batches = [1]
+        while batches[-1] * 2 <= cls.MAX_SWEEP_BATCH[size]:
+            batches.append(batches[-1] * 2)
+        return batches
+
+    @classmethod
+    def at_batch(cls, size: Any, batch: int) -> Any:
+        """The size profile ``size`` with its batch replaced: the shapes of one sweep point.
+        The default replaces the ``batch`` field of a size dataclass."""
+        if not dataclasses.is_dataclass(size) or "batch" not in {
+            f.name for f in dataclasses.fields(size)
+        }:
+            raise ValueError(f"{cls.name}: its size profile has no batch to set")
+        return dataclasses.replace(size, batch=batch)
+
+    @property
+    def batch(self) -> int | None:
+        """Samples (images, sequences) per step, where the workload has a batch."""
+        return getattr(self.size, "batch", None)
 
     @abstractmethod
     def step(self) -> Any:
@@ -87,6 +116,16 @@ class Workload(ABC):
         PyTorch twin instead, on every device (MLX does).
         """
         return (cls, spec.reference()) if spec.needs_parity else None
+
+    def round_start(self) -> None:
+        """Called before the first step of every timed round. A workload whose steps move
+        through state (a generation's cache position) puts it back here, so that every round
+        does the same work. It runs inside the round's timing: keep it to a few assignments."""
+
+    def steps_per_round(self) -> int | None:
+        """The steps every timed round must have, where the workload fixes them (a round of
+        text generation produces a set number of tokens); None lets the timing plan choose."""
+        return None
 
     def flops_per_step(self) -> int | None:
         """Floating-point operations in one step, or None where they cannot be counted."""

@@ -2,8 +2,9 @@
 
 Per run: each workload's median, IQR, throughput, TFLOP/s, share of the device's measured
 matmul ceiling and speedup over the CPU; the ceilings themselves; attention time against
-sequence length where the run has a sweep; the suite's other summary sections. Given runs
-from several machines: one table and one plot with a column per chip or GPU.
+sequence length where the run has a sweep; the batch-sweep crossover (``report.crossover``)
+where it has one; the suite's other summary sections. Given runs from several machines: one
+table and one plot with a column per chip or GPU.
 
 Every figure comes from ``accelbench.results.views`` on the runs' ``Record`` values, the
 same computation as the end-of-run summary, so the two never disagree.
@@ -20,13 +21,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from accelbench.report import plots
+from accelbench.core.spec import BATCH_KEY, LENGTH_KEY
+from accelbench.report import crossover, plots
 from accelbench.report.document import Document, Table
 from accelbench.results import files, views
 from accelbench.results.record import (
     DEFAULT_MODE,
     NOISY_IQR_SHARE,
-    batch_label,
     device_order,
     execution_label,
     mode_order,
@@ -187,7 +188,7 @@ def _run_section(doc: Document, run: Run, title: str, out: Path, prefix: str) ->
             groups.setdefault((row["framework"], row["workload"]), []).append(row)
     for (framework, workload), group in groups.items():
         doc.heading(3, f"{framework} {workload}")
-        doc.table(_workload_table(group))
+        doc.table(_with_bandwidth(_workload_table(group), group))
     if any(r["noisy"] for r in rows):
         doc.paragraph(
             f"*noisy*: the IQR is over {NOISY_IQR_SHARE:.0%} of the median; re-run at a larger "
@@ -203,8 +204,13 @@ def _run_section(doc: Document, run: Run, title: str, out: Path, prefix: str) ->
 
     doc.heading(3, "Plots")
     bars = views.bar_rows(rows)
-    if len(bars) < len(rows):
+    in_bars = {id(r) for r in bars}
+    left_out = [r["key"] for r in rows if id(r) not in in_bars]
+    swept = {field for key in left_out for field, _case in views.sweep_points(key)}
+    if LENGTH_KEY in swept:
         doc.paragraph("Bar charts show each sequence-length sweep at its longest length only.")
+    if BATCH_KEY in swept:
+        doc.paragraph("Bar charts show each batch sweep at its largest batch only.")
     speedup_png = plots.speedup_plot(bars, out / f"{prefix}speedup.png", run.machine)
     if speedup_png:
         doc.image(speedup_png, "Speedup over the CPU per workload")
@@ -230,6 +236,7 @@ def _run_section(doc: Document, run: Run, title: str, out: Path, prefix: str) ->
     if throughput_png:
         doc.image(throughput_png, "Throughput per device")
         images.append(throughput_png)
+    images += crossover.add_section(doc, run.records, out, prefix, run.machine)
 
     _other_sections(doc, run)
     if run.plain:
@@ -283,7 +290,9 @@ def _ceiling_table(
     doc.table(Table(header, body, numeric={3, 4, 5, 6, 7}))
     note = (
         "A workload's *of ceiling* is its TFLOP/s over the matmul TFLOP/s of the same device "
-        "and dtype in this run. Copy bandwidth counts bytes read plus bytes written."
+        "and dtype in this run; *of copy ceiling*, for a workload that counts the bytes it "
+        "moves, its GB/s over the copy GB/s. Copy bandwidth counts bytes read plus bytes "
+        "written."
     )
     if any(r["ceiling"] and r["size"] == "smoke" for r in rows):
         note += " At the smoke size both fit in caches: these are not the machine's real peaks."
@@ -317,7 +326,7 @@ def _workload_table(rows: list[dict[str, Any]]) -> Table:
             iqr += " *noisy*" if r["noisy"] else ""
         line = [
             r["phase"],
-            " ".join(x for x in (r["variant"], batch_label(r["batch"])) if x) or "-",
+            r["variant"] or "-",
             execution_label(r["mode"], r["memory_format"]),
             r["dtype"],
             r["size"],
@@ -332,6 +341,20 @@ def _workload_table(rows: list[dict[str, Any]]) -> Table:
         line += [format_seconds(r["compile_time_s"])] if compiled else []
         body.append(line)
     return Table(header, body, numeric=set(range(6, len(header))))
+
+
+def _with_bandwidth(table: Table, rows: list[dict[str, Any]]) -> Table:
+    """Two more columns where a workload counts the bytes it moves (a decoded token): GB/s,
+    and its share of the copy ceiling of the same device and dtype (``views.bandwidth_share``)."""
+    if not any(r["bytes_per_s"] for r in rows):
+        return table
+    header = [*table.header, "GB/s", "of copy ceiling"]
+    body = [
+        [*cells, format_figure((r["bytes_per_s"] or 0) / 1e9), format_share(r["bandwidth_share"])]
+        for cells, r in zip(table.rows, rows)
+    ]
+    width = len(table.header)
+    return Table(header, body, numeric=table.numeric | {width, width + 1})
 
 
 def _other_sections(doc: Document, run: Run) -> None:
@@ -380,8 +403,8 @@ def _machines_section(doc: Document, runs: list[Run], out: Path) -> list[Path]:
     doc.paragraph(
         "Each column is one device of one run, labelled by its chip or GPU. A cell is the "
         "case's throughput (GB/s for the copy ceiling, TFLOP/s for the matmul ceiling); "
-        "cases match on framework, workload, variant, phase, dtype, size, mode, memory "
-        "format and batch."
+        "cases match on framework, workload, variant, phase, dtype, size, mode and memory "
+        "format."
     )
     body = [
         [case, unit, *(format_compact(v) for v in values)]

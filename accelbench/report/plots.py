@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from accelbench.results.record import batch_label, execution_label
+from accelbench.results.record import execution_label
 
 if TYPE_CHECKING:
     from accelbench.results.views import MachineTable, Series
@@ -39,7 +39,7 @@ def _legend(fig: Any, entries: int) -> None:
     fig.legend(fontsize=8, loc="outside lower center", ncols=min(3, max(1, entries)))
 
 
-def _plain_log_labels(axis: Any, low: float, high: float) -> None:
+def _plain_log_labels(axis: Any, low: float, high: float, fmt: Any = "{:g}".format) -> None:
     """Tick labels of a log axis as plain numbers (0.03, 20), not 3x10^-2; in between the
     decades, as many labels as fit."""
     from matplotlib.ticker import FuncFormatter
@@ -49,9 +49,9 @@ def _plain_log_labels(axis: Any, low: float, high: float) -> None:
 
     def minor(value: float, _position: Any) -> str:
         mantissa = round(value / 10 ** math.floor(math.log10(value) + 1e-9))
-        return f"{value:g}" if mantissa in keep else ""
+        return fmt(value) if mantissa in keep else ""
 
-    axis.set_major_formatter(FuncFormatter(lambda value, _position: f"{value:g}"))
+    axis.set_major_formatter(FuncFormatter(lambda value, _position: fmt(value)))
     axis.set_minor_formatter(FuncFormatter(minor))
 
 
@@ -129,7 +129,7 @@ def _case_names(rows: Sequence[dict[str, Any]], extra: Sequence[str] = ()) -> li
     names = []
     for r in rows:
         parts = [r["framework"]] if "framework" in varying else []
-        parts += [r["workload"], r["variant"], batch_label(r["batch"]), r["phase"]]
+        parts += [r["workload"], r["variant"], r["phase"]]
         parts += [execution_label(r["mode"], r["memory_format"], default="")]
         parts += [r[f] for f in ("dtype", "size") if f in varying]
         names.append(" ".join(p for p in parts if p) + "".join(extra))
@@ -269,4 +269,148 @@ def machines_plot(table: MachineTable, path: Path) -> Path | None:
     ax.set_xlabel(f"throughput relative to {table.columns[ref]} (x, higher is faster)")
     ax.set_title("Across machines: the same cases side by side", fontsize=10)
     _legend(fig, len(series))
+    return _save(fig, path)
+
+
+# Batch sweeps -----------------------------------------------------------------------------
+
+
+def _sweep_panels(rows: Sequence[dict[str, Any]]) -> tuple[list[tuple[str, ...]], list[str]]:
+    """One panel per workload (and variant, dtype, size) and phase; frameworks share a panel,
+    so PyTorch and TensorFlow running the same network sit side by side."""
+    keys = list(
+        dict.fromkeys(
+            (r["workload"], r["variant"], r["phase"], r["dtype"], r["size"]) for r in rows
+        )
+    )
+    varying = [len({k[i] for k in keys}) > 1 for i in (3, 4)]
+    names = []
+    for workload, variant, phase, dtype, size in keys:
+        extra = [v for v, vary in zip((dtype, size), varying) if vary]
+        names.append(" ".join(p for p in (workload, variant, phase, *extra) if p))
+    return keys, names
+
+
+def _panel_key(row: dict[str, Any]) -> tuple[str, ...]:
+    return (row["workload"], row["variant"], row["phase"], row["dtype"], row["size"])
+
+
+def _panel_grid(count: int, height: float = 3.2) -> tuple[Any, list[Any]]:
+    from matplotlib.figure import Figure
+
+    columns = 2 if count > 1 else 1
+    grid_rows = math.ceil(count / columns)
+    fig = Figure(figsize=(5.2 * columns, 1.2 + height * grid_rows), dpi=DPI, layout="constrained")
+    axes = fig.subplots(grid_rows, columns, squeeze=False).ravel().tolist()
+    for ax in axes[count:]:
+        ax.set_visible(False)
+    return fig, axes[:count]
+
+
+def _batch_axis(ax: Any, batches: Sequence[int]) -> None:
+    from matplotlib.ticker import FixedLocator, NullLocator, ScalarFormatter
+
+    ax.set_xscale("log", base=2)
+    ax.xaxis.set_major_locator(FixedLocator(sorted(set(batches))))
+    ax.xaxis.set_minor_locator(NullLocator())
+    ax.xaxis.set_major_formatter(ScalarFormatter())
+    ax.set_xlabel("batch size (log scale)", fontsize=8)
+    ax.tick_params(which="both", labelsize=7)
+    ax.grid(which="both", alpha=0.3)
+
+
+def _once(labelled: set[tuple[str, str]], line: tuple[str, str]) -> str | None:
+    """A line's legend label the first time it is drawn; None (no legend entry) after."""
+    if line in labelled:
+        return None
+    labelled.add(line)
+    return f"{line[0]}, {line[1]}"
+
+
+def batch_speedup_plot(rows: list[dict[str, Any]], path: Path, title: str) -> Path | None:
+    """Speedup over the CPU against batch size (``crossover.crossover_rows``): one panel per
+    workload and phase, one line per accelerator and framework, a dashed line at 1x and a
+    mark at each interpolated crossover."""
+    import matplotlib as mpl
+
+    rows = [r for r in rows if r["device"] != "cpu" and r["speedup_over_cpu"]]
+    if not rows:
+        return None
+    keys, names = _sweep_panels(rows)
+    fig, axes = _panel_grid(len(keys))
+    colors = mpl.colormaps["tab10"].colors
+    lines = list(dict.fromkeys((r["device_label"], r["framework"]) for r in rows))
+    labelled: set[tuple[str, str]] = set()
+    for ax, key, name in zip(axes, keys, names):
+        here = [r for r in rows if _panel_key(r) == key]
+        for r in here:
+            line = (r["device_label"], r["framework"])
+            i = lines.index(line)
+            ax.plot(
+                r["speedup_batches"],
+                r["speedup_over_cpu"],
+                marker="osD^v<>ph*"[i % 10],
+                color=colors[i % len(colors)],
+                label=_once(labelled, line),
+            )
+            if r["crossover_batch"]:
+                ax.plot([r["crossover_batch"]], [1.0], marker="|", markersize=14, color="0.2")
+        ax.axhline(1.0, color="0.3", linewidth=1, linestyle="--")
+        values = [s for r in here for s in r["speedup_over_cpu"]] + [1.0]
+        ax.set_yscale("log")
+        ax.set_ylim(min(values) / 1.6, max(values) * 1.6)
+        _plain_log_labels(ax.yaxis, min(values), max(values))
+        _batch_axis(ax, [b for r in here for b in r["speedup_batches"]])
+        ax.set_ylabel("speedup over the CPU (x)", fontsize=8)
+        ax.set_title(name, fontsize=9)
+    fig.suptitle(
+        "Speedup over the CPU against batch size (above the dashed line: the accelerator is "
+        f"faster; |: crossover)\n{title}",
+        fontsize=10,
+    )
+    _legend(fig, len(lines))
+    return _save(fig, path)
+
+
+def batch_throughput_plot(rows: list[dict[str, Any]], path: Path, title: str) -> Path | None:
+    """Throughput against batch size, log-log, one panel per workload and phase, one line
+    per device and framework; a ring marks the first batch at 90% of the line's best."""
+    import matplotlib as mpl
+
+    rows = [r for r in rows if r["throughput_per_s"]]
+    if not rows:
+        return None
+    keys, names = _sweep_panels(rows)
+    fig, axes = _panel_grid(len(keys))
+    colors = mpl.colormaps["tab10"].colors
+    lines = list(dict.fromkeys((r["device_label"], r["framework"]) for r in rows))
+    labelled: set[tuple[str, str]] = set()
+    for ax, key, name in zip(axes, keys, names):
+        here = [r for r in rows if _panel_key(r) == key]
+        for r in here:
+            line = (r["device_label"], r["framework"])
+            i = lines.index(line)
+            color = colors[i % len(colors)]
+            ax.plot(
+                r["batches"],
+                r["throughput_per_s"],
+                marker="osD^v<>ph*"[i % 10],
+                color=color,
+                label=_once(labelled, line),
+            )
+            if r["saturation_batch"] in r["batches"]:
+                at = r["throughput_per_s"][r["batches"].index(r["saturation_batch"])]
+                ax.plot([r["saturation_batch"]], [at], "o", ms=13, mfc="none", color=color)
+        values = [t for r in here for t in r["throughput_per_s"]]
+        ax.set_yscale("log")
+        ax.set_ylim(min(values) / 2, max(values) * 2)
+        _plain_log_labels(ax.yaxis, min(values) / 2, max(values) * 2, _short)
+        _batch_axis(ax, [b for r in here for b in r["batches"]])
+        ax.set_ylabel(f"{here[0]['item_unit']}/s (log scale)", fontsize=8)
+        ax.set_title(name, fontsize=9)
+    fig.suptitle(
+        f"Throughput against batch size (ring: first batch at 90% of the best)\n{title}",
+        fontsize=10,
+    )
+    _legend(fig, len(lines))
     return _save(fig, path)

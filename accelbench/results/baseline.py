@@ -77,6 +77,16 @@ def explicit_baseline(folder: Path, value: str) -> list[Path]:
     return sorted(folder.glob(value.rstrip("*") + "*.json"))
 
 
+def named_baseline(path: Path) -> BaselineChoice:
+    """The run ``--benchmark-compare=NNNN`` names, said to be partial where it is one."""
+    try:
+        run = load_run(path)
+    except RunError as exc:
+        return BaselineChoice(path, f"named by --benchmark-compare; {exc}")
+    why = "named by --benchmark-compare" + (f"; a {run.status}" if run.partial else "")
+    return BaselineChoice(path, why)
+
+
 @dataclass
 class NotComparable:
     """Cases taken out of the comparison, grouped by why (``size smoke -> standard``)."""
@@ -96,10 +106,6 @@ class NotComparable:
         ]
 
 
-def _record(entry: dict[str, Any]) -> Record:
-    return parse_entry(entry)
-
-
 def keep_comparable(
     compared_mapping: dict[Any, dict[str, dict[str, Any]]], current: Iterable[dict[str, Any]]
 ) -> NotComparable:
@@ -109,7 +115,7 @@ def keep_comparable(
     now: dict[str, Record] = {}
     for entry in current:
         try:
-            record = _record(entry)
+            record = parse_entry(entry)
         except Unusable:
             continue
         now[record.fullname] = record
@@ -119,7 +125,7 @@ def keep_comparable(
             if fullname not in now:
                 continue
             try:
-                reason = not_comparable(_record(saved[fullname]), now[fullname])
+                reason = not_comparable(parse_entry(saved[fullname]), now[fullname])
             except Unusable as exc:
                 reason = f"the saved entry does not read ({exc})"
             if reason:

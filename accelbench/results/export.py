@@ -10,7 +10,7 @@
 - ``csv``: one row per benchmark, every identity field and figure in its own column.
 
 Names carry the whole identity (framework, workload, variant, phase, device, dtype, size,
-mode, and a memory format or ``--batch`` batch where not the default), so a smoke and a
+mode, and a memory format other than the default), so a smoke and a
 standard run, or fp32 and bf16, never share a series; the machine is in ``extra``
 (github-action-benchmark) and a column (CSV); Bencher takes it as the testbed
 (``bencher run --testbed``).

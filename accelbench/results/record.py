@@ -10,8 +10,8 @@ finite or is absurd (a median beyond ``MAX_SECONDS``, a count beyond ``MAX_COUNT
 equal; the views group records by keys with a field blanked (``key.replace(device="")`` is
 the case across devices). How a case ran is part of it: ``mode`` (eager or compiled),
 ``memory_format`` ("" for the framework's default layout, else ``channels_last``) and
-``batch`` ("" for the size profile's batch, else ``--batch N``); runs saved before these
-existed read as eager, default layout, the profile's batch.
+a batch other than the profile's is part of the variant (``batch=N``, from ``--batch`` or
+``--sweep batch``); runs saved before these existed read as eager, default layout.
 """
 
 from __future__ import annotations
@@ -42,7 +42,6 @@ IDENTITY_FIELDS = (
     "size",
     "mode",
     "memory_format",
-    "batch",
 )
 REQUIRED_IDENTITY = ("framework", "workload", "phase", "device")
 DEVICE_ORDER = ("cpu", "mps", "cuda")
@@ -68,7 +67,6 @@ class CaseKey:
     size: str = ""
     mode: str = DEFAULT_MODE
     memory_format: str = ""
-    batch: str = ""
 
     def replace(self, **changes: str) -> CaseKey:
         return dataclasses.replace(self, **changes)
@@ -88,9 +86,8 @@ class CaseKey:
 
     @property
     def label(self) -> str:
-        """``torch attention sdpa-L=128 infer``: framework, workload, variant (and a batch
-        given with ``--batch``: ``batch=256``) and phase."""
-        parts = (self.framework, self.workload, self.variant, batch_label(self.batch), self.phase)
+        """``torch attention sdpa-L=128 infer``: framework, workload, variant and phase."""
+        parts = (self.framework, self.workload, self.variant, self.phase)
         return " ".join(p for p in parts if p)
 
     @property
@@ -99,14 +96,13 @@ class CaseKey:
         return execution_label(self.mode, self.memory_format)
 
     def sort_key(self) -> tuple[Any, ...]:
-        """Workload order, lengths and batches numerically (L=64 before L=128), eager before
-        compiled, default layout first, devices cpu, mps, cuda."""
+        """Workload order, lengths numerically (L=64 before L=128), eager before compiled,
+        default layout first, devices cpu, mps, cuda."""
         return (
             self.framework,
             self.workload,
             self.phase,
             natural_key(self.variant),
-            natural_key(self.batch),
             mode_order(self.mode),
             self.memory_format,
             self.dtype,
@@ -137,11 +133,6 @@ def execution_label(mode: str, memory_format: str = "", *, default: str = DEFAUL
     default layout is ``default`` ("eager", or "" where only the exceptions are named)."""
     label = " ".join(x for x in (mode or DEFAULT_MODE, memory_format) if x)
     return default if label == DEFAULT_MODE else label
-
-
-def batch_label(batch: str) -> str:
-    """``batch=256`` for a batch given with ``--batch``; "" for the profile's."""
-    return f"batch={batch}" if batch else ""
 
 
 @dataclass(frozen=True)
@@ -187,10 +178,12 @@ class Record:
     tflops_per_s: float | None = None
     bytes_per_step: float | None = None
     device_time_median_s: float | None = None
+    latency_batch1_s: float | None = None  # batch-1 inference of a batch sweep, isolated
     memory: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))
     parity_max_rel_error: float | None = None
     parity_tolerance: float | None = None
     matmul_n: int | None = None
+    generated_per_round: int | None = None  # a language model's tg: tokens per timed round
     compile_time_s: float | None = None  # a compiled case: first call until steps were steady
     recompiles_timed: int | None = None  # a compiled case: compilations in the timed rounds
     graph_breaks: int | None = None  # torch.compile: where the graph fell back to Python
@@ -358,6 +351,7 @@ KNOWN_EXTRA = {
     "tflops_per_s",
     "bytes_per_step",
     "device_time_median_s",
+    "latency_batch1_s",
     "memory",
     "parity_max_rel_error",
     "parity_tolerance",
@@ -397,7 +391,10 @@ def parse_entry(entry: Any, *, partial: bool = False) -> Record:
     if identity["memory_format"] in DEFAULT_LAYOUTS:
         identity["memory_format"] = ""
     shapes = info.get("shapes")
-    matmul_n = count("extra_info.shapes.n", shapes.get("n")) if isinstance(shapes, dict) else None
+    if not isinstance(shapes, dict):
+        shapes = {}
+    matmul_n = count("extra_info.shapes.n", shapes.get("n"))
+    generated = count("extra_info.shapes.generate", shapes.get("generate"))
     return Record(
         fullname=fullname,
         name=name,
@@ -416,12 +413,19 @@ def parse_entry(entry: Any, *, partial: bool = False) -> Record:
             high=MAX_SECONDS,
             unit=" s",
         ),
+        latency_batch1_s=number(
+            "extra_info.latency_batch1_s",
+            info.get("latency_batch1_s"),
+            high=MAX_SECONDS,
+            unit=" s",
+        ),
         memory=_memory(info.get("memory")),
         parity_max_rel_error=number(
             "extra_info.parity_max_rel_error", info.get("parity_max_rel_error")
         ),
         parity_tolerance=number("extra_info.parity_tolerance", info.get("parity_tolerance")),
         matmul_n=matmul_n,
+        generated_per_round=generated or None,
         compile_time_s=number(
             "extra_info.compile_time_s", info.get("compile_time_s"), high=MAX_SECONDS, unit=" s"
         ),

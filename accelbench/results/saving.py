@@ -13,7 +13,6 @@ command line is read, and checked before the first benchmark runs.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -99,48 +98,46 @@ def _write(path: Path, data: bytes) -> None:
         raise SaveError(f"could not write {path}: {exc.strerror or exc}; {earlier}") from None
 
 
-def save_run(config: Any, bs: Any) -> list[Path]:
+def save_run(config: Any, bs: Any) -> tuple[list[Path], list[str]]:
     """Write what pytest-benchmark would (``--benchmark-json``, ``--benchmark-save`` /
     ``--benchmark-autosave`` into a file storage), atomically, and clear those options on
-    its session so that it writes nothing itself. Returns the files written."""
+    its session so that it writes nothing itself. Returns the files written, and one line
+    per file that could not be (the others are still written)."""
     from pytest_benchmark.storage.file import FileStorage
 
     save = bs.save or bs.autosave
     file_storage = isinstance(bs.storage, FileStorage)
     if not (bs.json or (save and file_storage)) or not bs.benchmarks:
-        return []  # nothing to write, or pytest-benchmark's own warning that nothing ran
+        return [], []  # nothing to write, or pytest-benchmark's own warning that nothing ran
     machine_info = bs.get_machine_info()
     commit_info = config.hook.pytest_benchmark_generate_commit_info(config=config)
     config.hook.pytest_benchmark_update_commit_info(config=config, commit_info=commit_info)
-    written = []
-    if bs.json:
-        target = json_path(bs.json)
-        if target is None:
-            return written  # not a file we know how to write: leave it to pytest-benchmark
+    written: list[Path] = []
+    errors: list[str] = []
+    target = json_path(bs.json) if bs.json else None
+    if target is not None:  # else not a file we know: left to pytest-benchmark
         if not isinstance(bs.json, JsonTarget):
             bs.json.close()  # argparse's handle; the file is replaced below
         bs.json = None
-        _write(target, _dumps(_output(config, bs, True, machine_info, commit_info)))
-        bs.logger.info(f"Wrote benchmark data in: {target}", purple=True)
-        written.append(target)
+        try:
+            _write(target, _dumps(_output(config, bs, True, machine_info, commit_info)))
+            bs.logger.info(f"Wrote benchmark data in: {target}", purple=True)
+            written.append(target)
+        except SaveError as exc:
+            errors.append(str(exc))
     if save and file_storage:
         bs.save = bs.autosave = None
         output = _output(config, bs, bs.save_data, machine_info, commit_info)
         try:
-            path = next_saved_path(bs.storage, save)
-        except OSError as exc:
-            raise SaveError(f"could not save into {bs.storage}: {exc.strerror or exc}") from None
-        _write(path, _dumps(output))
-        bs.logger.info(f"Saved benchmark data in: {path}")
-        written.append(path)
-    return written
-
-
-def remove_if_empty(path: Path) -> None:
-    """argparse created ``path`` empty when it read the command line; a run that saved
-    nothing should not leave that empty file behind."""
-    try:
-        if path.is_file() and path.stat().st_size == 0:
-            os.unlink(path)
-    except OSError:
-        pass
+            try:
+                path = next_saved_path(bs.storage, save)
+            except OSError as exc:
+                raise SaveError(
+                    f"could not save into {bs.storage}: {exc.strerror or exc}"
+                ) from None
+            _write(path, _dumps(output))
+            bs.logger.info(f"Saved benchmark data in: {path}")
+            written.append(path)
+        except SaveError as exc:
+            errors.append(str(exc))
+    return written, errors

@@ -7,7 +7,8 @@ from collections.abc import Callable
 from itertools import combinations
 from typing import Any
 
-from accelbench.results.record import DEFAULT_MODE, batch_label, execution_label
+from accelbench.results.crossover import ALWAYS, CROSSES, NEVER, SATURATION_SHARE
+from accelbench.results.record import DEFAULT_MODE, execution_label
 from accelbench.results.views import FRAMEWORK_NAMES, framework_order, pair_key
 
 # Numbers ----------------------------------------------------------------------------------
@@ -75,17 +76,9 @@ def format_table(header: list[str], rows: list[list[str]]) -> str:
 
 
 def _case(row: dict[str, Any], *fields: str) -> str:
-    """The named fields of a row, with a ``--batch`` batch as ``batch=N`` and a mode or layout
-    other than eager in the default layout as written (``compile``, ``channels_last``)."""
-    values = []
-    for f in fields:
-        value = row.get(f)
-        if f == "batch":
-            value = batch_label(value or "")
-        elif f == "mode" and value == DEFAULT_MODE:
-            value = ""
-        values.append(str(value) if value else "")
-    return " ".join(v for v in values if v)
+    """The named fields of a row that are set; ``mode`` only when not eager (``compile``)."""
+    values = [row.get(f) for f in fields if not (f == "mode" and row.get(f) == DEFAULT_MODE)]
+    return " ".join(str(v) for v in values if v)
 
 
 # The summary sections ---------------------------------------------------------------------
@@ -101,7 +94,7 @@ def render_speedups(rows: list[dict[str, Any]]) -> str:
         unit = r["item_unit"]
         body.append(
             [
-                _case(r, "framework", "workload", "variant", "batch"),
+                _case(r, "framework", "workload", "variant"),
                 r["phase"],
                 execution_label(r["mode"], r["memory_format"]),
                 r["dtype"],
@@ -133,7 +126,7 @@ def render_scaling(rows: list[dict[str, Any]]) -> str:
         }
         body.append(
             [
-                _case(r, "framework", "workload", "mode", "batch"),
+                _case(r, "framework", "workload", "mode"),
                 r["phase"],
                 r["dtype"],
                 r["device"],
@@ -164,7 +157,7 @@ def render_frameworks(rows: list[dict[str, Any]]) -> str:
     header += [f"{a}/{b}" for a, b in pairs]
     body = []
     for r in rows:
-        case = _case(r, "workload", "variant", "mode", "memory_format", "batch")
+        case = _case(r, "workload", "variant", "mode", "memory_format")
         line = [case, r["phase"], r["dtype"], r["device"]]
         for fw in names:
             line += [
@@ -183,6 +176,102 @@ def render_frameworks(rows: list[dict[str, Any]]) -> str:
     return f"{title}\n{format_table(header, body)}"
 
 
+def render_llm(rows: list[dict[str, Any]]) -> str:
+    """The language model in llama-bench's names, with its shares of the run's ceilings."""
+    if not rows:
+        return ""
+    header = ["test", "dtype", "size", "device", "throughput", "per token", "GB/s", "of copy"]
+    header += ["TFLOP/s", "of matmul"]
+    body = [
+        [
+            r["test"],
+            r["dtype"],
+            r["size"],
+            r["device"],
+            format_rate(r["tokens_per_s"], "tokens"),
+            format_seconds(r["time_per_token_s"]),
+            format_figure(r["gb_per_s"]),
+            format_share(r["copy_share"]),
+            format_figure(r["tflops_per_s"]),
+            format_share(r["matmul_share"]),
+        ]
+        for r in rows
+    ]
+    title = (
+        "language model at batch 1, as llama-bench names it (pp<n>: an n-token prompt; "
+        "tg<m> @ d<n>: m tokens generated after n; of copy / of matmul: share of this run's "
+        "ceiling on the same device and dtype)"
+    )
+    lines = [title, format_table(header, body)]
+    if not all(r["ceilings_measured"] for r in rows):
+        lines.append(
+            "no ceiling measured for some device or dtype: add benchmarks/test_ceiling.py "
+            "to the run for the shares"
+        )
+    return "\n".join(lines)
+
+
+def describe_crossover(row: dict[str, Any]) -> str:
+    """The crossover of one row in a few characters: ``11.3 (8-16)``, ``always faster (1-64)``;
+    `` *`` after a crossing when the accelerator was faster at a smaller batch too."""
+    status = row.get("crossover_status")
+    batches = row.get("speedup_batches") or []
+    measured = "-".join(str(b) for b in dict.fromkeys(batches[:1] + batches[-1:]))
+    if status == CROSSES:
+        low, high = row["crossover_between"]
+        text = f"{row['crossover_batch']:.3g} ({low}-{high})"
+        return text + (" *" if row.get("faster_below_crossover") else "")
+    if status == ALWAYS:
+        return f"always faster ({measured})"
+    if status == NEVER:
+        return f"never faster ({measured})"
+    return "-" if row["device"] == "cpu" else "no CPU sweep"
+
+
+def render_crossover(rows: list[dict[str, Any]]) -> str:
+    """One line per curve, one column per batch (throughput, and speedup over the CPU), with
+    the crossover, the 90%-of-best batch and the batch-1 latency."""
+    if not rows:
+        return ""
+    all_batches = sorted({b for r in rows for b in r["batches"]})
+    header = ["case", "phase", "dtype", "device", "crossover", "90% at", "latency b=1"]
+    header += [f"b={b}" for b in all_batches]
+    body = []
+    for r in rows:
+        speedups = dict(zip(r["speedup_batches"], r["speedup_over_cpu"]))
+        cells = {
+            b: format_compact(t) + (f" {speedups[b]:.2f}x" if b in speedups else "")
+            for b, t in zip(r["batches"], r["throughput_per_s"])
+        }
+        body.append(
+            [
+                f"{_case(r, 'framework', 'workload', 'variant', 'mode', 'memory_format')} "
+                f"({r['item_unit']}/s)",
+                r["phase"],
+                r["dtype"],
+                r["device"],
+                describe_crossover(r),
+                str(r["saturation_batch"]),
+                format_seconds(r["latency_batch1_s"]),
+                *(cells.get(b, "-") for b in all_batches),
+            ]
+        )
+    title = (
+        "batch sweep: throughput per batch size (Nx: speedup over the CPU at that batch); "
+        "crossover: the batch from which the accelerator stays faster than the CPU, "
+        "interpolated log-log between the measured batches in brackets; 90% at: first batch "
+        f"reaching {SATURATION_SHARE:.0%} of the device's best throughput; latency b=1: "
+        "inference at batch 1, one step then synchronize (isolated, not steady state)"
+    )
+    text = f"{title}\n{format_table(header, body)}"
+    if any(r.get("faster_below_crossover") for r in rows):
+        text += (
+            "\n* faster at some smaller batch too, then not: the crossover is taken past the "
+            "last batch where the accelerator was not faster"
+        )
+    return text
+
+
 def render_modes(rows: list[dict[str, Any]]) -> str:
     """Per device, each way a case ran: its median, throughput and speedup over the CPU run
     the same way, then compile/eager and layout/nchw where the run has them, and the
@@ -197,7 +286,7 @@ def render_modes(rows: list[dict[str, Any]]) -> str:
     header += ["compile time", "recompiles"] if compiled else []
     body = []
     for r in rows:
-        line = [_case(r, "framework", "workload", "variant", "batch"), r["phase"], r["dtype"]]
+        line = [_case(r, "framework", "workload", "variant"), r["phase"], r["dtype"]]
         line += [
             r["device"],
             execution_label(r["mode"], r["memory_format"]),
@@ -227,6 +316,8 @@ RENDERERS: dict[str, Callable[[list[dict[str, Any]]], str]] = {
     "speedups": render_speedups,
     "scaling": render_scaling,
     "frameworks": render_frameworks,
+    "llm": render_llm,
+    "crossover": render_crossover,
     "modes": render_modes,
 }
 

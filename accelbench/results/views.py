@@ -3,14 +3,19 @@
 - speedups: per case, each accelerator's speedup over the CPU (CPU median / its median);
 - scaling: per device and implementation of a sequence-length sweep, the median at each
   length, the exponent of time against length (over all lengths and over the longer half)
-  and the speedup over the CPU at each length;
+  and the speedup over the CPU at each length; the curve is the variant without its ``L``
+  part (``sdpa-L=1024-batch=16`` lies on the curve ``sdpa-batch=16``);
 - frameworks: a workload built the same in several frameworks, every framework on a device
   beside every other, each against its own CPU;
 - modes: a case run in several ways on a device (compiled beside eager, channels_last beside
   the default layout), each way against the eager or default-layout one, with its
   compilation time;
-- ceilings and per-record rows (share of the matmul ceiling), attention series and the
-  across-machines table, which ``report`` draws.
+- llm: the language model's cases in llama-bench's names (``pp512``, ``tg128 @ d512``),
+  tg's GB/s as a share of the copy ceiling and pp's TFLOP/s of the matmul ceiling;
+- crossover (``results.crossover``): per device of a batch sweep, throughput by batch, the
+  batch at 90% of the best, the batch-1 latency and the CPU/accelerator crossover;
+- ceilings and per-record rows (share of the matmul ceiling, share of the copy ceiling),
+  attention series and the across-machines table, which ``report`` draws.
 
 The end-of-run summary, the saved ``accelbench`` block of the JSON and ``report`` all call
 these functions on the same ``Record`` values, so they show the same numbers. Rows of the
@@ -26,17 +31,17 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from accelbench.core.spec import SWEEP_KEYS, Variant, VariantError, parse_length_variant
+from accelbench.results.crossover import crossover_rows
 from accelbench.results.record import (
     DEFAULT_MODE,
     CaseKey,
     Record,
-    batch_label,
     device_order,
     execution_label,
     mode_order,
     natural_key,
 )
-from accelbench.variants import parse_length_variant
 from accelbench.workloads.ceiling import COPY, MATMUL, Ceiling
 
 if TYPE_CHECKING:
@@ -45,6 +50,7 @@ if TYPE_CHECKING:
 FRAMEWORK_ORDER = ("torch", "tf", "mlx")
 FRAMEWORK_NAMES = {"torch": "PyTorch", "tf": "TensorFlow", "mlx": "MLX"}
 MIN_LENGTHS_FOR_LONGER_HALF = 4  # the longer half of fewer lengths is one or two points
+LLM_WORKLOAD = "llm"  # accelbench.workloads.llm.LanguageModel.name (that module imports torch)
 
 
 # The rules --------------------------------------------------------------------------------
@@ -97,13 +103,8 @@ def framework_order(framework: str) -> tuple[int, str]:
 
 
 def is_ceiling(record: Record) -> bool:
-    return (
-        bool(record.key)
-        and record.key.workload == Ceiling.name
-        and (  # type: ignore[union-attr]
-            record.key.variant in (MATMUL, COPY)  # type: ignore[union-attr]
-        )
-    )
+    key = record.key
+    return key is not None and key.workload == Ceiling.name and key.variant in (MATMUL, COPY)
 
 
 def measured(records: Iterable[Record]) -> list[Record]:
@@ -282,6 +283,69 @@ def mode_rows(records: Iterable[Record]) -> list[dict[str, Any]]:
     return rows
 
 
+# The language model (llama-bench's names) ------------------------------------------------
+
+
+def llm_test_name(phase: str, context: int | None, generated: int | None) -> str:
+    """llama-bench's name of a test: ``pp512`` (a 512-token prompt), ``tg128 @ d512`` (128
+    tokens generated after a context of depth 512, llama-bench's ``tg128`` with ``-d 512``)."""
+    depth = "?" if context is None else context
+    if phase == "pp":
+        return f"pp{depth}"
+    return f"tg{'?' if generated is None else generated} @ d{depth}"
+
+
+def llm_rows(records: Iterable[Record]) -> list[dict[str, Any]]:
+    """One row per language-model case, with its shares of the same run's ceilings.
+
+    Decode (tg) reads every weight once per token, so its figure to look at is GB/s as a
+    share of the copy ceiling (``bandwidth_share``); prompt processing (pp) is compute-bound,
+    so TFLOP/s as a share of the matmul ceiling (``ceiling_share``). The context length is
+    the variant's (``ctx-L=512``). Shares need ``benchmarks/test_ceiling.py`` in the run.
+    """
+    records = measured(records)
+    peaks = ceilings(records)
+    rows = []
+    for r in records:
+        key = _key(r)
+        if key.workload != LLM_WORKLOAD:
+            continue
+        point = parse_length_variant(key.variant)
+        decode = key.phase == "tg"
+        rate = r.bytes_per_s if decode else None
+        rows.append(
+            {
+                **_case_fields(key, "workload"),
+                "test": llm_test_name(
+                    key.phase, point[1] if point else None, r.generated_per_round
+                ),
+                "context": point[1] if point else None,
+                "device": r.device,
+                "device_label": r.device_label,
+                "tokens_per_s": r.throughput_per_s,
+                "time_per_token_s": r.median_s if decode else None,
+                "gb_per_s": rate / 1e9 if rate else None,
+                "copy_share": bandwidth_share(r, peaks) if decode else None,
+                "tflops_per_s": None if decode else r.tflops_per_s,
+                "matmul_share": None if decode else ceiling_share(r, peaks),
+                "ceilings_measured": (r.device, key.dtype) in peaks,
+            }
+        )
+    return sorted(rows, key=_llm_order)
+
+
+def _llm_order(row: dict[str, Any]) -> tuple[Any, ...]:
+    return (
+        row["framework"],
+        row["size"],
+        row["dtype"],
+        row["mode"],
+        row["context"] or 0,
+        row["phase"],
+        device_order(row["device"]),
+    )
+
+
 # The saved sections -----------------------------------------------------------------------
 
 
@@ -297,6 +361,8 @@ SECTIONS = (
     Section("speedups", speedup_rows),
     Section("scaling", scaling_rows),
     Section("frameworks", framework_rows),
+    Section("llm", llm_rows),
+    Section("crossover", crossover_rows),
     Section("modes", mode_rows),
 )
 
@@ -351,6 +417,16 @@ def ceiling_share(record: Record, peaks: dict[tuple[str, str], CeilingFigures]) 
     return record.tflops_per_s / peak.matmul_tflops
 
 
+def bandwidth_share(record: Record, peaks: dict[tuple[str, str], CeilingFigures]) -> float | None:
+    """A record's bytes/s (where it counts the bytes it moves: a decoded token) over the copy
+    ceiling of the same device and dtype in its run, which counts the bytes a copy reads plus
+    those it writes. None for the ceiling cases themselves."""
+    peak = peaks.get((record.device, _key(record).dtype))
+    if not record.bytes_per_s or not peak or not peak.copy_gb_per_s or is_ceiling(record):
+        return None
+    return record.bytes_per_s / 1e9 / peak.copy_gb_per_s
+
+
 def case_rows(records: Iterable[Record]) -> list[dict[str, Any]]:
     """One row per measured record with every figure the report shows; the speedup over the
     CPU by the summary's rule (the CPU's own is 1)."""
@@ -375,6 +451,7 @@ def case_rows(records: Iterable[Record]) -> list[dict[str, Any]]:
                 "tflops_per_s": r.tflops_per_s,
                 "bytes_per_s": r.bytes_per_s,
                 "ceiling_share": ceiling_share(r, peaks),
+                "bandwidth_share": bandwidth_share(r, peaks),
                 "speedup": speedup(by_case[key.case].get("cpu"), r),
                 "ceiling": is_ceiling(r),
                 "compile_time_s": r.compile_time_s,
@@ -391,7 +468,6 @@ def row_order(row: dict[str, Any]) -> tuple[Any, ...]:
         row["framework"],
         row["phase"],
         natural_key(row["variant"]),
-        natural_key(row["batch"]),
         mode_order(row["mode"]),
         row["memory_format"],
         row["dtype"],
@@ -410,27 +486,37 @@ def headline(row: dict[str, Any]) -> tuple[float | None, str]:
     return row["throughput_per_s"], f"{row['item_unit']}/s"
 
 
-def sweep_key(key: CaseKey) -> CaseKey | None:
-    """The sweep a case is a point of (variant = implementation, any device), or None."""
-    point = parse_length_variant(key.variant)
-    return key.replace(variant=point[0], device="") if point else None
+def sweep_points(key: CaseKey) -> dict[tuple[str, CaseKey], int]:
+    """The sweeps a case is a point of, each with the point's value: per sweep field of its
+    variant (``L``, ``batch``), (the field, the case with that field removed and on no
+    device) -> the field's value. ``sdpa-L=1024-batch=16`` is a point of a length sweep (at
+    1024) and of a batch sweep (at 16)."""
+    try:
+        variant = Variant.parse(key.variant)
+    except VariantError:
+        return {}
+    points = {}
+    for field_key in SWEEP_KEYS:
+        value = variant.get_int(field_key)
+        if value is not None:
+            rest = str(variant.without(field_key))
+            points[field_key, key.replace(variant=rest, device="")] = value
+    return points
 
 
 def bar_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The rows a bar chart shows: of a sequence-length sweep only its longest length (the
-    attention plot shows them all)."""
-    longest: dict[CaseKey, int] = {}
+    attention plot shows them all), of a batch sweep only its largest batch (the batch
+    plots show them all)."""
+    largest: dict[tuple[str, CaseKey], int] = {}
     for row in rows:
-        sweep = sweep_key(row["key"])
-        if sweep:
-            length = parse_length_variant(row["variant"])[1]  # type: ignore[index]
-            longest[sweep] = max(longest.get(sweep, 0), length)
-    kept = []
-    for row in rows:
-        sweep = sweep_key(row["key"])
-        if not sweep or parse_length_variant(row["variant"])[1] == longest[sweep]:  # type: ignore[index]
-            kept.append(row)
-    return kept
+        for sweep, value in sweep_points(row["key"]).items():
+            largest[sweep] = max(largest.get(sweep, 0), value)
+    return [
+        row
+        for row in rows
+        if all(value == largest[sweep] for sweep, value in sweep_points(row["key"]).items())
+    ]
 
 
 # Attention series (report) ----------------------------------------------------------------
@@ -450,15 +536,15 @@ class Series:
 
 def attention_series(records: Iterable[Record]) -> list[Series]:
     """One series per scaling row: ``<implementation> on <device label>``, with the
-    framework, workload, phase, dtype, size, mode, layout and batch where they vary between
-    rows."""
-    rows = scaling_rows(records)
-    fields = ("framework", "workload", "phase", "dtype", "size", "mode", "memory_format", "batch")
+    framework, workload, phase, dtype, size, mode and layout where they vary between rows.
+    The language model's context sweep (``ctx-L=512``) is no attention: its own section shows
+    it."""
+    rows = [r for r in scaling_rows(records) if r["workload"] != LLM_WORKLOAD]
+    fields = ("framework", "workload", "phase", "dtype", "size", "mode", "memory_format")
     varying = [f for f in fields if len({r[f] for r in rows}) > 1]
     series = []
     for r in rows:
-        extras = [batch_label(r[f]) if f == "batch" else r[f] for f in varying]
-        extras = [e for e in extras if e]
+        extras = [r[f] for f in varying if r[f]]
         label = f"{r['implementation']} on {r['device_label'] or r['device']}"
         label += f" ({', '.join(extras)})" if extras else ""
         series.append(Series(label, r["lengths"], r["median_s"], r["exponent"], r["exponent_long"]))

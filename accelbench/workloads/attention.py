@@ -22,8 +22,7 @@ import psutil
 import torch
 
 from accelbench.backends.torch.workload import TorchWorkload, to_numpy
-from accelbench.core.spec import EAGER, CaseSpec
-from accelbench.variants import length_variant, parse_length_variant
+from accelbench.core.spec import EAGER, CaseSpec, length_variant, parse_length_variant
 
 GIB = 2**30
 
@@ -107,6 +106,9 @@ class Attention(TorchWorkload):
         "standard": AttentionSize(batch=2, heads=8, head_dim=64, lengths=doubling(128, 4096)),
         "full": AttentionSize(batch=4, heads=8, head_dim=128, lengths=doubling(256, 16384)),
     }
+
+    # No batch sweep (MAX_SWEEP_BATCH stays None): attention sweeps sequence length, and a
+    # batch of independent (batch, head) pairs only scales the same kernels' grid.
 
     @classmethod
     def variants(cls, size: str) -> list[str]:

@@ -21,8 +21,7 @@ from typing import Any
 import numpy as np
 
 from accelbench.backends.mlx.workload import MlxWorkload
-from accelbench.core.spec import CaseSpec
-from accelbench.variants import parse_length_variant
+from accelbench.core.spec import CaseSpec, parse_length_variant
 from accelbench.workloads.attention import (
     GIB,
     IMPLEMENTATIONS,

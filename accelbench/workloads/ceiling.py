@@ -66,6 +66,8 @@ class Ceiling(Workload):
         "full": CeilingSize(matmul_n=8192, copy_elements=1 << 28),
     }
 
+    # No batch sweep (MAX_SWEEP_BATCH stays None): a ceiling is one large op, not a batch.
+
     @classmethod
     def variants(cls, size: str) -> list[str]:
         return [MATMUL, COPY]

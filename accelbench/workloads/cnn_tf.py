@@ -28,6 +28,7 @@ from accelbench.workloads.cnn import (
 class TfSimpleCNN(KerasWorkload):
     name = "cnn"
     SIZES = SimpleCNN.SIZES
+    MAX_SWEEP_BATCH = SimpleCNN.MAX_SWEEP_BATCH
 
     def build_model(self, dtype_policy: str) -> Any:
         layers = self.keras.layers

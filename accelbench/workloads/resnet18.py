@@ -27,6 +27,7 @@ class ResNet18(TorchWorkload):
         "standard": ResNetSize(batch=32),
         "full": ResNetSize(batch=64),
     }
+    MAX_SWEEP_BATCH = {"smoke": 2, "standard": 64, "full": 256}
 
     def build_model(self) -> Any:
         import torchvision

@@ -100,6 +100,8 @@ class TransformerEncoderWorkload(TorchWorkload):
             d_model=512, heads=8, layers=6, vocab=32000, batch=32, max_length=512, min_length=128
         ),
     }
+    # The batch sweep stops at the profile's own token budget (batch x max_length tokens).
+    MAX_SWEEP_BATCH = {name: size.batch for name, size in SIZES.items()}
 
     def build_model(self) -> Any:
         return EncoderClassifier(self.size)

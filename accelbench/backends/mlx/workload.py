@@ -80,6 +80,11 @@ class MlxWorkload(Workload):
         return cls.twin.variants(size)
 
     @classmethod
+    def batch_sizes(cls, size: str) -> list[int]:
+        """The twin's batch sweep (``--sweep batch``): the same points in both frameworks."""
+        return cls.twin.batch_sizes(size)
+
+    @classmethod
     def parity_reference(cls, spec: CaseSpec) -> tuple[type[Workload], CaseSpec]:
         """Every MLX device, the CPU too, must reproduce the PyTorch CPU result in fp32."""
         return cls.twin, torch_twin_spec(spec)

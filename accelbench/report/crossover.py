@@ -1,0 +1,127 @@
+"""The report's batch-sweep section: the CPU/accelerator crossover and throughput by batch.
+
+Figures come from ``results.crossover.crossover_rows`` on the run's ``Record`` values, the
+same rows the end-of-run summary shows and the saved JSON holds under ``accelbench.crossover``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from accelbench.report import plots
+from accelbench.report.document import Document, Table
+from accelbench.results.crossover import crossover_rows
+from accelbench.results.record import Record
+from accelbench.results.text import describe_crossover, format_rate, format_seconds
+
+HEADING = "Batch sweeps: from which batch is the accelerator faster?"
+
+
+def add_section(
+    doc: Document, records: Iterable[Record], out: Path, prefix: str, title: str
+) -> list[Path]:
+    """Add the section to ``doc`` when ``records`` hold a batch sweep; returns the plots."""
+    rows = crossover_rows(records)
+    if not rows:
+        return []
+    doc.heading(3, HEADING)
+    doc.paragraph(
+        "Each workload ran at batch sizes doubling from 1 (`--sweep batch`). *crossover* is "
+        "the smallest batch from which the accelerator's time per item stays below the "
+        "CPU's at every larger measured batch, interpolated on log-log axes between the two "
+        "measured batches in brackets; *always faster* / *never faster* hold within the "
+        "measured range. *90% at* is the first measured batch whose throughput reaches 90% "
+        "of that device's best: past it, a larger batch buys little. *latency b=1* is "
+        "inference at batch 1 timed one step at a time, each followed by a synchronize (what "
+        "one interactive request feels), not the steady-state time per step."
+    )
+    images: list[Path] = []
+    accelerators = [r for r in rows if r["crossover_status"]]
+    if accelerators:
+        doc.table(crossover_table(accelerators))
+        if any(r["faster_below_crossover"] for r in accelerators):
+            doc.paragraph(
+                "*faster below*: batches under the crossover where the accelerator was faster "
+                "anyway, then slower again (noise, or a dip); the crossover is taken past the "
+                "last batch where it was not faster."
+            )
+        png = plots.batch_speedup_plot(rows, out / f"{prefix}batch-speedup.png", title)
+        if png:
+            doc.image(png, "Speedup over the CPU against batch size")
+            images.append(png)
+    elif all(r["device"] == "cpu" for r in rows):
+        doc.paragraph("Only the CPU swept: no crossover to show.")
+    doc.table(throughput_table(rows))
+    png = plots.batch_throughput_plot(rows, out / f"{prefix}batch-throughput.png", title)
+    if png:
+        doc.image(png, "Throughput against batch size per device")
+        images.append(png)
+    return images
+
+
+def _case(row: dict[str, Any]) -> str:
+    return " ".join(x for x in (row["framework"], row["workload"], row["variant"]) if x)
+
+
+def _speedup_at(row: dict[str, Any], index: int) -> str:
+    batch, speedup = row["speedup_batches"][index], row["speedup_over_cpu"][index]
+    return f"{speedup:.2f}x (b={batch})"
+
+
+def crossover_table(rows: list[dict[str, Any]]) -> Table:
+    body = [
+        [
+            _case(r),
+            r["phase"],
+            r["dtype"],
+            r["device_label"],
+            describe_crossover(r).rstrip(" *"),
+            _speedup_at(r, 0),
+            _speedup_at(r, -1),
+            ", ".join(map(str, r["faster_below_crossover"])) or "-",
+        ]
+        for r in rows
+    ]
+    header = [
+        "case",
+        "phase",
+        "dtype",
+        "accelerator",
+        "crossover (batch)",
+        "speedup, smallest batch",
+        "speedup, largest batch",
+        "faster below",
+    ]
+    return Table(header, body, numeric={4, 5, 6})
+
+
+def throughput_table(rows: list[dict[str, Any]]) -> Table:
+    body = []
+    for r in rows:
+        best = max(range(len(r["batches"])), key=lambda i: r["throughput_per_s"][i])
+        body.append(
+            [
+                _case(r),
+                r["phase"],
+                r["dtype"],
+                r["device_label"],
+                ", ".join(map(str, r["batches"])),
+                f"{format_rate(r['best_throughput_per_s'], r['item_unit'])} "
+                f"(b={r['batches'][best]})",
+                str(r["saturation_batch"]),
+                format_seconds(r["latency_batch1_s"]),
+            ]
+        )
+    header = [
+        "case",
+        "phase",
+        "dtype",
+        "device",
+        "batches",
+        "best throughput",
+        "90% of best at batch",
+        "latency b=1",
+    ]
+    return Table(header, body, numeric={5, 6, 7})

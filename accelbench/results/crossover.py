@@ -1,0 +1,169 @@
+"""From which batch size is the accelerator faster than the CPU? Batch sweeps, read back.
+
+A case whose variant has a ``batch=N`` part (``--sweep batch``) is one point of a batch
+sweep. This view groups such records into one curve per case and device (the case's whole
+identity with the batch part of its variant removed), and gives per curve:
+
+- the throughput at each batch and the first measured batch whose throughput reaches 90%
+  of the curve's best (where the device saturates);
+- at batch 1 inference, the isolated latency of one synchronized step
+  (``Record.latency_batch1_s``);
+- for an accelerator, its speedup over the CPU at each batch both measured (the CPU's
+  time per item over the accelerator's), and **the crossover**: the smallest batch from
+  which the accelerator's time per item stays below the CPU's.
+
+How the crossover is decided. "Stays below" means: at that batch and at every larger
+measured batch the accelerator is faster (speedup > 1). Let b_j be the smallest measured
+batch with that property. If it is the first measured batch, the accelerator is *always
+faster* in the measured range; if there is none (the largest batch is not faster), it is
+*never faster in the measured range*. Otherwise the crossing lies between b_{j-1} (not
+faster) and b_j (faster), and is interpolated there on log-log axes: log(speedup) is taken
+as linear in log(batch) between the two points, and the crossover is where it is 0
+(speedup 1). Both devices' time per item interpolated log-log and intersected give the same
+batch. Noisy, non-monotonic data is decided by the same rule: a faster point followed by a
+slower one does not count, so the crossover is past the last measured batch where the
+accelerator was not faster; the faster batches below it are listed (``faster_below``) so
+the reader sees the noise rather than a clean story.
+
+Rows are plain dicts: they land in the saved JSON under ``accelbench.crossover`` as they are.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from accelbench.core.spec import variant_batch, without_batch
+from accelbench.results.record import CaseKey, Record
+
+SATURATION_SHARE = 0.9
+
+CROSSES = "crosses"
+ALWAYS = "always faster"
+NEVER = "never faster"
+
+
+@dataclass(frozen=True)
+class Crossover:
+    """Where an accelerator's speedup over the CPU rises above 1 for good.
+
+    ``status``: CROSSES, ALWAYS or NEVER. ``batch``: the interpolated crossover (CROSSES
+    only). ``between``: the measured batches either side of it. ``faster_below``: measured
+    batches below the crossover where the accelerator was faster anyway (noise or a dip).
+    """
+
+    status: str
+    batch: float | None = None
+    between: tuple[int, int] | None = None
+    faster_below: tuple[int, ...] = ()
+
+
+def find_crossover(batches: Sequence[int], speedups: Sequence[float]) -> Crossover:
+    """The crossover of a speedup curve measured at ascending ``batches`` (see the module
+    docstring for the rule). Needs at least one point."""
+    if not batches or len(batches) != len(speedups):
+        raise ValueError("a crossover needs one speedup per batch, at least one")
+    if any(b2 <= b1 for b1, b2 in zip(batches, batches[1:])):
+        raise ValueError(f"batches must ascend: {list(batches)}")
+    last_not_faster = max((i for i, s in enumerate(speedups) if s <= 1), default=None)
+    if last_not_faster is None:
+        return Crossover(ALWAYS)
+    if last_not_faster == len(batches) - 1:
+        return Crossover(NEVER)
+    low, high = last_not_faster, last_not_faster + 1
+    crossing = interpolate_log_log(batches[low], speedups[low], batches[high], speedups[high])
+    faster_below = tuple(b for b, s in zip(batches[:low], speedups[:low]) if s > 1)
+    return Crossover(CROSSES, crossing, (batches[low], batches[high]), faster_below)
+
+
+def interpolate_log_log(b1: float, s1: float, b2: float, s2: float, level: float = 1.0) -> float:
+    """The x at which the straight line through (log b1, log s1) and (log b2, log s2)
+    reaches log ``level``; ``s1 <= level < s2`` puts it in [b1, b2)."""
+    x1, x2 = math.log(b1), math.log(b2)
+    y1, y2, y = math.log(s1), math.log(s2), math.log(level)
+    return math.exp(x1 + (y - y1) * (x2 - x1) / (y2 - y1))
+
+
+def saturation_batch(
+    batches: Sequence[int], throughputs: Sequence[float], share: float = SATURATION_SHARE
+) -> int | None:
+    """The first measured batch whose throughput reaches ``share`` of the best measured one
+    (not interpolated: a measured point, and the only one a user can pick)."""
+    if not throughputs:
+        return None
+    best = max(throughputs)
+    return next(b for b, t in zip(batches, throughputs) if t >= share * best)
+
+
+def time_per_item(record: Record) -> float:
+    """Median seconds per item (image, real token); per step where items are not known."""
+    return record.median_s / (record.items_per_step or 1)
+
+
+def sweep_curves(records: Iterable[Record]) -> dict[CaseKey, dict[int, Record]]:
+    """Per curve (the key with the batch part of its variant removed): batch -> record."""
+    curves: dict[CaseKey, dict[int, Record]] = {}
+    for r in records:
+        if r.key is None:
+            continue
+        batch = variant_batch(r.key.variant)
+        if batch is not None:
+            curve = r.key.replace(variant=without_batch(r.key.variant))
+            curves.setdefault(curve, {})[batch] = r
+    return curves
+
+
+def crossover_rows(records: Iterable[Record]) -> list[dict[str, Any]]:
+    """One row per curve (case and device) of every batch sweep in ``records``."""
+    curves = sweep_curves(records)
+    rows = []
+    for curve, points in sorted(curves.items(), key=lambda item: item[0].sort_key()):
+        batches = sorted(points)
+        per_item = [time_per_item(points[b]) for b in batches]
+        throughputs = [1 / t for t in per_item]
+        row: dict[str, Any] = curve.as_dict()
+        row.update(
+            device_label=points[batches[-1]].label,
+            item_unit=points[batches[-1]].item_unit,
+            batches=batches,
+            median_s=[points[b].median_s for b in batches],
+            time_per_item_s=per_item,
+            throughput_per_s=throughputs,
+            best_throughput_per_s=max(throughputs),
+            saturation_batch=saturation_batch(batches, throughputs),
+            latency_batch1_s=points[1].latency_batch1_s if 1 in points else None,
+            **_against_cpu(curve.device, points, curves.get(curve.replace(device="cpu"))),
+        )
+        rows.append(row)
+    return rows
+
+
+def _against_cpu(
+    device: str, points: dict[int, Record], cpu: dict[int, Record] | None
+) -> dict[str, Any]:
+    """An accelerator's speedups over the CPU at the batches both measured, and its crossover."""
+    empty: dict[str, Any] = {
+        "speedup_batches": [],
+        "speedup_over_cpu": [],
+        "crossover_status": None,
+        "crossover_batch": None,
+        "crossover_between": None,
+        "faster_below_crossover": [],
+    }
+    if device == "cpu" or not cpu:
+        return empty
+    shared = sorted(set(points) & set(cpu))
+    if not shared:
+        return empty
+    speedups = [time_per_item(cpu[b]) / time_per_item(points[b]) for b in shared]
+    found = find_crossover(shared, speedups)
+    return {
+        "speedup_batches": shared,
+        "speedup_over_cpu": speedups,
+        "crossover_status": found.status,
+        "crossover_batch": found.batch,
+        "crossover_between": list(found.between) if found.between else None,
+        "faster_below_crossover": list(found.faster_below),
+    }

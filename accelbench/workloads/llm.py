@@ -1,0 +1,310 @@
+"""Language-model inference: prompt processing (pp) and text generation (tg), as llama-bench.
+
+A decoder-only Transformer of the Llama shape (``llm_model``) with random weights from
+the fixed seed, at batch 1, in the run's dtype (weights stored in it, as inference engines
+do: no autocast, so a bf16 token reads bf16 weights). Each variant ``ctx-L=<n>`` is one
+prompt length.
+
+- ``pp``: one step is one forward pass over the n-token prompt from position 0, filling
+  the KV cache and computing the next-token logits of its last position. Throughput is
+  prompt tokens/s, llama-bench's ``pp<n>``.
+- ``tg``: the prompt is processed once, untimed, when the case is built. One step is one
+  generated token: the previous token goes in at the next position, the cache is read up to
+  it and written at it, and the argmax of the logits is the next token (greedy; the token
+  stays on the device, so nothing waits for the host). A timed round generates exactly
+  ``generate`` tokens (``tg128``) and starts with ``round_start``, which puts the position
+  back after the prompt: every round decodes the same positions, on every device.
+  llama-bench's ``tg128`` with ``-d <n>`` (a context of depth n) is the same measurement.
+
+Decode reads every weight once per token, so it is bound by memory bandwidth: tg gives
+``bytes_per_step`` (weights + cache), which over the median is GB/s, to set against the
+copy ceiling. pp is bound by FLOPs (``flops_per_step``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import psutil
+import torch
+
+from accelbench.core.parity import GENERATED_LOGITS, GENERATED_TOKENS
+from accelbench.core.spec import LLM_PHASES, CaseSpec, length_variant, parse_length_variant
+from accelbench.core.workload import SEED, Workload
+from accelbench.workloads.llm_model import (
+    KVCache,
+    LlmSize,
+    build,
+    decode_bytes,
+    forward_flops,
+    kv_bytes_per_position,
+    parameter_count,
+)
+
+GIB = 2**30
+CONTEXT = "ctx"  # the variant's name part: ctx-L=512
+PROMPT_PARITY_ROWS = 8  # prompt positions whose logits pp's parity compares
+DTYPES = {"fp32": torch.float32, "tf32": torch.float32, "fp16": torch.float16}
+DTYPES["bf16"] = torch.bfloat16
+
+
+def host_memory_available_bytes() -> int:
+    return int(psutil.virtual_memory().available)
+
+
+def device_memory_free_bytes(device: torch.device) -> int | None:
+    """Free memory of an accelerator, where torch can say; None where it cannot."""
+    try:
+        if device.type == "cuda":
+            return int(torch.cuda.mem_get_info(device)[0])
+        if device.type == "mps":
+            return int(torch.mps.recommended_max_memory() - torch.mps.driver_allocated_memory())
+    except Exception:  # no such query on this build: the allocator will raise instead
+        return None
+    return None
+
+
+def memory_needed_bytes(size: LlmSize, context: int, capacity: int, itemsize: int) -> int:
+    """About the most device memory a case holds: weights, cache, one prompt's activations
+    (with the attention scores of a backend without a fused kernel) and a few logits rows."""
+    weights = parameter_count(size) * itemsize
+    cache = kv_bytes_per_position(size, itemsize) * capacity
+    width = 4 * size.d_model + 2 * (size.heads + 2 * size.kv_heads) * size.head_dim
+    activations = context * (width + 4 * size.ffn) * itemsize
+    scores = size.heads * context * context * 4
+    logits = (2 * size.parity_tokens + PROMPT_PARITY_ROWS + 1) * size.vocab * 4
+    return weights + cache + activations + scores + logits
+
+
+class LanguageModel(Workload):
+    """One prompt length of a decoder-only Transformer, in phase pp or tg, at batch 1."""
+
+    name = "llm"
+    framework = "torch"
+    item_unit = "tokens"
+    phases = LLM_PHASES
+    SIZES = {
+        # Milliseconds per step on a laptop CPU.
+        "smoke": LlmSize(
+            d_model=64,
+            layers=2,
+            heads=4,
+            kv_heads=2,
+            ffn=192,
+            vocab=512,
+            tied=False,
+            contexts=(16, 32),
+            generate=8,
+            parity_tokens=8,
+        ),
+        # The shape of SmolLM2-135M (134.5M parameters, tied head).
+        "standard": LlmSize(
+            d_model=576,
+            layers=30,
+            heads=9,
+            kv_heads=3,
+            ffn=1536,
+            vocab=49152,
+            tied=True,
+            contexts=(128, 512, 2048),
+            generate=128,
+            parity_tokens=32,
+            rope_theta=100000.0,
+            shape_of="SmolLM2-135M",
+        ),
+        # The shape of Llama-3.2-1B (1.24B parameters, tied head); plain rotary positions.
+        "full": LlmSize(
+            d_model=2048,
+            layers=16,
+            heads=32,
+            kv_heads=8,
+            ffn=8192,
+            vocab=128256,
+            tied=True,
+            contexts=(512,),
+            generate=128,
+            parity_tokens=16,
+            rope_theta=500000.0,
+            shape_of="Llama-3.2-1B",
+        ),
+    }
+
+    @classmethod
+    def variants(cls, size: str) -> list[str]:
+        return [length_variant(CONTEXT, n) for n in cls.SIZES[size].contexts]
+
+    def __init__(self, spec: CaseSpec, device: Any) -> None:
+        point = parse_length_variant(spec.variant)
+        if point is None or point[0] != CONTEXT:
+            raise ValueError(f"llm variant {spec.variant!r}: expected '{CONTEXT}-L=<length>'")
+        if spec.phase not in self.phases:
+            raise ValueError(f"llm phase {spec.phase!r}: expected one of {self.phases}")
+        super().__init__(spec, device)
+        self.context = point[1]
+        self.dtype = DTYPES[spec.dtype]
+        self.torch_device = device.torch_device()
+        self.capacity = self.context + (self.size.generate if spec.phase == "tg" else 0)
+        self.check_memory()
+
+        self.model = build(self.size, self.dtype, self.torch_device, SEED)
+        self.model.set_positions(self.capacity)
+        self.cache = KVCache.empty(self.size, 1, self.capacity, self.dtype, self.torch_device)
+        generator = torch.Generator().manual_seed(SEED + 1)
+        vocab = self.size.vocab
+        self.prompt = torch.randint(vocab, (1, self.context), generator=generator)
+        self.forced = torch.randint(vocab, (1, self.size.parity_tokens), generator=generator)
+        self.prompt = self.prompt.to(self.torch_device)
+        self.forced = self.forced.to(self.torch_device)
+
+        self.position = self.context
+        self.token: torch.Tensor | None = None
+        self.logits: torch.Tensor | None = None
+        if spec.phase == "tg":  # the prompt, processed once, untimed
+            with torch.inference_mode():
+                self.prompt_logits = self.model(self.prompt, 0, self.cache)
+                self.first_token = self.prompt_logits.argmax(-1)
+            self.round_start()
+
+    # The steps ----------------------------------------------------------------------------
+
+    def step(self) -> Any:
+        with torch.inference_mode():
+            return self.process_prompt() if self.spec.phase == "pp" else self.generate_token()
+
+    def process_prompt(self) -> torch.Tensor:
+        """pp: the whole prompt in one forward pass; the last position's logits."""
+        self.logits = self.model(self.prompt, 0, self.cache)
+        return self.logits
+
+    def generate_token(self) -> torch.Tensor:
+        """tg: one token at the next position, from the cache; greedy, on the device."""
+        if self.position == self.capacity:  # steps beyond a round (warm-up): start over
+            self.round_start()
+        self.logits = self.model(self.token, self.position, self.cache)
+        self.token = self.logits.argmax(-1)
+        self.position += 1
+        return self.token
+
+    def round_start(self) -> None:
+        """tg: back to the first position after the prompt and the prompt's next token.
+        Two assignments, no device work: cheap enough to sit inside a timed round."""
+        if self.spec.phase == "tg":
+            self.position = self.context
+            self.token = self.first_token
+
+    def steps_per_round(self) -> int | None:
+        return self.size.generate if self.spec.phase == "tg" else None
+
+    # Parity ---------------------------------------------------------------------------------
+
+    def parity_outputs(self) -> dict[str, np.ndarray]:
+        """pp: the logits at ``PROMPT_PARITY_ROWS`` prompt positions (the last included).
+
+        tg: greedy generation through ``step`` itself, ``parity_tokens`` steps: the tokens
+        (the prompt's next token first) and the logits each came from, compared as tokens by
+        ``accelbench.core.parity``; and the logits of decoding a fixed, seeded token sequence
+        (teacher forcing), compared at every step whatever the argmax, so the cached decode
+        is checked even after greedy decoding on two devices parts at a near tie.
+        """
+        with torch.inference_mode():
+            if self.spec.phase == "pp":
+                rows = spread(self.context, PROMPT_PARITY_ROWS)
+                index = torch.tensor(rows, device=self.torch_device)
+                logits = self.model(self.prompt, 0, self.cache, rows=index)
+                return {"prompt logits": _rows(logits)}
+            forced = []
+            for i in range(self.size.parity_tokens):
+                token = self.forced[:, i : i + 1]
+                forced.append(self.model(token, self.context + i, self.cache))
+            self.round_start()
+            tokens, logits = [self.first_token], [self.prompt_logits]
+            for _ in range(self.size.parity_tokens):
+                tokens.append(self.generate_token())
+                logits.append(self.logits)
+            self.round_start()
+        return {
+            "teacher-forced logits": _rows(torch.cat(forced, dim=1)),
+            GENERATED_LOGITS: _rows(torch.cat(logits, dim=1)),
+            GENERATED_TOKENS: torch.cat(tokens, dim=1).flatten().cpu().numpy(),
+        }
+
+    # Figures ------------------------------------------------------------------------------
+
+    @property
+    def items_per_step(self) -> int:
+        return self.context if self.spec.phase == "pp" else 1
+
+    def flops_per_step(self) -> int:
+        """pp: the prompt's forward pass. tg: the mean over a round's tokens, whose attention
+        grows by one position per token (one forward over them, causal, has the same FLOPs)."""
+        if self.spec.phase == "pp":
+            return forward_flops(self.size, 0, self.context)
+        n = self.size.generate
+        return round(forward_flops(self.size, self.context, n, logits_rows=n) / n)
+
+    def bytes_per_step(self) -> int | None:
+        """tg: weights and cache moved per generated token (``decode_bytes``); pp: None."""
+        if self.spec.phase == "pp":
+            return None
+        itemsize = self.cache.keys.element_size()
+        return round(decode_bytes(self.size, itemsize, self.context, self.size.generate))
+
+    def shapes(self) -> dict[str, Any]:
+        s = self.size
+        return {
+            "batch": 1,
+            "context": self.context,
+            "generate": s.generate if self.spec.phase == "tg" else 0,
+            "d_model": s.d_model,
+            "layers": s.layers,
+            "heads": s.heads,
+            "kv_heads": s.kv_heads,
+            "ffn": s.ffn,
+            "vocab": s.vocab,
+            "tied": s.tied,
+            "parameters": parameter_count(s),
+            "shape_of": s.shape_of,
+        }
+
+    def dtype_ran(self) -> str:
+        names = {torch.float32: self.device.float32_mode(), torch.float16: "fp16"}
+        names[torch.bfloat16] = "bf16"
+        dtype = self.model.embed.weight.dtype
+        return names.get(dtype, str(dtype))
+
+    def threads(self) -> int | None:
+        return torch.get_num_threads()
+
+    # Memory ---------------------------------------------------------------------------------
+
+    def check_memory(self) -> None:
+        """Raise MemoryError before building a model that cannot fit (the runner skips the
+        case with the reason): on the CPU against available host memory, where Linux's
+        overcommit would otherwise let the kernel kill the session; on an accelerator
+        against the free memory torch reports, where it reports it."""
+        itemsize = torch.empty((), dtype=self.dtype).element_size()
+        needed = memory_needed_bytes(self.size, self.context, self.capacity, itemsize)
+        largest = self.size.vocab * self.size.d_model * 4 * 2  # a matrix drawn in fp32, cast
+        if self.torch_device.type == "cpu":
+            where, available = "host memory", host_memory_available_bytes()
+            needed += largest
+        else:
+            where, available = "free device memory", device_memory_free_bytes(self.torch_device)
+        if available is not None and needed > available:
+            raise MemoryError(
+                f"llm {self.spec.variant} ({parameter_count(self.size) / 1e6:.3g}M parameters, "
+                f"{self.spec.dtype}) needs about {needed / GIB:.1f} GiB; "
+                f"{available / GIB:.1f} GiB of {where}"
+            )
+
+
+def spread(length: int, count: int) -> list[int]:
+    """About ``count`` positions spread evenly over ``range(length)``, first and last included."""
+    last = length - 1
+    return sorted({round(i * last / max(count - 1, 1)) for i in range(count)})
+
+
+def _rows(logits: torch.Tensor) -> np.ndarray:
+    """(1, rows, vocab) logits -> (rows, vocab) fp32 on the host."""
+    return logits[0].float().cpu().numpy()

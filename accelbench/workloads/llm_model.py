@@ -1,0 +1,288 @@
+"""A decoder-only Transformer of the Llama shape, with a KV cache, and what it costs.
+
+RMSNorm before attention and before the MLP, rotary positions (rotate-half), grouped-query
+attention (``kv_heads`` key/value heads shared by ``heads // kv_heads`` query heads each),
+a SwiGLU MLP, a final RMSNorm and a head over the vocabulary, tied to the embedding or
+not. No biases. q, k and v are one fused matmul, and so are the MLP's gate and up
+projections: the same function as separate ones (a concatenation of their weights), with
+fewer kernel launches per token, as inference engines do.
+
+The formulas here (parameters, FLOPs, bytes per generated token) are what the workload
+reports; tests check them against the built module and torch's FLOP counter.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+INIT_STD = 0.02  # every matrix ~ N(0, 0.02^2), Llama's and GPT-2's initializer_range
+NORM_EPS = 1e-5
+
+
+@dataclass(frozen=True)
+class LlmSize:
+    """A model shape, and the prompt lengths and generated tokens of its cases.
+
+    ``contexts``: prompt lengths, one case each (``ctx-L=512``). ``generate``: tokens per
+    timed tg round (llama-bench's ``tg128``). ``parity_tokens``: greedy steps compared with
+    the CPU before timing.
+    """
+
+    d_model: int
+    layers: int
+    heads: int
+    kv_heads: int
+    ffn: int
+    vocab: int
+    tied: bool
+    contexts: tuple[int, ...]
+    generate: int
+    parity_tokens: int
+    rope_theta: float = 10000.0
+    shape_of: str = ""
+
+    @property
+    def head_dim(self) -> int:
+        return self.d_model // self.heads
+
+    @property
+    def group(self) -> int:
+        """Query heads per key/value head."""
+        return self.heads // self.kv_heads
+
+    def __post_init__(self) -> None:
+        if self.d_model % self.heads or self.heads % self.kv_heads or self.head_dim % 2:
+            raise ValueError(f"inconsistent attention shape: {self}")
+        if self.parity_tokens > self.generate:
+            raise ValueError("parity decodes within a round's positions: parity_tokens > generate")
+
+
+# Formulas ---------------------------------------------------------------------------------
+
+
+def layer_matrix_parameters(size: LlmSize) -> int:
+    """Weights of the matmuls in one layer: q, k, v, o and the three MLP projections."""
+    d, hd = size.d_model, size.head_dim
+    attention = d * (size.heads + 2 * size.kv_heads) * hd + size.heads * hd * d
+    return attention + 3 * d * size.ffn
+
+
+def parameter_count(size: LlmSize) -> int:
+    """All parameters: embedding, layers (with their two norms), final norm, head if untied."""
+    embedding = size.vocab * size.d_model
+    layers = size.layers * (layer_matrix_parameters(size) + 2 * size.d_model)
+    head = 0 if size.tied else size.vocab * size.d_model
+    return embedding + layers + size.d_model + head
+
+
+def attended_positions(start: int, tokens: int) -> int:
+    """Keys each query attends to, summed over ``tokens`` queries at ``start, start+1, ...``
+    (causal: the query at position t sees t + 1 positions)."""
+    return tokens * start + tokens * (tokens + 1) // 2
+
+
+def forward_flops(size: LlmSize, start: int, tokens: int, logits_rows: int = 1) -> int:
+    """Matmul FLOPs of one forward pass over ``tokens`` new tokens at positions from ``start``.
+
+    2 per weight per token in the layers' matmuls; q k^T and p v at 2 * head_dim per
+    (query head, attended key) each, counting only the positions causal attention uses;
+    the head (2 * d * vocab) on ``logits_rows`` rows only (a prompt needs the next-token
+    logits of its last position, as llama.cpp computes). Norms, rotary positions and the
+    MLP's gating are elementwise and left out.
+    """
+    linear = 2 * tokens * size.layers * layer_matrix_parameters(size)
+    attention = 4 * size.layers * size.heads * size.head_dim * attended_positions(start, tokens)
+    head = 2 * logits_rows * size.d_model * size.vocab
+    return linear + attention + head
+
+
+def kv_bytes_per_position(size: LlmSize, itemsize: int) -> int:
+    """Cache bytes of one position: a key and a value vector per layer and kv head."""
+    return 2 * size.layers * size.kv_heads * size.head_dim * itemsize
+
+
+def decode_bytes(size: LlmSize, itemsize: int, start: int, tokens: int) -> float:
+    """Mean bytes moved per generated token over ``tokens`` steps at ``start, start+1, ...``.
+
+    Every weight is read once per token (an embedding table only as the head, plus the one
+    row the embedding looks up), the cache is read at every attended position and written
+    at the new one. Activations at batch 1 (a few vectors of d_model) are left out.
+    """
+    embedding_row = size.d_model * itemsize
+    weights = (parameter_count(size) - size.vocab * size.d_model) * itemsize
+    if size.tied:  # the table is read whole by the head
+        weights += size.vocab * size.d_model * itemsize
+    kv = kv_bytes_per_position(size, itemsize)
+    cache = kv * (attended_positions(start, tokens) + tokens)  # reads, and one write each
+    return weights + embedding_row + cache / tokens
+
+
+# The model --------------------------------------------------------------------------------
+
+
+@dataclass
+class KVCache:
+    """Keys and values of every layer: (layers, batch, kv_heads, capacity, head_dim) each."""
+
+    keys: torch.Tensor
+    values: torch.Tensor
+
+    @classmethod
+    def empty(
+        cls, size: LlmSize, batch: int, capacity: int, dtype: torch.dtype, device: Any
+    ) -> KVCache:
+        shape = (size.layers, batch, size.kv_heads, capacity, size.head_dim)
+        return cls(
+            torch.zeros(shape, dtype=dtype, device=device),
+            torch.zeros(shape, dtype=dtype, device=device),
+        )
+
+    @property
+    def capacity(self) -> int:
+        return self.keys.shape[3]
+
+
+def rotary_tables(size: LlmSize, positions: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """cos and sin of every position's angles, (positions, head_dim), in fp32 on the CPU."""
+    half = size.head_dim // 2
+    inverse_frequency = size.rope_theta ** (-torch.arange(half, dtype=torch.float64) / half)
+    angles = torch.outer(torch.arange(positions, dtype=torch.float64), inverse_frequency)
+    angles = torch.cat((angles, angles), dim=-1)
+    return angles.cos().float(), angles.sin().float()
+
+
+def rotate(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+    """Rotary positions, rotate-half form: x (batch, tokens, heads, head_dim), cos/sin
+    (tokens, head_dim)."""
+    half = x.shape[-1] // 2
+    rotated = torch.cat((-x[..., half:], x[..., :half]), dim=-1)
+    return x * cos[:, None] + rotated * sin[:, None]
+
+
+class Block(nn.Module):
+    def __init__(self, size: LlmSize) -> None:
+        super().__init__()
+        self.size = size
+        d, hd = size.d_model, size.head_dim
+        self.attention_norm = nn.RMSNorm(d, eps=NORM_EPS)
+        self.qkv = nn.Linear(d, (size.heads + 2 * size.kv_heads) * hd, bias=False)
+        self.out = nn.Linear(size.heads * hd, d, bias=False)
+        self.mlp_norm = nn.RMSNorm(d, eps=NORM_EPS)
+        self.gate_up = nn.Linear(d, 2 * size.ffn, bias=False)
+        self.down = nn.Linear(size.ffn, d, bias=False)
+
+    def forward(
+        self,
+        x: torch.Tensor,
+        cos: torch.Tensor,
+        sin: torch.Tensor,
+        keys: torch.Tensor,
+        values: torch.Tensor,
+        start: int,
+    ) -> torch.Tensor:
+        """x (batch, tokens, d) at positions ``start...``; keys/values: this layer's cache."""
+        s = self.size
+        batch, tokens, _ = x.shape
+        qkv = self.qkv(self.attention_norm(x))
+        qk = rotate(
+            qkv[..., : (s.heads + s.kv_heads) * s.head_dim].unflatten(-1, (-1, s.head_dim)),
+            cos,
+            sin,
+        )
+        v = qkv[..., (s.heads + s.kv_heads) * s.head_dim :].unflatten(-1, (s.kv_heads, s.head_dim))
+        q, k = qk[:, :, : s.heads], qk[:, :, s.heads :]
+        end = start + tokens
+        keys[:, :, start:end] = k.transpose(1, 2)
+        values[:, :, start:end] = v.transpose(1, 2)
+        if tokens == 1:
+            # One query per head: the query heads of each kv head become that head's
+            # queries (head h uses kv head h // group), so no key is repeated and no mask is
+            # needed (every cached position is in the past).
+            grouped = q.reshape(batch, s.kv_heads, s.group, s.head_dim)
+            attended = F.scaled_dot_product_attention(grouped, keys[:, :, :end], values[:, :, :end])
+        else:
+            if start != 0:
+                raise ValueError("a multi-token forward starts at position 0 (a whole prompt)")
+            # Each kv head repeated for its query heads (head h uses kv head h // group), as
+            # Llama's reference code does: sdpa's enable_gqa is not on every backend, and
+            # the copies are small next to a prompt's matmuls.
+            attended = F.scaled_dot_product_attention(
+                q.transpose(1, 2),
+                keys[:, :, :end].repeat_interleave(s.group, dim=1),
+                values[:, :, :end].repeat_interleave(s.group, dim=1),
+                is_causal=True,
+            ).transpose(1, 2)
+        x = x + self.out(attended.reshape(batch, tokens, s.heads * s.head_dim))
+        gate, up = self.gate_up(self.mlp_norm(x)).chunk(2, dim=-1)
+        return x + self.down(F.silu(gate) * up)
+
+
+class DecoderLM(nn.Module):
+    """tokens (batch, tokens) at positions ``start...`` -> next-token logits of chosen rows."""
+
+    def __init__(self, size: LlmSize) -> None:
+        super().__init__()
+        self.size = size
+        # _weight: no initialisation here (build draws every weight); on the meta device,
+        # Embedding's own normal_ would import torch.distributed's tensor modules (seconds).
+        self.embed = nn.Embedding(
+            size.vocab, size.d_model, _weight=torch.empty(size.vocab, size.d_model)
+        )
+        self.blocks = nn.ModuleList(Block(size) for _ in range(size.layers))
+        self.norm = nn.RMSNorm(size.d_model, eps=NORM_EPS)
+        self.head = None if size.tied else nn.Linear(size.d_model, size.vocab, bias=False)
+        self.cos: torch.Tensor | None = None
+        self.sin: torch.Tensor | None = None
+
+    def set_positions(self, positions: int) -> None:
+        """Rotary tables for ``positions`` positions, in the weights' dtype and device."""
+        weight = self.embed.weight
+        cos, sin = rotary_tables(self.size, positions)
+        self.cos = cos.to(weight.device, weight.dtype)
+        self.sin = sin.to(weight.device, weight.dtype)
+
+    def forward(
+        self, tokens: torch.Tensor, start: int, cache: KVCache, rows: Any = None
+    ) -> torch.Tensor:
+        """Writes the cache at the new positions; logits (batch, rows, vocab) of ``rows``
+        (an index or slice of the new tokens; None: the last one)."""
+        tokens_in = tokens.shape[1]
+        if self.cos is None or start + tokens_in > self.cos.shape[0]:
+            raise ValueError(f"positions {start}..{start + tokens_in} exceed the rotary tables")
+        cos, sin = self.cos[start : start + tokens_in], self.sin[start : start + tokens_in]
+        x = self.embed(tokens)
+        for layer, block in enumerate(self.blocks):
+            x = block(x, cos, sin, cache.keys[layer], cache.values[layer], start)
+        x = self.norm(x[:, -1:] if rows is None else x[:, rows])
+        weight = self.embed.weight if self.head is None else self.head.weight
+        return F.linear(x, weight)
+
+
+def build(size: LlmSize, dtype: torch.dtype, device: Any, seed: int) -> DecoderLM:
+    """The model with seeded random weights, in ``dtype`` on ``device``.
+
+    Laid out on the meta device (no memory), then each parameter is drawn on the CPU in
+    fp32 from one generator, in registration order, cast and moved: every device and dtype
+    starts from the same numbers (up to the cast), and the host holds one matrix at a time.
+    Norm weights are ones. (``Module.to_empty`` would do the layout step too, but its first
+    call imports torch.distributed's tensor modules: seconds.)
+    """
+    with torch.device("meta"):
+        model = DecoderLM(size)
+    generator = torch.Generator().manual_seed(seed)
+    for name, param in list(model.named_parameters()):
+        owner_name, _, attribute = name.rpartition(".")
+        owner = model.get_submodule(owner_name)
+        if isinstance(owner, nn.RMSNorm):
+            value = torch.ones(param.shape)
+        else:
+            value = torch.randn(param.shape, generator=generator) * INIT_STD
+        weight = nn.Parameter(value.to(device=device, dtype=dtype), requires_grad=False)
+        setattr(owner, attribute, weight)
+        del value
+    return model.eval()
