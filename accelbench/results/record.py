@@ -8,7 +8,10 @@ finite or is absurd (a median beyond ``MAX_SECONDS``, a count beyond ``MAX_COUNT
 
 ``CaseKey`` is a case's whole identity. Two records are comparable only when their keys are
 equal; the views group records by keys with a field blanked (``key.replace(device="")`` is
-the case across devices).
+the case across devices). How a case ran is part of it: ``mode`` (eager or compiled),
+``memory_format`` ("" for the framework's default layout, else ``channels_last``) and
+a batch other than the profile's is part of the variant (``batch=N``, from ``--batch`` or
+``--sweep batch``); runs saved before these existed read as eager, default layout.
 """
 
 from __future__ import annotations
@@ -24,13 +27,24 @@ from typing import Any
 from accelbench.core.launch import parse_workers_variant
 
 DEFAULT_MODE = "eager"  # runs saved before cases had a mode ran eagerly
+DEFAULT_LAYOUTS = ("", "nchw")  # the default layout is saved as ""; "nchw" reads the same
 NOISY_IQR_SHARE = 0.10  # IQR above 10% of the median: noisy, as torch.utils.benchmark flags it
 MAX_SECONDS = 1e6  # a median of more than 11 days per step is not a measurement
 MAX_FIGURE = 1e30  # throughput, FLOP/s, errors: anything larger is corrupt
 MAX_COUNT = 10**30  # items, FLOPs, bytes per step, memory
 MAX_ROUNDS = 10**9
 MAX_TEXT = 1000
-IDENTITY_FIELDS = ("framework", "workload", "phase", "variant", "device", "dtype", "size", "mode")
+IDENTITY_FIELDS = (
+    "framework",
+    "workload",
+    "phase",
+    "variant",
+    "device",
+    "dtype",
+    "size",
+    "mode",
+    "memory_format",
+)
 REQUIRED_IDENTITY = ("framework", "workload", "phase", "device")
 DEVICE_ORDER = ("cpu", "mps", "cuda")
 
@@ -54,6 +68,7 @@ class CaseKey:
     dtype: str = ""
     size: str = ""
     mode: str = DEFAULT_MODE
+    memory_format: str = ""
 
     def replace(self, **changes: str) -> CaseKey:
         return dataclasses.replace(self, **changes)
@@ -77,16 +92,23 @@ class CaseKey:
         parts = (self.framework, self.workload, self.variant, self.phase)
         return " ".join(p for p in parts if p)
 
+    @property
+    def execution(self) -> str:
+        """How the case ran: ``eager``, ``compile``, ``eager channels_last``, ..."""
+        return execution_label(self.mode, self.memory_format)
+
     def sort_key(self) -> tuple[Any, ...]:
-        """Workload order, lengths numerically (L=64 before L=128), devices cpu, mps, cuda."""
+        """Workload order, lengths numerically (L=64 before L=128), eager before compiled,
+        default layout first, devices cpu, mps, cuda."""
         return (
             self.framework,
             self.workload,
             self.phase,
             natural_key(self.variant),
+            mode_order(self.mode),
+            self.memory_format,
             self.dtype,
             self.size,
-            self.mode,
             device_order(self.device),
         )
 
@@ -101,6 +123,18 @@ def natural_key(text: str) -> list[Any]:
 
 def device_order(device: str) -> tuple[int, str]:
     return (DEVICE_ORDER.index(device) if device in DEVICE_ORDER else len(DEVICE_ORDER), device)
+
+
+def mode_order(mode: str) -> tuple[int, str]:
+    """Eager first, then the compiled modes by name."""
+    return (mode != DEFAULT_MODE, mode)
+
+
+def execution_label(mode: str, memory_format: str = "", *, default: str = DEFAULT_MODE) -> str:
+    """How a case ran: ``compile``, ``eager channels_last``, ...; eager execution in the
+    default layout is ``default`` ("eager", or "" where only the exceptions are named)."""
+    label = " ".join(x for x in (mode or DEFAULT_MODE, memory_format) if x)
+    return default if label == DEFAULT_MODE else label
 
 
 @dataclass(frozen=True)
@@ -153,6 +187,9 @@ class Record:
     matmul_n: int | None = None
     generated_per_round: int | None = None  # a language model's tg: tokens per timed round
     data_parallel: DataParallelFigures | None = None
+    compile_time_s: float | None = None  # a compiled case: first call until steps were steady
+    recompiles_timed: int | None = None  # a compiled case: compilations in the timed rounds
+    graph_breaks: int | None = None  # torch.compile: where the graph fell back to Python
     flags: frozenset[str] = frozenset()
     extra: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
 
@@ -376,6 +413,9 @@ KNOWN_EXTRA = {
     "memory",
     "parity_max_rel_error",
     "parity_tolerance",
+    "compile_time_s",
+    "recompiles_timed",
+    "graph_breaks",
     "flags",
 }
 
@@ -406,6 +446,8 @@ def parse_entry(entry: Any, *, partial: bool = False) -> Record:
         for f in IDENTITY_FIELDS
     }
     identity["mode"] = identity["mode"] or DEFAULT_MODE
+    if identity["memory_format"] in DEFAULT_LAYOUTS:
+        identity["memory_format"] = ""
     shapes = info.get("shapes")
     if not isinstance(shapes, dict):
         shapes = {}
@@ -443,6 +485,11 @@ def parse_entry(entry: Any, *, partial: bool = False) -> Record:
         matmul_n=matmul_n,
         generated_per_round=generated or None,
         data_parallel=_data_parallel(info, identity["variant"]),
+        compile_time_s=number(
+            "extra_info.compile_time_s", info.get("compile_time_s"), high=MAX_SECONDS, unit=" s"
+        ),
+        recompiles_timed=count("extra_info.recompiles_timed", info.get("recompiles_timed")),
+        graph_breaks=count("extra_info.graph_breaks", info.get("graph_breaks")),
         flags=frozenset(flags | _flags(info.get("flags"))),
         extra=MappingProxyType({k: v for k, v in info.items() if k not in KNOWN_EXTRA}),
     )

@@ -8,6 +8,7 @@ from itertools import combinations
 from typing import Any
 
 from accelbench.results.crossover import ALWAYS, CROSSES, NEVER, SATURATION_SHARE
+from accelbench.results.record import DEFAULT_MODE, execution_label
 from accelbench.results.views import FRAMEWORK_NAMES, framework_order, pair_key
 
 # Numbers ----------------------------------------------------------------------------------
@@ -80,7 +81,9 @@ def format_table(header: list[str], rows: list[list[str]]) -> str:
 
 
 def _case(row: dict[str, Any], *fields: str) -> str:
-    return " ".join(str(row[f]) for f in fields if row.get(f))
+    """The named fields of a row that are set; ``mode`` only when not eager (``compile``)."""
+    values = [row.get(f) for f in fields if not (f == "mode" and row.get(f) == DEFAULT_MODE)]
+    return " ".join(str(v) for v in values if v)
 
 
 # The summary sections ---------------------------------------------------------------------
@@ -89,8 +92,8 @@ def _case(row: dict[str, Any], *fields: str) -> str:
 def render_speedups(rows: list[dict[str, Any]]) -> str:
     if not rows:
         return ""
-    header = ["case", "phase", "dtype", "cpu median", "cpu throughput", "device", "median"]
-    header += ["throughput", "speedup"]
+    header = ["case", "phase", "mode", "dtype", "cpu median", "cpu throughput", "device"]
+    header += ["median", "throughput", "speedup"]
     body = []
     for r in rows:
         unit = r["item_unit"]
@@ -98,6 +101,7 @@ def render_speedups(rows: list[dict[str, Any]]) -> str:
             [
                 _case(r, "framework", "workload", "variant"),
                 r["phase"],
+                execution_label(r["mode"], r["memory_format"]),
                 r["dtype"],
                 format_seconds(r["cpu_median_s"]),
                 format_rate(r["cpu_throughput_per_s"], unit),
@@ -127,7 +131,7 @@ def render_scaling(rows: list[dict[str, Any]]) -> str:
         }
         body.append(
             [
-                _case(r, "framework", "workload"),
+                _case(r, "framework", "workload", "mode"),
                 r["phase"],
                 r["dtype"],
                 r["device"],
@@ -158,7 +162,8 @@ def render_frameworks(rows: list[dict[str, Any]]) -> str:
     header += [f"{a}/{b}" for a, b in pairs]
     body = []
     for r in rows:
-        line = [_case(r, "workload", "variant"), r["phase"], r["dtype"], r["device"]]
+        case = _case(r, "workload", "variant", "mode", "memory_format")
+        line = [case, r["phase"], r["dtype"], r["device"]]
         for fw in names:
             line += [
                 format_seconds(r.get(f"{fw}_median_s")),
@@ -245,7 +250,8 @@ def render_crossover(rows: list[dict[str, Any]]) -> str:
         }
         body.append(
             [
-                f"{_case(r, 'framework', 'workload', 'variant')} ({r['item_unit']}/s)",
+                f"{_case(r, 'framework', 'workload', 'variant', 'mode', 'memory_format')} "
+                f"({r['item_unit']}/s)",
                 r["phase"],
                 r["dtype"],
                 r["device"],
@@ -306,6 +312,46 @@ def render_data_parallel(rows: list[dict[str, Any]]) -> str:
     return f"{title}\n{format_table(header, body)}"
 
 
+def render_modes(rows: list[dict[str, Any]]) -> str:
+    """Per device, each way a case ran: its median, throughput and speedup over the CPU run
+    the same way, then compile/eager and layout/nchw where the run has them, and the
+    compilation time and timed recompiles of compiled cases."""
+    if not rows:
+        return ""
+    layouts = any(r["memory_format"] for r in rows)
+    compiled = any(r["mode"] != DEFAULT_MODE for r in rows)
+    header = ["case", "phase", "dtype", "device", "mode", "median", "throughput", "vs cpu"]
+    header += ["compile/eager"] if compiled else []
+    header += ["layout/nchw"] if layouts else []
+    header += ["compile time", "recompiles"] if compiled else []
+    body = []
+    for r in rows:
+        line = [_case(r, "framework", "workload", "variant"), r["phase"], r["dtype"]]
+        line += [
+            r["device"],
+            execution_label(r["mode"], r["memory_format"]),
+            format_seconds(r["median_s"]),
+            format_rate(r["throughput_per_s"], r["item_unit"]),
+            format_speedup(r["speedup_over_cpu"]),
+        ]
+        line += [format_speedup(r["compile_over_eager"])] if compiled else []
+        line += [format_speedup(r["layout_over_default"])] if layouts else []
+        if compiled:
+            recompiles = r["recompiles_timed"]
+            line += [
+                format_seconds(r["compile_time_s"]),
+                "-" if recompiles is None else str(recompiles),
+            ]
+        body.append(line)
+    title = (
+        "execution modes, same device (median time per step; ratios above 1 are faster: "
+        "vs cpu = the CPU in the same mode and layout, compile/eager = eager over compiled, "
+        "layout/nchw = NCHW over channels_last; compile time: first call until compiled "
+        "steps were steady, outside the timed rounds)"
+    )
+    return f"{title}\n{format_table(header, body)}"
+
+
 RENDERERS: dict[str, Callable[[list[dict[str, Any]]], str]] = {
     "speedups": render_speedups,
     "scaling": render_scaling,
@@ -313,6 +359,7 @@ RENDERERS: dict[str, Callable[[list[dict[str, Any]]], str]] = {
     "llm": render_llm,
     "crossover": render_crossover,
     "data_parallel": render_data_parallel,
+    "modes": render_modes,
 }
 
 
