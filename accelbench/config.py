@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from accelbench import backends
 from accelbench.core.sizes import DEFAULT_PROFILE, PROFILES
-from accelbench.core.spec import DTYPES
+from accelbench.core.spec import DTYPES, EAGER, MEMORY_FORMATS, MODES, NCHW
 from accelbench.core.sweep import DEFAULT_SWEEP, SWEEPS
 
 
@@ -43,6 +43,16 @@ def parse_seconds(option: str, text: str) -> float:
     return value
 
 
+def parse_batch(text: str | None) -> int | None:
+    """``--batch``: None (each profile's own batch) or a positive whole number."""
+    if text is None or not text.strip():
+        return None
+    value = text.strip()
+    if not value.isdigit() or int(value) < 1:
+        raise OptionError(f"--batch: expected a positive whole number, not {text!r}")
+    return int(value)
+
+
 @dataclass(frozen=True)
 class SuiteConfig:
     devices: tuple[str, ...] = dataclasses.field(default_factory=backends.device_names)
@@ -50,6 +60,9 @@ class SuiteConfig:
     dtype: str = "fp32"
     frameworks: tuple[str, ...] = dataclasses.field(default_factory=backends.names)
     sweep: str = DEFAULT_SWEEP
+    modes: tuple[str, ...] = (EAGER,)
+    memory_formats: tuple[str, ...] = (NCHW,)
+    batch: int | None = None
     cooldown_s: float = 0.0
 
     @classmethod
@@ -60,13 +73,24 @@ class SuiteConfig:
         dtype: str,
         frameworks: str,
         sweep: str = DEFAULT_SWEEP,
+        modes: str = EAGER,
+        memory_formats: str = NCHW,
+        batch: str | None = None,
         cooldown: str = "0",
     ) -> SuiteConfig:
-        return cls(
+        config = cls(
             devices=parse_list("--devices", devices, backends.device_names()),
             size=parse_choice("--bench-size", size, PROFILES),
             dtype=parse_choice("--dtype", dtype, DTYPES),
             frameworks=parse_list("--frameworks", frameworks, backends.names()),
             sweep=parse_choice("--sweep", sweep, SWEEPS),
+            modes=parse_list("--mode", modes, MODES),
+            memory_formats=parse_list("--memory-format", memory_formats, MEMORY_FORMATS),
+            batch=parse_batch(batch),
             cooldown_s=parse_seconds("--cooldown", cooldown),
         )
+        if config.batch is not None and config.sweep == "batch":
+            raise OptionError(
+                "--batch with --sweep batch: the sweep sets each batch itself; give one"
+            )
+        return config

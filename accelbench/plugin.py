@@ -1,7 +1,8 @@
 """The pytest plugin: options, parametrization, the ``measure`` fixture and
 pytest-benchmark hooks (machine info, saved JSON, end-of-run summary).
 
-This is the only module that imports pytest.
+This is the only module that imports pytest, with ``accelbench.ddp_plugin`` (loaded from
+here): the hooks for the ranks of a torchrun launch.
 """
 
 from __future__ import annotations
@@ -17,10 +18,10 @@ from pytest_benchmark.session import PerformanceRegression
 
 from accelbench import backends
 from accelbench.config import OptionError, SuiteConfig, parse_list
-from accelbench.core import conditions, machine
+from accelbench.core import conditions, launch, machine
 from accelbench.core.runner import CaseSkipped, run_case
 from accelbench.core.sizes import BUDGETS, DEFAULT_PROFILE, PROFILES
-from accelbench.core.spec import DTYPES, CaseSpec
+from accelbench.core.spec import DTYPES, EAGER, MEMORY_FORMATS, MODES, NCHW, CaseSpec
 from accelbench.core.sweep import DEFAULT_SWEEP, SWEEPS, case_variants
 from accelbench.results import baseline, files, saving, text, views
 from accelbench.results.record import parse_entries
@@ -42,6 +43,9 @@ class SuiteState:
     case_conditions: list[dict[str, Any]] = field(default_factory=list)
     run_conditions: dict[str, Any] | None = None
 
+
+# Data-parallel runs under torchrun: rank handling, process groups (accelbench/ddp_plugin.py).
+pytest_plugins = ["accelbench.ddp_plugin"]
 
 STATE = pytest.StashKey[SuiteState]()
 SESSION = pytest.StashKey[pytest.Session]()
@@ -103,6 +107,24 @@ def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginMa
         "the CPU/accelerator crossover. Default: %(default)r",
     )
     group.addoption(
+        "--mode",
+        default=EAGER,
+        help=f"Comma-separated execution modes: {', '.join(MODES)} (torch.compile, TensorFlow's "
+        "XLA, mx.compile); each is its own case. Default: %(default)r",
+    )
+    group.addoption(
+        "--memory-format",
+        default=NCHW,
+        help=f"Comma-separated layouts of the PyTorch CNNs: {', '.join(MEMORY_FORMATS)}; "
+        "each is its own case. Default: %(default)r",
+    )
+    group.addoption(
+        "--batch",
+        default=None,
+        help="Batch size for every workload that has one, instead of the size profile's "
+        "(in the case's variant as batch=N, as a point of --sweep batch). Default: the profile's",
+    )
+    group.addoption(
         "--cooldown",
         default="0",
         metavar="SECONDS",
@@ -130,6 +152,9 @@ def pytest_configure(config: pytest.Config) -> None:
             config.getoption("dtype"),
             config.getoption("frameworks"),
             config.getoption("sweep"),
+            config.getoption("mode"),
+            config.getoption("memory_format"),
+            config.getoption("batch"),
             config.getoption("cooldown"),
         )
     except OptionError as exc:
@@ -227,18 +252,31 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     suite = metafunc.config.stash[STATE].config
     metafunc.parametrize("device", suite.devices)
     metafunc.parametrize("phase", workload_cls.phases)
-    variants = case_variants(workload_cls, suite.size, suite.sweep)
+    variants = case_variants(workload_cls, suite.size, suite.sweep, suite.batch)
     if variants != [""]:
         metafunc.parametrize("variant", variants)
+    # Modes and layouts are named in a case's id only when asked for, so the ids of a
+    # default run stay those of earlier saved runs.
+    modes = [m for m in suite.modes if m in workload_cls.modes]
+    if modes and suite.modes != (EAGER,):
+        metafunc.parametrize("mode", modes)
+    formats = [f for f in suite.memory_formats if f in workload_cls.memory_formats]
+    if formats and suite.memory_formats != (NCHW,):
+        values = ["" if f == NCHW else f for f in formats]  # the default layout is ""
+        metafunc.parametrize("memory_format", values, ids=formats)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Leave out the cases of frameworks not asked for with ``--frameworks``."""
-    frameworks = config.stash[STATE].config.frameworks
+    """Leave out the cases of frameworks not asked for with ``--frameworks``, and workloads
+    that have none of the ``--mode`` modes (the ceilings have no compiled form)."""
+    suite = config.stash[STATE].config
     keep, drop = [], []
     for item in items:
         marker = item.get_closest_marker("workload")
-        wanted = marker is None or marker.args[0].framework in frameworks
+        wanted = marker is None or (
+            marker.args[0].framework in suite.frameworks
+            and any(m in marker.args[0].modes for m in suite.modes)
+        )
         (keep if wanted else drop).append(item)
     if drop:
         config.hook.pytest_deselected(items=drop)
@@ -251,8 +289,24 @@ def variant() -> str:
 
 
 @pytest.fixture
+def mode() -> str:
+    return EAGER
+
+
+@pytest.fixture
+def memory_format() -> str:
+    return ""
+
+
+@pytest.fixture
 def measure(
-    request: pytest.FixtureRequest, benchmark: Any, device: str, phase: str, variant: str
+    request: pytest.FixtureRequest,
+    benchmark: Any,
+    device: str,
+    phase: str,
+    variant: str,
+    mode: str,
+    memory_format: str,
 ) -> Any:
     """Call it once in a benchmark marked ``workload(cls)``: builds, checks and times the case."""
     marker = request.node.get_closest_marker("workload")
@@ -270,6 +324,8 @@ def measure(
         dtype=state.config.dtype,
         size=state.config.size,
         variant=variant,
+        mode=mode,
+        memory_format=memory_format,
     )
 
     def run() -> dict[str, Any]:
@@ -278,7 +334,8 @@ def measure(
         if state.run_watch is not None:
             state.run_watch.case_starts()
         try:
-            info = run_case(benchmark, workload_cls, spec)
+            runner = getattr(workload_cls, "runner", run_case)  # DDP cases bring their own
+            info = runner(benchmark, workload_cls, spec)
         except CaseSkipped as exc:
             state.skip_reasons.setdefault(device, set()).add(str(exc))
             pytest.skip(str(exc))
@@ -434,7 +491,7 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Any
         result = yield
     except PerformanceRegression:
         regressed, result = True, None
-    if STATE in config.stash:
+    if STATE in config.stash and launch.current().is_leader:  # rank 0 speaks for a launch
         _write_summary(terminalreporter, config)
     if regressed:
         flagged = _run_conditions(config.stash[STATE])["flags"] if STATE in config.stash else []

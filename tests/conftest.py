@@ -109,6 +109,8 @@ def torch_lazy_imports_done() -> None:
             q = model(torch.ones(1, 2, 4)).unsqueeze(1)
             torch.nn.functional.scaled_dot_product_attention(q, q, q).sum().backward()
         opt.step()
+    torch.compile(lambda x: x + 1, backend="eager", dynamic=False)(torch.ones(2))  # dynamo
+    torch._dynamo.reset()
 
 
 @pytest.fixture

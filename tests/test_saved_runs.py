@@ -46,7 +46,8 @@ def test_saved_json_carries_extra_info_machine_info_and_the_speedup_summary(suit
         "size": "smoke",
     }
     assert info["dtype_ran"] == "fp32"
-    assert info["shapes"] == {"batch": 16, "input": [16, 3, 32, 32]}
+    assert info["shapes"] == {"batch": 16, "input": [16, 3, 32, 32], "memory_format": "nchw"}
+    assert (info["mode"], info["memory_format"]) == ("eager", "")
     assert info["throughput_per_s"] == pytest.approx(16 / bench["stats"]["median"])
     assert info["tflops_per_s"] == pytest.approx(
         info["flops_per_step"] / bench["stats"]["median"] / 1e12

@@ -154,32 +154,32 @@ def test_a_run_without_an_accelerator_folds_the_empty_columns_of_every_section()
 
 
 def test_a_section_added_to_sections_is_printed_and_may_add_headline_lines(monkeypatch):
-    """A view registered in views.SECTIONS (modes, data_parallel, ...) needs no
+    """A view registered in views.SECTIONS (as crossover, modes, data_parallel were) needs no
     change here to be printed; with a headline selector and wording it joins the headline,
     after the speedups, in SECTIONS order."""
 
-    def data_parallel_rows(records):
-        return [{"workload": "resnet18", "devices": 8, "efficiency": 0.91}]
+    def sustained_rows(records):
+        return [{"workload": "resnet18", "device": "mps", "sustained": 0.91}]
 
-    section = views.Section("data_parallel", data_parallel_rows, headline=lambda rows: rows[:1])
+    section = views.Section("sustained", sustained_rows, headline=lambda rows: rows[:1])
     monkeypatch.setattr(views, "SECTIONS", (*views.SECTIONS, section))
     monkeypatch.setitem(
         text.HEADLINES,
-        "data_parallel",
-        lambda rows: [f"  8 GPUs at {rows[0]['efficiency']:.0%} scaling efficiency"],
+        "sustained",
+        lambda rows: [f"  mps keeps {rows[0]['sustained']:.0%} of its speed after 10 minutes"],
     )
     records = [record("cnn", "cpu", "train", 0.05), record("cnn", "cuda", "train", 0.001)]
     summary = computed(records)
-    assert list(summary)[-1] == "data_parallel" and "energy" in summary
+    assert list(summary)[-1] == "sustained" and "energy" in summary
     lines = render_headline(summary, ["cuda"]).splitlines()
     assert lines[1:] == [
         "  torch cnn train fp32 smoke  cuda 50x",
-        "  8 GPUs at 91% scaling efficiency",
+        "  mps keeps 91% of its speed after 10 minutes",
     ]
     printed = render_all(summary)
     assert printed.endswith(
-        "data_parallel\nworkload  devices  efficiency\n"
-        "--------  -------  ----------\nresnet18  8        0.91"
+        "sustained\nworkload  device  sustained\n"
+        "--------  ------  ---------\nresnet18  mps     0.91"
     )
 
 

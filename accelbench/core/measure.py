@@ -37,7 +37,8 @@ class SynchronizedBlocks:
     pytest-benchmark calls it k times per timed round; the k-th call of each round waits
     for the device. Event timing (if any) brackets the same k steps. ``round_start`` (if
     any) runs before the first step of each round, so a stateful workload can begin every
-    round from the same state.
+    round from the same state. ``block_end`` (if given) runs after each round's synchronize,
+    e.g. a check that nothing recompiled.
     """
 
     def __init__(
@@ -47,12 +48,14 @@ class SynchronizedBlocks:
         steps_per_round: int,
         timer: Any = None,
         round_start: Callable[[], None] | None = None,
+        block_end: Callable[[], None] | None = None,
     ) -> None:
         self.step = step
         self.device = device
         self.steps_per_round = steps_per_round
         self.timer = timer
         self.round_start = round_start
+        self.block_end = block_end
         self.calls = 0
 
     def __call__(self) -> None:
@@ -68,6 +71,8 @@ class SynchronizedBlocks:
                 self.timer.stop()
             self.device.synchronize()
             self.device.sample_memory()
+            if self.block_end is not None:
+                self.block_end()
 
     def device_step_times_s(self, rounds: int) -> list[float]:
         """Device time per step of the last ``rounds`` blocks (the timed ones)."""

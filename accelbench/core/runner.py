@@ -3,6 +3,11 @@
 probe device -> build workload -> parity against the CPU -> warm-up -> timed rounds ->
 extra_info. Nothing here imports pytest: a case that cannot run raises ``CaseSkipped``
 with its reason, and the plugin turns that into a skip.
+
+A compiled case (``spec.mode`` other than eager) runs: build -> compile_step -> warm-up
+until compiled steps are steady (the compilation timed on its own) -> parity of a fresh
+compiled workload against the eager CPU reference -> timed rounds that fail on repeated
+recompiling (accelbench.core.compiled).
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from typing import Any
 
 from accelbench import backends
 from accelbench.core import parity
+from accelbench.core.compiled import CompiledWarmup, RecompileGuard, warm_up_compiled
 from accelbench.core.conditions import CaseWatch
 from accelbench.core.device import first_line
 from accelbench.core.energy import EnergyMeter
@@ -29,7 +35,7 @@ from accelbench.core.measure import (
     warm_up,
 )
 from accelbench.core.sizes import BUDGETS
-from accelbench.core.spec import CaseSpec, parse_length_variant, variant_batch
+from accelbench.core.spec import EAGER, CaseSpec, parse_length_variant, variant_batch
 from accelbench.core.workload import Workload
 
 _flops_cache: dict[tuple[str, ...], int | None] = {}
@@ -55,11 +61,21 @@ def run_case(benchmark: Any, workload_cls: type[Workload], spec: CaseSpec) -> di
     reason = device.dtype_unsupported_reason(spec.dtype)
     if reason:
         raise CaseSkipped(reason)
+    reason = workload_cls.mode_unsupported_reason(spec, device)
+    if reason:
+        raise CaseSkipped(reason)
     benchmark.group = spec.group
     device.set_precision(spec.dtype)
+    compiled = spec.mode != EAGER
+    if compiled:
+        workload_cls.clear_compiled()
     try:
         return _measure(benchmark, workload_cls, spec, device)
     except Exception as exc:
+        if compiled and workload_cls.is_compile_failure(exc):
+            raise CaseSkipped(
+                f"{spec.mode} failed for {spec.workload} on {device.label}: {first_line(exc)}"
+            ) from None
         if not device.is_out_of_memory(exc):
             raise
         gc.collect()
@@ -69,24 +85,40 @@ def run_case(benchmark: Any, workload_cls: type[Workload], spec: CaseSpec) -> di
             f"out of memory: {where} at size {spec.size} ({spec.dtype}) on {device.label}: "
             f"{first_line(exc)}"
         ) from None
+    finally:
+        if compiled:
+            workload_cls.clear_compiled()
 
 
 def _measure(
     benchmark: Any, workload_cls: type[Workload], spec: CaseSpec, device: Any
 ) -> dict[str, Any]:
     budget = BUDGETS[spec.size]
+    info: dict[str, Any] = {**spec.as_dict(), "device_label": device.label}
+    compiled = spec.mode != EAGER
     reference = workload_cls.parity_reference(spec)
     reason = known_too_slow(spec, device.label, reference[1] if reference else None)
     if reason:
         raise CaseSkipped(reason)
     watch = CaseWatch()
-    info: dict[str, Any] = {**spec.as_dict(), "device_label": device.label}
-    if reference is not None:
+    if reference is not None and not compiled:
         info.update(_check_parity(workload_cls, spec, device, *reference))
 
     workload = workload_cls(spec, device)
+    warmup: CompiledWarmup | None = None
     first_step_s = None
-    if not benchmark.disabled:
+    if compiled:  # the first step compiles: timed by the compiled warm-up, not limited here
+        workload.compile_step()
+        if benchmark.disabled:  # one untimed (compiling) step, then parity
+            benchmark.pedantic(workload.step)
+            device.synchronize()
+        else:
+            warmup = warm_up_compiled(workload.step, device, budget, workload.compilations)
+        compile_info = _compile_info(warmup, workload) if warmup else {}
+        if reference is not None:
+            info.update(_check_parity(workload_cls, spec, device, *reference))
+        info.update(compile_info)
+    elif not benchmark.disabled:
         try:
             first_step_s = time_first_step(workload.step, device, budget)
         except StepTooSlow as exc:
@@ -101,23 +133,35 @@ def _measure(
             "(autocast disabled itself for this dtype)"
         )
     if benchmark.disabled:  # --benchmark-disable: one untimed step, a correctness run
-        benchmark.pedantic(workload.step)
-        device.synchronize()
+        if not compiled:
+            benchmark.pedantic(workload.step)
+            device.synchronize()
         return {**info, "dtype_ran": dtype_ran}
     key = (spec.framework, spec.workload, spec.phase, spec.size, spec.variant)
     if key not in _flops_cache:
         _flops_cache[key] = workload.flops_per_step()
     flops = _flops_cache[key]
 
-    done = [first_step_s] if first_step_s is not None else []
-    warmup_steps, step_s = warm_up(workload.step, device, budget, done=done)
+    if warmup is None:
+        done = [first_step_s] if first_step_s is not None else []
+        warmup_steps, step_s = warm_up(workload.step, device, budget, done=done)
+    else:
+        warmup_steps, step_s = warmup.steps, warmup.step_s
     fixed_steps = workload.steps_per_round()
     plan = plan_timing(warmup_steps, step_s, budget, fixed_steps)
     overrun = fixed_rounds_overrun(plan, budget) if fixed_steps else None
     if overrun:
         raise CaseSkipped(f"{spec.workload} {spec.phase} {spec.variant}: {overrun}".strip())
+    guard = None
+    if compiled:
+        guard = RecompileGuard(workload.compilations, f"{spec.mode} on {device.label}")
     blocks = SynchronizedBlocks(
-        workload.step, device, plan.steps_per_round, device.timer(), workload.round_start
+        workload.step,
+        device,
+        plan.steps_per_round,
+        device.timer(),
+        workload.round_start,
+        block_end=guard,
     )
     device.reset_memory()
     meter = EnergyMeter(spec.device, nvidia_uuid=device.nvidia_uuid())
@@ -153,6 +197,8 @@ def _measure(
         shapes=workload.shapes(),
         first_step_s=first_step_s,
     )
+    if guard is not None:
+        info["recompiles_timed"] = guard.count
     if spec.phase == "infer" and variant_batch(spec.variant) == 1:
         info.update(isolated_latency(workload.step, device, budget))
     steps_in_window = (stats.rounds + plan.warmup_rounds) * plan.steps_per_round
@@ -203,6 +249,17 @@ def _too_slow_reason(spec: CaseSpec, label: str, exc: StepTooSlow) -> str:
     return reason
 
 
+def _compile_info(warmup: CompiledWarmup, workload: Workload) -> dict[str, Any]:
+    """The compilation, measured apart from the timed rounds (accelbench.core.compiled)."""
+    return {
+        "compile_time_s": warmup.compile_time_s,
+        "compile_steps": warmup.compile_steps,
+        "compilations_warmup": warmup.compilations,
+        "compile_steady": warmup.steady,
+        **workload.compile_facts(),
+    }
+
+
 def _check_parity(
     workload_cls: type[Workload],
     spec: CaseSpec,
@@ -211,13 +268,21 @@ def _check_parity(
     reference_spec: CaseSpec,
 ) -> dict[str, Any]:
     """One step of this case against one step of its reference (the same workload on the CPU
-    in fp32, or another framework's twin there), same weights and inputs."""
+    in fp32, eager, default layout, or another framework's twin there), same weights and
+    inputs; a compiled case checks a fresh compiled workload."""
     reference_device = backends.get_device(reference_spec.framework, reference_spec.device)
     expected = reference_cls(reference_spec, reference_device).parity_outputs()
-    actual = workload_cls(spec, device).parity_outputs()
+    checked = workload_cls(spec, device)
+    if spec.mode != EAGER:
+        checked.compile_step()
+    actual = checked.parity_outputs()
+    del checked
     device.synchronize()
     result = parity.compare(actual, expected, spec.dtype)
-    parity.check(result, device.label)
+    execution = " ".join(
+        x for x in (spec.mode if spec.mode != EAGER else "", spec.memory_format) if x
+    )
+    parity.check(result, f"{device.label} [{execution}]" if execution else device.label)
     gc.collect()
     info = {
         "parity_max_rel_error": result.max_error,

@@ -5,6 +5,9 @@ batch sizes doubling from 1 to its profile's maximum, each point its own case wh
 ends in ``batch=N`` (composed with the workload's own variants by the grammar in
 ``core.spec``). Workloads without one (attention sweeps length, ceilings are single ops)
 run their usual cases. Without ``--sweep`` nothing changes.
+
+``--batch N`` (not with ``--sweep batch``) runs every workload whose size profiles have a
+batch at batch N instead of the profile's: one point of the sweep, named the same way.
 """
 
 from __future__ import annotations
@@ -16,9 +19,14 @@ SWEEPS = ("none", "batch")
 DEFAULT_SWEEP = "none"
 
 
-def case_variants(workload_cls: type[Workload], size: str, sweep: str) -> list[str]:
-    """The variant of every case ``workload_cls`` runs at ``size`` under ``sweep``."""
+def case_variants(
+    workload_cls: type[Workload], size: str, sweep: str, batch: int | None = None
+) -> list[str]:
+    """The variant of every case ``workload_cls`` runs at ``size`` under ``sweep``, or at
+    ``batch`` (``--batch``)."""
     variants = workload_cls.variants(size)
+    if batch is not None and workload_cls.has_batch():
+        return [batch_variant(v, batch) for v in variants]
     if sweep != "batch":
         return variants
     batches = workload_cls.batch_sizes(size)

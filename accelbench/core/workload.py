@@ -3,6 +3,12 @@
 A workload builds its model and a synthetic batch for one device (TorchBench's model
 interface), exposes one ``step`` for its phase, and says how many items a step processes
 and how many FLOPs it does. It knows nothing of pytest or timing.
+
+Execution modes (``spec.mode``): every workload runs ``eager``. A backend base that can
+compile implements ``compile_step`` (torch.compile, TensorFlow's XLA, MLX's mx.compile)
+and ``compilations``; the runner calls ``compile_step`` once on a freshly built workload,
+times the compilation apart from the timed rounds and counts recompilations through
+``compilations`` (accelbench.core.compiled).
 """
 
 from __future__ import annotations
@@ -13,7 +19,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from accelbench.core.spec import PHASES, CaseSpec, variant_batch
+from accelbench.core.spec import EAGER, PHASES, CaseSpec, variant_batch
 
 SEED = 1234
 
@@ -29,6 +35,12 @@ class Workload(ABC):
     # The largest batch of ``--sweep batch`` per size profile; None: no batch sweep (the
     # workload's batch means nothing to sweep, or another axis is swept instead).
     MAX_SWEEP_BATCH: ClassVar[dict[str, int] | None] = None
+    # Execution modes this workload has (accelbench.core.spec.MODES); a backend base that
+    # implements compile_step adds "compile".
+    modes: ClassVar[tuple[str, ...]] = (EAGER,)
+    # Layouts it can run in, as --memory-format names them (NCHW, CHANNELS_LAST); () for a
+    # workload without a choice of layout.
+    memory_formats: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, spec: CaseSpec, device: Any) -> None:
         self.spec = spec
@@ -37,6 +49,14 @@ class Workload(ABC):
         batch = variant_batch(spec.variant)
         if batch is not None:
             self.size = self.at_batch(self.size, batch)
+
+    @classmethod
+    def has_batch(cls) -> bool:
+        """Whether every size profile has a batch that ``--batch`` can set (``at_batch``)."""
+        return all(
+            dataclasses.is_dataclass(s) and "batch" in {f.name for f in dataclasses.fields(s)}
+            for s in cls.SIZES.values()
+        )
 
     @classmethod
     def variants(cls, size: str) -> list[str]:
@@ -90,11 +110,12 @@ class Workload(ABC):
     def parity_reference(cls, spec: CaseSpec) -> tuple[type[Workload], CaseSpec] | None:
         """The case whose outputs this one must reproduce before it is timed, or None.
 
-        By default the same workload on the CPU in fp32, for every accelerator (the CPU's
-        own case is the reference). A workload of another framework may name its PyTorch
-        twin instead, on every device (MLX does).
+        By default the same workload on the CPU in fp32, eager, in the default layout
+        (``spec.reference()``), for every accelerator, compiled step and other layout (the
+        CPU's own eager case is the reference). A workload of another framework may name its
+        PyTorch twin instead, on every device (MLX does).
         """
-        return None if spec.device == "cpu" else (cls, spec.on("cpu", "fp32"))
+        return (cls, spec.reference()) if spec.needs_parity else None
 
     def round_start(self) -> None:
         """Called before the first step of every timed round. A workload whose steps move
@@ -121,3 +142,39 @@ class Workload(ABC):
     def threads(self) -> int | None:
         """CPU threads the framework uses for its kernels."""
         return None
+
+    # Compiled execution (spec.mode "compile") -------------------------------------------
+
+    @classmethod
+    def mode_unsupported_reason(cls, spec: CaseSpec, device: Any) -> str | None:
+        """None when ``spec.mode`` can run on ``device``; otherwise why not (the case skips)."""
+        if spec.mode not in cls.modes:
+            return f"{cls.framework} {cls.name} has no {spec.mode} mode"
+        return None
+
+    def compile_step(self) -> None:
+        """Make ``step`` and ``parity_outputs`` run compiled; called once, before any step.
+
+        The compilation itself may happen lazily at the first call: the runner times it
+        from the first step until steps are steady.
+        """
+        raise NotImplementedError(f"{self.framework} {self.name} cannot compile its step")
+
+    def compilations(self) -> int | None:
+        """Compilations so far (a counter that grows with every compile and recompile), or
+        None where the framework does not count them."""
+        return None
+
+    def compile_facts(self) -> dict[str, Any]:
+        """What the compiler did, for extra_info (e.g. graphs compiled, graph breaks)."""
+        return {}
+
+    @classmethod
+    def is_compile_failure(cls, exc: BaseException) -> bool:
+        """Whether ``exc`` means the compiler cannot compile this step here (the case skips)."""
+        return False
+
+    @classmethod
+    def clear_compiled(cls) -> None:
+        """Forget code compiled for earlier cases, so that a case neither reuses nor counts
+        another's compilations."""

@@ -24,10 +24,17 @@ from pathlib import Path
 from typing import Any
 
 from accelbench.core.spec import BATCH_KEY, LENGTH_KEY
-from accelbench.report import crossover, plots
+from accelbench.report import crossover, data_parallel, plots
 from accelbench.report.document import Document, Table
 from accelbench.results import files, views
-from accelbench.results.record import CONDITION_FLAGS, NOISY_IQR_SHARE, device_order
+from accelbench.results.record import (
+    CONDITION_FLAGS,
+    DEFAULT_MODE,
+    NOISY_IQR_SHARE,
+    device_order,
+    execution_label,
+    mode_order,
+)
 from accelbench.results.runs import Run, RunError
 from accelbench.results.text import (
     RENDERERS,
@@ -145,6 +152,7 @@ def _build(runs: list[Run], usable: list[Run], out: Path, notes: list[str]) -> l
         images += _run_section(doc, run, title, out, prefix)
     if len(usable) > 1:
         images += _machines_section(doc, usable, out)
+    images += data_parallel.report_section(doc, usable, out)
     (out / MARKDOWN_NAME).write_text(doc.markdown(), encoding="utf-8")
     (out / HTML_NAME).write_text(doc.html(), encoding="utf-8")
     return images
@@ -160,7 +168,7 @@ def _run_section(doc: Document, run: Run, title: str, out: Path, prefix: str) ->
         )
     sizes = sorted({r["size"] for r in rows})
     dtypes = sorted({r["dtype"] for r in rows})
-    modes = sorted({r["mode"] for r in rows})
+    modes = sorted({r["mode"] for r in rows}, key=mode_order)
     doc.paragraph(
         f"`{run.path}` - saved {run.saved} - size {', '.join(sizes)} - dtype "
         f"{', '.join(dtypes)} - mode {', '.join(modes)} - {len(rows)} benchmarks. "
@@ -389,9 +397,13 @@ def _ceiling_table(
 
 
 def _workload_table(rows: list[dict[str, Any]]) -> Table:
+    """One row per case and device; a mode column (eager, compile, eager channels_last), and
+    where any case was compiled, its compilation time (outside the timed rounds)."""
+    compiled = any(r["mode"] != DEFAULT_MODE for r in rows)
     header = [
         "phase",
         "variant",
+        "mode",
         "dtype",
         "size",
         "device",
@@ -402,28 +414,30 @@ def _workload_table(rows: list[dict[str, Any]]) -> Table:
         "of ceiling",
         "speedup over CPU",
     ]
+    header += ["compile time"] if compiled else []
     body = []
     for r in rows:
         iqr = "-"
         if r["iqr_s"] is not None:
             iqr = f"{format_seconds(r['iqr_s'])} ({r['iqr_s'] / r['median_s']:.0%})"
             iqr += " *noisy*" if r["noisy"] else ""
-        body.append(
-            [
-                r["phase"],
-                r["variant"] or "-",
-                r["dtype"],
-                r["size"],
-                r["device_label"],
-                format_seconds(r["median_s"]),
-                iqr,
-                format_rate(r["throughput_per_s"], r["item_unit"]),
-                format_figure(r["tflops_per_s"]),
-                format_share(r["ceiling_share"]),
-                format_speedup(r["speedup"]),
-            ]
-        )
-    return Table(header, body, numeric={5, 6, 7, 8, 9, 10})
+        line = [
+            r["phase"],
+            r["variant"] or "-",
+            execution_label(r["mode"], r["memory_format"]),
+            r["dtype"],
+            r["size"],
+            r["device_label"],
+            format_seconds(r["median_s"]),
+            iqr,
+            format_rate(r["throughput_per_s"], r["item_unit"]),
+            format_figure(r["tflops_per_s"]),
+            format_share(r["ceiling_share"]),
+            format_speedup(r["speedup"]),
+        ]
+        line += [format_seconds(r["compile_time_s"])] if compiled else []
+        body.append(line)
+    return Table(header, body, numeric=set(range(6, len(header))))
 
 
 def _with_bandwidth(table: Table, rows: list[dict[str, Any]]) -> Table:
@@ -462,7 +476,9 @@ def _other_sections(doc: Document, run: Run) -> None:
     blocks: list[tuple[str, Any]] = []
     computed = views.compute_all(run.records)
     for key, rows in computed.items():
-        if key not in ("speedups", "energy") and rows:  # shown above, per workload and energy
+        # speedups are shown above, per workload; data-parallel scaling and energy in their
+        # own sections
+        if key not in ("speedups", "data_parallel", "energy") and rows:
             blocks.append(("code", RENDERERS.get(key, render_generic)(rows)))
     for key, rows in run.block.items():
         if key in computed or not isinstance(rows, list) or not rows:
@@ -501,7 +517,8 @@ def _machines_section(doc: Document, runs: list[Run], out: Path) -> list[Path]:
     doc.paragraph(
         "Each column is one device of one run, labelled by its chip or GPU. A cell is the "
         "case's throughput (GB/s for the copy ceiling, TFLOP/s for the matmul ceiling); "
-        "cases match on framework, workload, variant, phase, dtype, size and mode."
+        "cases match on framework, workload, variant, phase, dtype, size, mode and memory "
+        "format."
     )
     body = [
         [case, unit, *(format_compact(v) for v in values)]

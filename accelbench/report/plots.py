@@ -12,6 +12,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from accelbench.results.record import execution_label
+
 if TYPE_CHECKING:
     from accelbench.results.views import MachineTable, Series
 
@@ -128,6 +130,7 @@ def _case_names(rows: Sequence[dict[str, Any]], extra: Sequence[str] = ()) -> li
     for r in rows:
         parts = [r["framework"]] if "framework" in varying else []
         parts += [r["workload"], r["variant"], r["phase"]]
+        parts += [execution_label(r["mode"], r["memory_format"], default="")]
         parts += [r[f] for f in ("dtype", "size") if f in varying]
         names.append(" ".join(p for p in parts if p) + "".join(extra))
     return names

@@ -2,7 +2,8 @@
 
 Benchmarks are matched by fullname (``path::test[params]``), as pytest-benchmark's own
 ``--benchmark-compare`` matches them, and are comparable only when their whole identity
-matches (framework, workload, phase, variant, device, dtype, size, mode): the fullname
+matches (framework, workload, phase, variant, device, dtype, size, mode, memory format,
+batch): the fullname
 does not carry the size or the dtype. A change is the current median time against the
 baseline's, in percent (positive: slower). The verdict:
 

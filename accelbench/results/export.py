@@ -10,9 +10,10 @@
 - ``csv``: one row per benchmark, every identity field and figure in its own column.
 
 Names carry the whole identity (framework, workload, variant, phase, device, dtype, size,
-mode), so a smoke and a standard run, or fp32 and bf16, never share a series; the machine
-is in ``extra`` (github-action-benchmark) and a column (CSV); Bencher takes it as the
-testbed (``bencher run --testbed``).
+mode, and a memory format other than the default), so a smoke and a
+standard run, or fp32 and bf16, never share a series; the machine is in ``extra``
+(github-action-benchmark) and a column (CSV); Bencher takes it as the testbed
+(``bencher run --testbed``).
 """
 
 from __future__ import annotations
@@ -29,11 +30,13 @@ FORMATS = ("github-action-benchmark", "bencher", "csv")
 
 
 def benchmark_name(record: Record) -> str:
-    """``torch cnn train [cuda, fp32, standard, eager]``; a plain entry keeps its test name."""
+    """``torch cnn train [cuda, fp32, standard, eager]``, ``torch cnn batch=256 train [cuda,
+    fp32, standard, compile, channels_last]``; a plain entry keeps its test name."""
     if record.key is None:
         return record.name
     k = record.key
-    return f"{k.label} [{', '.join((k.device, k.dtype, k.size, k.mode))}]"
+    conditions = (k.device, k.dtype, k.size, k.mode, k.memory_format)
+    return f"{k.label} [{', '.join(c for c in conditions if c)}]"
 
 
 def _names(run: Run) -> dict[int, str]:

@@ -8,7 +8,10 @@ finite or is absurd (a median beyond ``MAX_SECONDS``, a count beyond ``MAX_COUNT
 
 ``CaseKey`` is a case's whole identity. Two records are comparable only when their keys are
 equal; the views group records by keys with a field blanked (``key.replace(device="")`` is
-the case across devices).
+the case across devices). How a case ran is part of it: ``mode`` (eager or compiled),
+``memory_format`` ("" for the framework's default layout, else ``channels_last``) and
+a batch other than the profile's is part of the variant (``batch=N``, from ``--batch`` or
+``--sweep batch``); runs saved before these existed read as eager, default layout.
 """
 
 from __future__ import annotations
@@ -22,15 +25,27 @@ from types import MappingProxyType
 from typing import Any
 
 from accelbench.core.conditions import FLAGS as CONDITION_FLAGS
+from accelbench.core.launch import parse_workers_variant
 
 DEFAULT_MODE = "eager"  # runs saved before cases had a mode ran eagerly
+DEFAULT_LAYOUTS = ("", "nchw")  # the default layout is saved as ""; "nchw" reads the same
 NOISY_IQR_SHARE = 0.10  # IQR above 10% of the median: noisy, as torch.utils.benchmark flags it
 MAX_SECONDS = 1e6  # a median of more than 11 days per step is not a measurement
 MAX_FIGURE = 1e30  # throughput, FLOP/s, errors: anything larger is corrupt
 MAX_COUNT = 10**30  # items, FLOPs, bytes per step, memory
 MAX_ROUNDS = 10**9
 MAX_TEXT = 1000
-IDENTITY_FIELDS = ("framework", "workload", "phase", "variant", "device", "dtype", "size", "mode")
+IDENTITY_FIELDS = (
+    "framework",
+    "workload",
+    "phase",
+    "variant",
+    "device",
+    "dtype",
+    "size",
+    "mode",
+    "memory_format",
+)
 REQUIRED_IDENTITY = ("framework", "workload", "phase", "device")
 DEVICE_ORDER = ("cpu", "mps", "cuda")
 
@@ -54,6 +69,7 @@ class CaseKey:
     dtype: str = ""
     size: str = ""
     mode: str = DEFAULT_MODE
+    memory_format: str = ""
 
     def replace(self, **changes: str) -> CaseKey:
         return dataclasses.replace(self, **changes)
@@ -77,16 +93,23 @@ class CaseKey:
         parts = (self.framework, self.workload, self.variant, self.phase)
         return " ".join(p for p in parts if p)
 
+    @property
+    def execution(self) -> str:
+        """How the case ran: ``eager``, ``compile``, ``eager channels_last``, ..."""
+        return execution_label(self.mode, self.memory_format)
+
     def sort_key(self) -> tuple[Any, ...]:
-        """Workload order, lengths numerically (L=64 before L=128), devices cpu, mps, cuda."""
+        """Workload order, lengths numerically (L=64 before L=128), eager before compiled,
+        default layout first, devices cpu, mps, cuda."""
         return (
             self.framework,
             self.workload,
             self.phase,
             natural_key(self.variant),
+            mode_order(self.mode),
+            self.memory_format,
             self.dtype,
             self.size,
-            self.mode,
             device_order(self.device),
         )
 
@@ -101,6 +124,18 @@ def natural_key(text: str) -> list[Any]:
 
 def device_order(device: str) -> tuple[int, str]:
     return (DEVICE_ORDER.index(device) if device in DEVICE_ORDER else len(DEVICE_ORDER), device)
+
+
+def mode_order(mode: str) -> tuple[int, str]:
+    """Eager first, then the compiled modes by name."""
+    return (mode != DEFAULT_MODE, mode)
+
+
+def execution_label(mode: str, memory_format: str = "", *, default: str = DEFAULT_MODE) -> str:
+    """How a case ran: ``compile``, ``eager channels_last``, ...; eager execution in the
+    default layout is ``default`` ("eager", or "" where only the exceptions are named)."""
+    label = " ".join(x for x in (mode or DEFAULT_MODE, memory_format) if x)
+    return default if label == DEFAULT_MODE else label
 
 
 @dataclass(frozen=True)
@@ -179,6 +214,10 @@ class Record:
     parity_tolerance: float | None = None
     matmul_n: int | None = None
     generated_per_round: int | None = None  # a language model's tg: tokens per timed round
+    data_parallel: DataParallelFigures | None = None
+    compile_time_s: float | None = None  # a compiled case: first call until steps were steady
+    recompiles_timed: int | None = None  # a compiled case: compilations in the timed rounds
+    graph_breaks: int | None = None  # torch.compile: where the graph fell back to Python
     flags: frozenset[str] = frozenset()
     energy: Energy | None = None
     extra: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
@@ -222,6 +261,20 @@ class Record:
     @property
     def bytes_per_s(self) -> float | None:
         return self.bytes_per_step / self.median_s if self.bytes_per_step else None
+
+
+@dataclass(frozen=True)
+class DataParallelFigures:
+    """What a data-parallel case (variant ``workers=<k>``) saves beside its statistics."""
+
+    model: str  # the single-device workload it trains data-parallel
+    workers: int  # processes, one per device; the same count as the variant's
+    hosts: int | None = None
+    backend: str | None = None  # the collective backend of the gradients: gloo, nccl
+    throughput_per_worker_per_s: float | None = None
+    # The share of a step spent waiting for the gradient all-reduce; below 0 is noise (a
+    # step without the all-reduce measured slower), kept as measured.
+    allreduce_exposed_share: float | None = None
 
 
 def is_noisy(stats: Stats) -> bool:
@@ -375,6 +428,47 @@ def _energy(raw: Any) -> Energy | None:
     )
 
 
+def signed_share(where: str, value: Any) -> float | None:
+    """A finite number at most 1 (a share that noise can take below 0), or None."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise Unusable(f"{where} is {_kind(value)}, not a number")
+    if not math.isfinite(value) or not -MAX_FIGURE <= value <= 1:
+        raise Unusable(f"{where} is {value:g}, not a share (at most 1)")
+    return float(value)
+
+
+def _data_parallel(info: dict[str, Any], variant: str) -> DataParallelFigures | None:
+    """The data-parallel figures of a case whose variant names a worker count; None for
+    any other case."""
+    workers = parse_workers_variant(variant)
+    if workers is None:
+        return None
+    saved = count("extra_info.workers", info.get("workers"))
+    if saved != workers:
+        raise Unusable(
+            f"extra_info.workers is {saved!r} but the variant is {_clip(variant)!r} "
+            "(a data-parallel case's variant is workers=<its worker count>)"
+        )
+    communication = info.get("communication")
+    if communication is not None and not isinstance(communication, dict):
+        raise Unusable(f"extra_info.communication is {_kind(communication)}, not an object")
+    backend = (communication or {}).get("backend")
+    return DataParallelFigures(
+        model=text("extra_info.model", info.get("model"), required=True),
+        workers=workers,
+        hosts=count("extra_info.hosts", info.get("hosts")),
+        backend=text("extra_info.communication.backend", backend) or None,
+        throughput_per_worker_per_s=number(
+            "extra_info.throughput_per_worker_per_s", info.get("throughput_per_worker_per_s")
+        ),
+        allreduce_exposed_share=signed_share(
+            "extra_info.allreduce_exposed_share", info.get("allreduce_exposed_share")
+        ),
+    )
+
+
 KNOWN_EXTRA = {
     *IDENTITY_FIELDS,
     "device_label",
@@ -389,6 +483,9 @@ KNOWN_EXTRA = {
     "memory",
     "parity_max_rel_error",
     "parity_tolerance",
+    "compile_time_s",
+    "recompiles_timed",
+    "graph_breaks",
     "flags",
     "energy",
 }
@@ -420,6 +517,8 @@ def parse_entry(entry: Any, *, partial: bool = False) -> Record:
         for f in IDENTITY_FIELDS
     }
     identity["mode"] = identity["mode"] or DEFAULT_MODE
+    if identity["memory_format"] in DEFAULT_LAYOUTS:
+        identity["memory_format"] = ""
     shapes = info.get("shapes")
     if not isinstance(shapes, dict):
         shapes = {}
@@ -456,6 +555,12 @@ def parse_entry(entry: Any, *, partial: bool = False) -> Record:
         parity_tolerance=number("extra_info.parity_tolerance", info.get("parity_tolerance")),
         matmul_n=matmul_n,
         generated_per_round=generated or None,
+        data_parallel=_data_parallel(info, identity["variant"]),
+        compile_time_s=number(
+            "extra_info.compile_time_s", info.get("compile_time_s"), high=MAX_SECONDS, unit=" s"
+        ),
+        recompiles_timed=count("extra_info.recompiles_timed", info.get("recompiles_timed")),
+        graph_breaks=count("extra_info.graph_breaks", info.get("graph_breaks")),
         flags=frozenset(flags | _flags(info.get("flags"))),
         energy=_energy(info.get("energy")),
         extra=MappingProxyType({k: v for k, v in info.items() if k not in KNOWN_EXTRA}),

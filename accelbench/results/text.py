@@ -21,7 +21,7 @@ from typing import Any
 from accelbench.core.conditions import FLAG_WORDS
 from accelbench.results import views
 from accelbench.results.crossover import ALWAYS, CROSSES, NEVER, SATURATION_SHARE
-from accelbench.results.record import DEFAULT_MODE, NOISY, NOISY_IQR_SHARE
+from accelbench.results.record import DEFAULT_MODE, NOISY, NOISY_IQR_SHARE, execution_label
 from accelbench.results.views import (
     FRAMEWORK_NAMES,
     MIN_FIT_POINTS,
@@ -91,6 +91,11 @@ def format_share(share: float | None) -> str:
     return f"{pct:.0f}%" if pct >= 10 else f"{pct:.2g}%"
 
 
+def format_signed_share(share: float | None) -> str:
+    """A signed percentage: +3.1%, -0.4% (a share below zero is noise, shown as measured)."""
+    return "-" if share is None else f"{share * 100:+.1f}%"
+
+
 def format_figure(value: float | None) -> str:
     """Three significant digits without an exponent: 0.0000219, 0.107, 4.2, 765, 4210."""
     if not value:
@@ -142,7 +147,9 @@ def format_table(header: list[str], rows: list[list[str]]) -> str:
 
 
 def _case(row: dict[str, Any], *fields: str) -> str:
-    return " ".join(str(row[f]) for f in fields if row.get(f))
+    """The named fields of a row that are set; ``mode`` only when not eager (``compile``)."""
+    values = [row.get(f) for f in fields if not (f == "mode" and row.get(f) == DEFAULT_MODE)]
+    return " ".join(str(v) for v in values if v)
 
 
 # The summary sections ---------------------------------------------------------------------
@@ -189,8 +196,8 @@ def render_speedups(rows: list[dict[str, Any]]) -> str:
 
 def _render_speedups(rows: list[dict[str, Any]], title: str) -> str:
     found = {m for r in rows for p in ("cpu", "device") for m in r.get(f"{p}_marks") or []}
-    header = ["case", "phase", "dtype", "cpu median", "cpu throughput", "device", "median"]
-    header += ["throughput", "speedup"] + (["marks"] if found else [])
+    header = ["case", "phase", "mode", "dtype", "cpu median", "cpu throughput", "device"]
+    header += ["median", "throughput", "speedup"] + (["marks"] if found else [])
     body = []
     for r in rows:
         unit = r["item_unit"]
@@ -198,6 +205,7 @@ def _render_speedups(rows: list[dict[str, Any]], title: str) -> str:
             [
                 _case(r, "framework", "workload", "variant"),
                 r["phase"],
+                execution_label(r["mode"], r["memory_format"]),
                 r["dtype"],
                 format_seconds(r["cpu_median_s"]),
                 format_throughput(r["cpu_throughput_per_s"], unit, r.get("cpu_tflops_per_s")),
@@ -229,7 +237,7 @@ def render_scaling(rows: list[dict[str, Any]]) -> str:
         }
         body.append(
             [
-                _case(r, "framework", "workload"),
+                _case(r, "framework", "workload", "mode"),
                 r["phase"],
                 r["dtype"],
                 r["device"],
@@ -265,7 +273,8 @@ def render_frameworks(rows: list[dict[str, Any]]) -> str:
     header += [f"{a}/{b}" for a, b in pairs]
     body = []
     for r in rows:
-        line = [_case(r, "workload", "variant"), r["phase"], r["dtype"], r["device"]]
+        case = _case(r, "workload", "variant", "mode", "memory_format")
+        line = [case, r["phase"], r["dtype"], r["device"]]
         for fw in names:
             line += [
                 format_seconds(r.get(f"{fw}_median_s")),
@@ -354,7 +363,8 @@ def render_crossover(rows: list[dict[str, Any]]) -> str:
         }
         body.append(
             [
-                f"{_case(r, 'framework', 'workload', 'variant')} ({r['item_unit']}/s)",
+                f"{_case(r, 'framework', 'workload', 'variant', 'mode', 'memory_format')} "
+                f"({r['item_unit']}/s)",
                 r["phase"],
                 r["dtype"],
                 r["device"],
@@ -409,12 +419,89 @@ def render_energy(rows: list[dict[str, Any]]) -> str:
     return f"{title}\n{format_table(header, body)}"
 
 
+def render_data_parallel(rows: list[dict[str, Any]]) -> str:
+    """One line per data-parallel case: its figures, scaling efficiency and baseline."""
+    if not rows:
+        return ""
+    header = ["case", "phase", "dtype", "device", "backend", "workers", "median"]
+    header += ["throughput", "per worker", "efficiency", "baseline", "all-reduce"]
+    header.append("vs single device")
+    body = []
+    for r in rows:
+        unit = r["item_unit"]
+        body.append(
+            [
+                _case(r, "framework", "workload", "variant"),
+                r["phase"],
+                r["dtype"],
+                r["device"],
+                r["backend"] or "-",
+                str(r["workers"]),
+                format_seconds(r["median_s"]),
+                format_rate(r["throughput_per_s"], unit),
+                format_rate(r["throughput_per_worker_per_s"], unit),
+                f"{r['efficiency']:.0%}" if r["efficiency"] else "-",
+                r["baseline"] or "-",
+                format_signed_share(r["allreduce_exposed_share"]),
+                format_signed_share(r["vs_single_device"]),
+            ]
+        )
+    title = (
+        "data-parallel scaling (same batch per worker; efficiency: the baseline's median "
+        "time per step over k workers'; all-reduce: share of the step waiting for the "
+        "gradient all-reduce; vs single device: DDP's cost at one worker)"
+    )
+    return f"{title}\n{format_table(header, body)}"
+
+
+def render_modes(rows: list[dict[str, Any]]) -> str:
+    """Per device, each way a case ran: its median, throughput and speedup over the CPU run
+    the same way, then compile/eager and layout/nchw where the run has them, and the
+    compilation time and timed recompiles of compiled cases."""
+    if not rows:
+        return ""
+    layouts = any(r["memory_format"] for r in rows)
+    compiled = any(r["mode"] != DEFAULT_MODE for r in rows)
+    header = ["case", "phase", "dtype", "device", "mode", "median", "throughput", "vs cpu"]
+    header += ["compile/eager"] if compiled else []
+    header += ["layout/nchw"] if layouts else []
+    header += ["compile time", "recompiles"] if compiled else []
+    body = []
+    for r in rows:
+        line = [_case(r, "framework", "workload", "variant"), r["phase"], r["dtype"]]
+        line += [
+            r["device"],
+            execution_label(r["mode"], r["memory_format"]),
+            format_seconds(r["median_s"]),
+            format_rate(r["throughput_per_s"], r["item_unit"]),
+            format_speedup(r["speedup_over_cpu"]),
+        ]
+        line += [format_speedup(r["compile_over_eager"])] if compiled else []
+        line += [format_speedup(r["layout_over_default"])] if layouts else []
+        if compiled:
+            recompiles = r["recompiles_timed"]
+            line += [
+                format_seconds(r["compile_time_s"]),
+                "-" if recompiles is None else str(recompiles),
+            ]
+        body.append(line)
+    title = (
+        "execution modes, same device (median time per step; ratios above 1 are faster: "
+        "vs cpu = the CPU in the same mode and layout, compile/eager = eager over compiled, "
+        "layout/nchw = NCHW over channels_last; compile time: first call until compiled "
+        "steps were steady, outside the timed rounds)"
+    )
+    return f"{title}\n{format_table(header, body)}"
+
+
 RENDERERS: dict[str, Callable[[list[dict[str, Any]]], str]] = {
     "speedups": render_speedups,
     "scaling": render_scaling,
     "frameworks": render_frameworks,
     "llm": render_llm,
     "crossover": render_crossover,
+    "data_parallel": render_data_parallel,
+    "modes": render_modes,
     "energy": render_energy,
 }
 
@@ -459,12 +546,11 @@ def _headline_speedups(rows: list[dict[str, Any]]) -> list[str]:
     lines: dict[str, list[str]] = {}
     for r in rows:
         name = _case(r, "framework", "workload", "phase", "dtype", "size")
-        if r.get("mode") and r["mode"] != DEFAULT_MODE:
-            name += f" {r['mode']}"
+        name += " " + execution_label(r["mode"], r.get("memory_format", ""), default="")
         who = f"{r['variant']} " if r["variant"] else ""
         flagged = [m for m in (NOISY, *FLAG_WORDS) if m in {*r["cpu_marks"], *r["device_marks"]}]
         note = f" ({', '.join(flagged)})" if flagged else ""
-        lines.setdefault(name, []).append(
+        lines.setdefault(name.strip(), []).append(
             f"{who}{r['device']} {format_speedup_short(r['speedup'])}{note}"
         )
     width = max(len(name) for name in lines)

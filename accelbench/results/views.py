@@ -7,14 +7,20 @@
   part (``sdpa-L=1024-batch=16`` lies on the curve ``sdpa-batch=16``);
 - frameworks: a workload built the same in several frameworks, every framework on a device
   beside every other, each against its own CPU;
+- modes: a case run in several ways on a device (compiled beside eager, channels_last beside
+  the default layout), each way against the eager or default-layout one, with its
+  compilation time;
 - llm: the language model's cases in llama-bench's names (``pp512``, ``tg128 @ d512``),
   tg's GB/s as a share of the copy ceiling and pp's TFLOP/s of the matmul ceiling;
 - crossover (``results.crossover``): per device of a batch sweep, throughput by batch, the
   batch at 90% of the best, the batch-1 latency and the CPU/accelerator crossover;
+- data_parallel (``results.data_parallel``): per data-parallel case, the scaling efficiency
+  of k workers over one, its baseline, the share of a step waiting for the all-reduce;
 - energy: joules per step and items per joule where the run counted energy (NVML);
 - the headline: the rows of each section worth a line at the top of the summary (a
   section's ``headline``: of the speedups, every accelerator's speedup per workload and
-  phase, a length sweep at its longest length);
+  phase, a sweep at its largest point; of the crossover, from which batch each
+  accelerator is faster);
 - ceilings and per-record rows (share of the matmul ceiling, share of the copy ceiling),
   attention series and the across-machines table, which ``report`` draws.
 
@@ -34,11 +40,15 @@ import numpy as np
 
 from accelbench.core.spec import SWEEP_KEYS, Variant, VariantError, parse_length_variant
 from accelbench.results.crossover import ALWAYS, CROSSES, NEVER, crossover_rows
+from accelbench.results.data_parallel import data_parallel_rows
 from accelbench.results.record import (
+    DEFAULT_MODE,
     IDENTITY_FIELDS,
     CaseKey,
     Record,
     device_order,
+    execution_label,
+    mode_order,
     natural_key,
 )
 from accelbench.workloads.ceiling import COPY, MATMUL, Ceiling
@@ -262,6 +272,56 @@ def framework_rows(records: Iterable[Record]) -> list[dict[str, Any]]:
     return rows
 
 
+# Execution modes side by side ------------------------------------------------------------
+
+
+def mode_rows(records: Iterable[Record]) -> list[dict[str, Any]]:
+    """One row per record of a run that has any case compiled or in another layout (none
+    otherwise), with three ratios of median times per step (above 1: faster):
+
+    - ``speedup_over_cpu``: against the CPU running the same mode and layout (the speedup
+      table's rule);
+    - ``compile_over_eager``: a compiled case against the eager one, same device and layout;
+    - ``layout_over_default``: a channels_last case against the default layout, same device
+      and mode;
+
+    and the compilation time, measured apart from the timed rounds.
+    """
+    records = measured(records)
+    if all(_key(r).execution == DEFAULT_MODE for r in records):
+        return []
+    index = {_key(r): r for r in records}
+
+    def order(key: CaseKey) -> tuple[Any, ...]:
+        case = key.replace(device="", mode=DEFAULT_MODE, memory_format="")
+        return (case.sort_key(), device_order(key.device), key.memory_format, mode_order(key.mode))
+
+    rows = []
+    for key in sorted(index, key=order):
+        record = index[key]
+        cpu = index.get(key.replace(device="cpu")) if key.device != "cpu" else None
+        eager = index.get(key.replace(mode=DEFAULT_MODE)) if key.mode != DEFAULT_MODE else None
+        default = index.get(key.replace(memory_format="")) if key.memory_format else None
+        row: dict[str, Any] = _case_fields(key, "mode", "memory_format")
+        row.update(
+            device=key.device,
+            device_label=record.device_label,
+            mode=key.mode,
+            memory_format=key.memory_format,
+            item_unit=record.item_unit,
+            median_s=record.median_s,
+            throughput_per_s=record.throughput_per_s,
+            speedup_over_cpu=speedup(cpu, record),
+            compile_over_eager=speedup(eager, record),
+            layout_over_default=speedup(default, record),
+            compile_time_s=record.compile_time_s,
+            recompiles_timed=record.recompiles_timed,
+            graph_breaks=record.graph_breaks,
+        )
+        rows.append(row)
+    return rows
+
+
 # The language model (llama-bench's names) ------------------------------------------------
 
 
@@ -409,6 +469,8 @@ SECTIONS = (
     Section("frameworks", framework_rows),
     Section("llm", llm_rows),
     Section("crossover", crossover_rows, headline=headline_crossovers),
+    Section("data_parallel", data_parallel_rows),
+    Section("modes", mode_rows),
     Section("energy", energy_rows),
 )
 
@@ -518,6 +580,8 @@ def case_rows(records: Iterable[Record]) -> list[dict[str, Any]]:
                 "bandwidth_share": bandwidth_share(r, peaks),
                 "speedup": speedup(by_case[key.case].get("cpu"), r),
                 "ceiling": is_ceiling(r),
+                "compile_time_s": r.compile_time_s,
+                "recompiles_timed": r.recompiles_timed,
             }
         )
     return sorted(rows, key=row_order)
@@ -530,9 +594,10 @@ def row_order(row: dict[str, Any]) -> tuple[Any, ...]:
         row["framework"],
         row["phase"],
         natural_key(row["variant"]),
+        mode_order(row["mode"]),
+        row["memory_format"],
         row["dtype"],
         row["size"],
-        row["mode"],
         device_order(row["device"]),
     )
 
@@ -597,17 +662,15 @@ class Series:
 
 def attention_series(records: Iterable[Record]) -> list[Series]:
     """One series per scaling row: ``<implementation> on <device label>``, with the
-    framework, workload, phase, dtype, size and mode where they vary between rows. The
-    language model's context sweep (``ctx-L=512``) is no attention: its own section shows it."""
+    framework, workload, phase, dtype, size, mode and layout where they vary between rows.
+    The language model's context sweep (``ctx-L=512``) is no attention: its own section shows
+    it."""
     rows = [r for r in scaling_rows(records) if r["workload"] != LLM_WORKLOAD]
-    varying = [
-        f
-        for f in ("framework", "workload", "phase", "dtype", "size", "mode")
-        if len({r[f] for r in rows}) > 1
-    ]
+    fields = ("framework", "workload", "phase", "dtype", "size", "mode", "memory_format")
+    varying = [f for f in fields if len({r[f] for r in rows}) > 1]
     series = []
     for r in rows:
-        extras = [r[f] for f in varying]
+        extras = [r[f] for f in varying if r[f]]
         label = f"{r['implementation']} on {r['device_label'] or r['device']}"
         label += f" ({', '.join(extras)})" if extras else ""
         series.append(Series(label, r["lengths"], r["median_s"], r["exponent"], r["exponent_long"]))
@@ -646,7 +709,12 @@ def machine_table(runs: list[Run]) -> MachineTable:
             value, unit = headline(row)
             case = row["key"].case
             cells.setdefault(case, {})[col] = value
-            name = f"{case.label} ({row['dtype']}, {row['size']})"
+            conditions = (
+                row["dtype"],
+                row["size"],
+                execution_label(case.mode, case.memory_format, default=""),
+            )
+            name = f"{case.label} ({', '.join(c for c in conditions if c)})"
             case_info.setdefault(case, (name, unit, {**row, "device": "", "key": case}))
     shared = {label for label in labels if labels.count(label) > 1}
     labels = [  # the same chip in two runs: tell the columns apart

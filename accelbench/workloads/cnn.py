@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from accelbench.backends.torch.workload import TorchWorkload
+from accelbench.core.spec import MEMORY_FORMATS, NCHW
 
 IMAGE_SIZE = 32
 CHANNELS = 3
@@ -25,6 +26,7 @@ class CnnSize:
 
 class SimpleCNN(TorchWorkload):
     name = "cnn"
+    memory_formats = MEMORY_FORMATS
     SIZES = {"smoke": CnnSize(batch=16), "standard": CnnSize(batch=64), "full": CnnSize(batch=256)}
     MAX_SWEEP_BATCH = {"smoke": 4, "standard": 64, "full": 256}
 
@@ -57,4 +59,5 @@ class SimpleCNN(TorchWorkload):
         return {
             "batch": self.size.batch,
             "input": [self.size.batch, CHANNELS, IMAGE_SIZE, IMAGE_SIZE],
+            "memory_format": self.spec.memory_format or NCHW,  # "input" is the logical shape
         }

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from accelbench.backends.torch.workload import TorchWorkload
+from accelbench.core.spec import MEMORY_FORMATS, NCHW
 
 CLASSES = 1000
 
@@ -18,6 +19,7 @@ class ResNetSize:
 
 class ResNet18(TorchWorkload):
     name = "resnet18"
+    memory_formats = MEMORY_FORMATS
     # smoke: 64x64 images (ResNet18's stride leaves 2x2 at its last stage), so that every
     # framework's CPU, MLX's Linux build with its reference BLAS too, runs it in seconds.
     SIZES = {
@@ -44,4 +46,9 @@ class ResNet18(TorchWorkload):
 
     def shapes(self) -> dict[str, Any]:
         b, side = self.size.batch, self.size.image
-        return {"batch": b, "input": [b, 3, side, side]}
+        # "input" is the logical (N, C, H, W) shape; memory_format the order in memory
+        return {
+            "batch": b,
+            "input": [b, 3, side, side],
+            "memory_format": self.spec.memory_format or NCHW,
+        }

@@ -16,7 +16,15 @@ graph building only.
 
 ``make_step`` returns the step as a plain function of no arguments, and ``state`` lists the
 arrays it reads and replaces: what ``mx.compile(fn, inputs=state, outputs=state)`` needs,
-so a compile mode wraps one function.
+so the compile mode (``compile_step``) wraps that one function: a training step with
+``state = [model.state, optimizer.state]`` (the optimizer's state initialized first, so the
+compiled step reads and replaces every array of it), an inference step as it is. The
+arrays a step only reads (the batch; an inference step's weights) are constants of the
+compiled graph. MLX compiles at the first call, and again only for new shapes or dtypes,
+which a case never changes; it does not count its compilations, so the runner takes the
+first call as the compilation. On the CPU, MLX generates C++ for its fused kernels and
+builds it with the system's compiler (cached on disk: the first run of a new kernel takes
+seconds, later runs milliseconds).
 
 Precision: MLX has no autocast. fp16 and bf16 run as PyTorch's autocast does: parameters
 and optimizer state stay float32, matmuls and convolutions cast their inputs and weights to
@@ -36,19 +44,21 @@ from typing import Any, ClassVar
 import numpy as np
 
 from accelbench.backends.torch.workload import TorchWorkload
-from accelbench.core.spec import CaseSpec
+from accelbench.core.spec import EAGER, MODES, CaseSpec
 from accelbench.core.workload import Workload
 
 
 def torch_twin_spec(spec: CaseSpec) -> CaseSpec:
-    """The PyTorch case an MLX case mirrors and is checked against: PyTorch, CPU, fp32."""
-    return dataclasses.replace(spec, framework="torch", device="cpu", dtype="fp32")
+    """The PyTorch case an MLX case mirrors and is checked against: PyTorch, CPU, fp32,
+    eager, default layout (``CaseSpec.reference``)."""
+    return dataclasses.replace(spec.reference(), framework="torch")
 
 
 class MlxWorkload(Workload):
     """An MLX workload with a PyTorch twin; subclasses say what one step computes."""
 
     framework = "mlx"
+    modes = MODES
     twin: ClassVar[type[Workload]]
 
     def __init__(self, spec: CaseSpec, device: Any) -> None:
@@ -99,7 +109,33 @@ class MlxWorkload(Workload):
         """The arrays a step reads and replaces (parameters, optimizer state); none for ops."""
         return []
 
+    def init_state(self) -> None:
+        """Create every array of ``state`` that a first step would create lazily (an
+        optimizer's moments), before ``mx.compile`` captures it."""
+
     # The contract ---------------------------------------------------------------------------
+
+    def compile_step(self) -> None:
+        """``mx.compile`` the step: ``inputs`` and ``outputs`` are the state it replaces."""
+        self.init_state()
+        state = self.state()
+        step = self.make_step()
+        if state:
+            self._step = self.mx.compile(step, inputs=state, outputs=state)
+        else:
+            self._step = self.mx.compile(step)
+
+    @property
+    def compiled(self) -> bool:
+        return self.spec.mode != EAGER
+
+    def compile_facts(self) -> dict[str, Any]:
+        return {"compile_backend": "mx.compile"}
+
+    @classmethod
+    def is_compile_failure(cls, exc: BaseException) -> bool:
+        """MLX could not compile the step (its compile errors start with ``[compile]``)."""
+        return isinstance(exc, (ValueError, RuntimeError)) and "[compile]" in str(exc)
 
     def step(self) -> Any:
         """Build one step's graph and queue its evaluation; ``device.synchronize`` waits for it."""
@@ -224,6 +260,10 @@ class MlxModelWorkload(MlxWorkload):
             return []
         return [self.model.state, self.optimizer.state]
 
+    def init_state(self) -> None:
+        if self.optimizer is not None:
+            self.optimizer.init(self.model.trainable_parameters())
+
     def output_dtype(self) -> Any:
         """Known from the graph, unevaluated; built in eval mode, so BatchNorm's running
         statistics stay as they are."""
@@ -234,21 +274,31 @@ class MlxModelWorkload(MlxWorkload):
             self.model.train(self.training)
 
     def parity_outputs(self) -> dict[str, np.ndarray]:
+        """The output, and in training the loss and the head's gradient, from the fresh state;
+        in compile mode computed by ``mx.compile`` of the same function (with the model's
+        state, whose BatchNorm statistics a training forward pass updates, as its inputs
+        and outputs)."""
+        compute = self._parity_arrays
+        with self.device.stream():  # the float32 casts for NumPy run on this device too
+            if self.compiled:
+                state = [self.model.state]
+                compute = self.mx.compile(compute, inputs=state, outputs=state)
+            arrays = compute()
+            outputs = {name: self.to_numpy(array) for name, array in arrays.items()}
+        head = f"grad[{self.head_name}]"
+        if head in outputs:
+            outputs[head] = self.to_torch_layout(self.head_name, outputs[head])
+        return outputs
+
+    def _parity_arrays(self) -> dict[str, Any]:
         from mlx.utils import tree_flatten
 
-        with self.device.stream():  # the float32 casts for NumPy run on this device too
-            if not self.training:
-                return {"output": self.to_numpy(self.forward())}
-            grad_fn = self.nn.value_and_grad(self.model, self._loss_and_output)
-            (loss, output), grads = grad_fn()
-            head = dict(tree_flatten(grads))[self.mlx_name(self.head_name)]
-            return {
-                "output": self.to_numpy(output),
-                "loss": self.to_numpy(loss),
-                f"grad[{self.head_name}]": self.to_torch_layout(
-                    self.head_name, self.to_numpy(head)
-                ),
-            }
+        if not self.training:
+            return {"output": self.forward()}
+        grad_fn = self.nn.value_and_grad(self.model, self._loss_and_output)
+        (loss, output), grads = grad_fn()
+        head = dict(tree_flatten(grads))[self.mlx_name(self.head_name)]
+        return {"output": output, "loss": loss, f"grad[{self.head_name}]": head}
 
     def flops_per_step(self) -> int | None:
         """The twin's count (torch.utils.flop_counter on one PyTorch CPU step): the same

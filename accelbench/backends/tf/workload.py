@@ -25,9 +25,15 @@ class KerasWorkload(Workload):
     on two devices starts from identical numbers. Reduced precision is a Keras dtype policy
     given to the model's layers only; the global policy is left alone. As in the PyTorch
     workloads, fp16 training runs without loss scaling.
+
+    Modes: "eager" is TensorFlow's usual graph execution (a ``tf.function`` without XLA,
+    what Keras runs on Metal and by default elsewhere); "compile" is the same function with
+    ``jit_compile=True``: XLA compiles the whole step (forward, loss, gradients and the
+    optimizer update) into fused kernels. Metal has no XLA.
     """
 
     framework = "tf"
+    modes = ("eager", "compile")
 
     def __init__(self, spec: Any, device: Any) -> None:
         super().__init__(spec, device)
@@ -47,8 +53,11 @@ class KerasWorkload(Workload):
             if self.optimizer is not None:
                 self.optimizer.build(self.model.trainable_variables)
         self._check_placement()
-        function = self._train_step if self.training else self._infer_step
-        self._compiled = tf.function(function, jit_compile=False)
+        self._jit_compile = False
+        self._compiled = self._function(self._train_step if self.training else self._infer_step)
+
+    def _function(self, python_function: Any) -> Any:
+        return self.tf.function(python_function, jit_compile=self._jit_compile)
 
     # What a subclass writes -------------------------------------------------------------
 
@@ -100,26 +109,31 @@ class KerasWorkload(Workload):
             return self._compiled()
 
     def parity_outputs(self) -> dict[str, np.ndarray]:
-        """The forward output, the loss and the gradients of the last layer's kernel and bias.
+        """The forward output, the loss and the gradients of the last layer's kernel and bias;
+        compiled with XLA in compile mode.
 
         As in the PyTorch workloads, early-layer gradients are left out: they sum over the
         whole batch and image, so their rounding error measures conditioning, not whether
         the device computes correctly (the first kernel's gradient in fp16 on the CPU is
         4e-2 apart from fp32, the head's 2e-4).
         """
-        tf = self.tf
+        compute = self._function(self._parity_values) if self._jit_compile else self._parity_values
         with self.device.scope():
-            if not self.training:
-                return {"output": _to_numpy(self._forward(training=False))}
-            variables = self.model.trainable_variables
-            with tf.GradientTape() as tape:
-                output = self._forward(training=True)
-                loss = self._loss(output)
-            gradients = tape.gradient(loss, variables)
-        outputs = {"output": _to_numpy(output), "loss": _to_numpy(loss)}
+            values = compute()
+        return {name: _to_numpy(value) for name, value in values.items()}
+
+    def _parity_values(self) -> dict[str, Any]:
+        if not self.training:
+            return {"output": self._forward(training=False)}
+        variables = self.model.trainable_variables
+        with self.tf.GradientTape() as tape:
+            output = self._forward(training=True)
+            loss = self._loss(output)
+        gradients = tape.gradient(loss, variables)
+        values = {"output": output, "loss": loss}
         for variable, gradient in list(zip(variables, gradients))[-2:]:
-            outputs[f"grad[{_stable_name(variable)}]"] = _to_numpy(gradient)
-        return outputs
+            values[f"grad[{_stable_name(variable)}]"] = gradient
+        return values
 
     def dtype_ran(self) -> str:
         if self._last_output_dtype is None:
@@ -132,6 +146,37 @@ class KerasWorkload(Workload):
         from accelbench.backends.tf.devices import intra_op_threads
 
         return intra_op_threads()
+
+    # Compiled execution: XLA ------------------------------------------------------------
+
+    @classmethod
+    def mode_unsupported_reason(cls, spec: Any, device: Any) -> str | None:
+        reason = super().mode_unsupported_reason(spec, device)
+        if reason is None and spec.mode == "compile" and spec.device == "mps":
+            return "Metal has no XLA: TensorFlow's jit_compile=True cannot run on the Apple GPU"
+        return reason
+
+    def compile_step(self) -> None:
+        self._jit_compile = True
+        self._compiled = self._function(self._train_step if self.training else self._infer_step)
+
+    def compilations(self) -> int | None:
+        """Traces of the step function; XLA compiles each trace at its first call."""
+        return int(self._compiled.experimental_get_tracing_count())
+
+    def compile_facts(self) -> dict[str, Any]:
+        return {"compile_backend": "xla"}
+
+    @classmethod
+    def is_compile_failure(cls, exc: BaseException) -> bool:
+        """XLA could not compile the step on this device (TensorFlow names XLA or the JIT)."""
+        from accelbench.backends.tf.devices import modules
+
+        errors = modules()[0].errors
+        text = str(exc)
+        return isinstance(exc, (errors.UnimplementedError, errors.InvalidArgumentError)) and (
+            "XLA" in text or "jit" in text.lower()
+        )
 
     def _check_placement(self) -> None:
         """Variables must live on the device asked for: TensorFlow would otherwise quietly
