@@ -161,6 +161,17 @@ def test_busy_means_other_processes_above_half_a_core_or_a_tenth_of_the_cores(co
     assert f"of {cores} cores" in note
 
 
+def test_other_processes_busy_only_during_the_timed_rounds_still_make_the_case_busy():
+    # A short burst inside the timed rounds averages out over the whole case's window.
+    conditions = {
+        "cpu": {"others_cores": 0.2, "cores": 2},
+        "cpu_timed": {"others_cores": 1.5, "cores": 2},
+    }
+    ((flag, note),) = judge(conditions)
+    assert flag == BUSY
+    assert note == "other processes used 1.5 of 2 cores during the timed rounds"
+
+
 def test_a_case_using_every_core_itself_is_not_busy():
     assert judge({"cpu": {"own_cores": 2.0, "others_cores": 0.1, "cores": 2}}) == []
 
@@ -235,6 +246,7 @@ def test_a_busy_run_warns_in_the_terminal_and_marks_the_json_and_the_report(
     info = saved["benchmarks"][0]["extra_info"]
     assert info["conditions"]["flags"] == [BUSY]
     assert info["conditions"]["cpu"]["others_cores"] == 1.8
+    assert info["conditions"]["cpu_timed"]["others_cores"] == 1.8  # the timed rounds alone
     run = saved["accelbench"]["conditions"]
     assert run["flags"] == [BUSY]
     assert run["flagged_cases"] == {BUSY: 1}

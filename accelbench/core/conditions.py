@@ -12,6 +12,8 @@ which the read side loads as ``Record.flags``) and per run (the saved JSON's
   utilisation (``psutil.cpu_times`` deltas, the figure ``psutil.cpu_percent`` samples), this
   process's own CPU time against wall time (``own_cores``), and what is left, the cores
   other processes used (``others_cores``); the load average against the core count.
+  ``cpu_timed``: the same over the timed rounds alone (a GPU case's own process should use
+  about one core there; more means it competes with itself, e.g. a spinning thread pool).
 - ``power`` (macOS): power source and battery from ``pmset -g batt``, Low Power Mode from
   ``pmset -g`` (``lowpowermode``, or ``powermode`` 1 on newer Macs), thermal and performance
   warning levels and the CPU speed limit from ``pmset -g therm``.
@@ -21,8 +23,9 @@ which the read side loads as ``Record.flags``) and per run (the saved JSON's
 The verdict, ``flags`` with one sentence each in ``notes``:
 
 - ``busy``: other processes used more than ``busy_threshold_cores(cores)`` cores on average
-  during the case: max(0.5 core, 10% of the cores). The case's own threads are not counted,
-  however many it runs, so a CPU case using every core is not "busy" by itself.
+  during the case or during its timed rounds: max(0.5 core, 10% of the cores). The case's
+  own threads are not counted, however many it runs, so a CPU case using every core is not
+  "busy" by itself.
 - ``battery``, ``low-power``: on battery power, Low Power Mode on (from pmset).
 - ``throttled``: pmset's CPU speed limit under 100% or a thermal/performance warning level
   above 0; on NVIDIA a thermal, hardware-slowdown or power-brake clock event reason.
@@ -59,7 +62,7 @@ BUSY_MIN_CORES = 0.5
 BUSY_SHARE_OF_CORES = 0.10
 BUSY_RULE = (
     "busy: other processes used more than max(0.5, 10% of the cores) cores on average "
-    "during the case (the case's own CPU time is not counted)"
+    "during the case or its timed rounds (the case's own CPU time is not counted)"
 )
 
 
@@ -207,10 +210,14 @@ def read_power() -> dict[str, Any]:
 def judge(conditions: dict[str, Any]) -> list[tuple[str, str]]:
     """(flag, sentence) for each condition that makes a timing unreliable."""
     found: list[tuple[str, str]] = []
-    cpu = conditions.get("cpu") or {}
-    others, cores = cpu.get("others_cores"), cpu.get("cores") or cpu_count()
-    if others is not None and others > busy_threshold_cores(cores):
-        found.append((BUSY, f"other processes used {others:.1f} of {cores} cores during the case"))
+    for window, during in (("cpu", "the case"), ("cpu_timed", "the timed rounds")):
+        cpu = conditions.get(window) or {}
+        others, cores = cpu.get("others_cores"), cpu.get("cores") or cpu_count()
+        if others is not None and others > busy_threshold_cores(cores):
+            found.append(
+                (BUSY, f"other processes used {others:.1f} of {cores} cores during {during}")
+            )
+            break
     power = conditions.get("power") or {}
     if power.get("on_battery"):
         percent = power.get("battery_percent")
@@ -249,6 +256,8 @@ class CaseWatch:
         self.cores = cpu_count()
         self.power = read_power()
         self.start = CpuSnapshot.take()
+        self.timed_start: CpuSnapshot | None = None
+        self.timed_end: CpuSnapshot | None = None
 
     def busy_note(self) -> str:
         """'' or why the machine is busy now (for a skip reason given mid-case)."""
@@ -260,8 +269,18 @@ class CaseWatch:
             f"{self.cores} cores)"
         )
 
+    def timed_rounds_start(self) -> None:
+        self.timed_start = CpuSnapshot.take()
+
+    def timed_rounds_end(self) -> None:
+        self.timed_end = CpuSnapshot.take()
+
     def finish(self, gpu: dict[str, Any] | None = None) -> dict[str, Any]:
         conditions: dict[str, Any] = {"cpu": cpu_window(self.start, CpuSnapshot.take(), self.cores)}
+        if self.timed_start is not None and self.timed_end is not None:
+            # The timed rounds alone: a launch-bound GPU case whose own process keeps more
+            # than one core busy here is competing with itself (e.g. a spinning thread pool).
+            conditions["cpu_timed"] = cpu_window(self.timed_start, self.timed_end, self.cores)
         conditions["cpu"]["load_average_1min"] = (load_average() or {}).get("1min")
         if self.power:
             conditions["power"] = self.power

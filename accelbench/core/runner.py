@@ -166,6 +166,7 @@ def _measure(
     device.reset_memory()
     meter = EnergyMeter(spec.device, nvidia_uuid=device.nvidia_uuid())
     with meter:
+        watch.timed_rounds_start()
         benchmark.pedantic(
             blocks,
             rounds=plan.rounds,
@@ -173,6 +174,7 @@ def _measure(
             iterations=plan.steps_per_round,
         )
         device.synchronize()
+        watch.timed_rounds_end()
 
     stats = benchmark.stats.stats
     median_s = stats.median

@@ -20,6 +20,13 @@ from accelbench.core.device import (
 
 DEVICE_NAMES = ("cpu", "mps", "cuda")
 
+# cuDNN picks each convolution's algorithm by timing the candidates at the first call of a
+# shape (in warm-up, never in a timed round) instead of by heuristics: what practitioners
+# train with (torchvision's and timm's training scripts turn it on), and every case here
+# has fixed shapes. The environment records it (``cudnn_benchmark``).
+CUDNN_AUTOTUNE = True
+torch.backends.cudnn.benchmark = CUDNN_AUTOTUNE
+
 
 class TorchDevice(Device):
     """A PyTorch device: its torch.device, and torch's out-of-memory errors."""
