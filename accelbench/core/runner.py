@@ -223,7 +223,7 @@ def _within_limit(call: Callable[[], T], spec: CaseSpec, label: str, watch: Case
     except StepTooSlow as exc:
         _too_slow[spec] = exc.step_s
         busy = watch.busy_note()
-        reason = _too_slow_reason(spec, label, exc) + (f"; {busy}" if busy else "")
+        reason = too_slow_reason(spec, label, exc) + (f"; {busy}" if busy else "")
         raise CaseSkipped(reason) from None
 
 
@@ -257,7 +257,7 @@ def _at_least_as_slow(spec: CaseSpec, slow: CaseSpec) -> bool:
     return spec == dataclasses.replace(slow, variant=spec.variant)
 
 
-def _too_slow_reason(spec: CaseSpec, label: str, exc: StepTooSlow) -> str:
+def too_slow_reason(spec: CaseSpec, label: str, exc: StepTooSlow) -> str:
     where = f"{spec.workload} {spec.variant}".strip()
     reason = f"too slow: {where} {spec.phase} {spec.dtype} on {label} at size {spec.size}: {exc}"
     if spec.device == "cpu" and spec.dtype in ("fp16", "bf16"):
