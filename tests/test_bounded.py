@@ -1,5 +1,6 @@
 """Every case is bounded in wall time: a step over the size profile's limit skips the case
-with the estimate, after one step, and a longer length of the same sweep is not started."""
+with the estimate, after one step; a step estimated far over it is not even tried; and a
+longer length of the same sweep is not started."""
 
 import dataclasses
 import itertools
@@ -7,11 +8,22 @@ import time
 
 import pytest
 
+from accelbench.backends.torch import slow_dtypes
+from accelbench.backends.torch.devices import get_device
 from accelbench.core import runner
-from accelbench.core.measure import MIN_STEPS_PER_CASE, StepTooSlow, time_first_step, warm_up
+from accelbench.core.measure import (
+    ESTIMATE_MARGIN,
+    MIN_STEPS_PER_CASE,
+    StepTooSlow,
+    check_estimate,
+    fastest_s,
+    time_first_step,
+    warm_up,
+)
 from accelbench.core.sizes import BUDGETS, TimingBudget
 from accelbench.core.spec import CaseSpec
 from accelbench.workloads.attention import Attention
+from accelbench.workloads.ceiling import MATMUL, PROBE_N, Ceiling
 from accelbench.workloads.cnn import SimpleCNN
 
 from conftest import SMOKE, add_benchmarks
@@ -70,6 +82,39 @@ def test_fast_steps_still_warm_up_for_the_minimum_and_the_budget():
     assert n > BUDGET.min_warmup_steps  # ran on until the warm-up budget was spent
 
 
+def test_a_step_estimated_many_times_over_the_limit_is_not_tried():
+    check_estimate(None, BUDGET)
+    check_estimate((ESTIMATE_MARGIN * BUDGET.max_step_s, "estimated: at the margin"), BUDGET)
+    with pytest.raises(StepTooSlow) as caught:
+        check_estimate((600.0, "estimated: a 512^3 fp16 matmul took 1.16 s here"), BUDGET)
+    assert str(caught.value).startswith(
+        "one step would take about 600 s (estimated: a 512^3 fp16 matmul took 1.16 s here), "
+        "over the limit of 10 s per step; the case would take about 3000 s"
+    )
+
+
+def test_a_probe_keeps_its_fastest_call_after_the_first():
+    ticks = iter([0.0, 0.1, 0.1, 0.6, 0.6, 0.8, 0.8, 1.2])  # calls of 0.1, 0.5, 0.2, 0.4 s
+    calls = []
+    assert fastest_s(lambda: calls.append(1), clock=lambda: next(ticks)) == pytest.approx(0.2)
+    assert len(calls) == 4  # at most four
+    ticks = iter([0.0, 0.9, 0.9, 1.2])  # two calls already spend a second
+    assert fastest_s(lambda: None, clock=lambda: next(ticks)) == pytest.approx(0.3)
+
+
+def test_the_matmul_ceiling_estimates_its_step_from_a_small_matmul():
+    spec = CaseSpec("torch", "ceiling", "cpu", "peak", "fp32", "standard", MATMUL)
+    seconds, how = Ceiling.estimated_step_s(spec, get_device("cpu"))
+    n = Ceiling.SIZES["standard"].matmul_n
+    probe_s = float(how.split(" took ")[1].split(" s")[0])
+    assert seconds == pytest.approx(probe_s * (n / PROBE_N) ** 3, rel=0.01)
+    assert how.startswith(f"estimated: a {PROBE_N}^3 fp32 matmul took ")
+    smoke = dataclasses.replace(spec, size="smoke")
+    assert Ceiling.estimated_step_s(smoke, get_device("cpu")) is None  # smaller than the probe
+    copy = dataclasses.replace(spec, variant="copy")
+    assert Ceiling.estimated_step_s(copy, get_device("cpu")) is None
+
+
 @pytest.fixture
 def smoke_limit(monkeypatch):
     """A smoke step limit of 50 ms; the planted steps below sleep longer than that."""
@@ -98,6 +143,88 @@ def test_a_case_too_slow_for_its_profile_is_skipped_with_the_estimate(
             "of 0.05 s per step; the case would take about * s*",
         ]
     )
+
+
+def test_a_case_estimated_far_over_the_limit_runs_no_step_at_all(suite, monkeypatch):
+    honest_step = SimpleCNN.step
+    calls = []
+
+    def counted_step(self):
+        calls.append(self.spec.phase)
+        return honest_step(self)
+
+    def planted(cls, spec, device):
+        return (900.0, "estimated: planted") if spec.phase == "train" else None
+
+    monkeypatch.setitem(BUDGETS, "smoke", dataclasses.replace(BUDGETS["smoke"], max_step_s=5.0))
+    monkeypatch.setattr(SimpleCNN, "step", counted_step)
+    monkeypatch.setattr(SimpleCNN, "estimated_step_s", classmethod(planted))
+    add_benchmarks(suite, "test_cnn_torch.py")
+    result = suite.runpytest(*SMOKE, "--devices", "cpu", "-rs")
+    result.assert_outcomes(passed=1, skipped=1)
+    assert "train" not in calls
+    result.stdout.fnmatch_lines(
+        ["*too slow: cnn train fp32 on * one step would take about 900 s (estimated: planted)*"]
+    )
+
+
+def test_an_emulated_dtype_is_estimated_from_the_fp32_twin_before_any_step(suite, monkeypatch):
+    honest_forward = SimpleCNN.forward
+    ran = []
+
+    def counted_forward(self):  # in every step and parity check
+        ran.append((self.spec.dtype, self.spec.memory_format))
+        return honest_forward(self)
+
+    monkeypatch.setitem(BUDGETS, "smoke", dataclasses.replace(BUDGETS["smoke"], max_step_s=5.0))
+    monkeypatch.setattr(SimpleCNN, "forward", counted_forward)
+    monkeypatch.setattr(slow_dtypes, "cpu_slowdown", lambda dtype: 1e6)  # planted emulation
+    add_benchmarks(suite, "test_cnn_torch.py")
+    layouts = ("--memory-format", "nchw,channels_last")  # channels_last: checked for parity
+    args = (*SMOKE, "--devices", "cpu", "--dtype", "fp16", *layouts, "-k", "infer", "-rs")
+    result = suite.runpytest(*args)
+    result.assert_outcomes(skipped=2)
+    assert {dtype for dtype, _ in ran} == {"fp32"}  # only the fp32 twins ran: no parity check
+    assert {layout for _, layout in ran} == {"", "channels_last"}  # each in its own layout
+    result.stdout.fnmatch_lines(
+        [
+            "*too slow: cnn infer fp16 on * one step would take about * s (estimated: one fp32 "
+            "step took * s and fp16 layers run 1000000x slower than fp32 on this CPU)*"
+        ]
+    )
+
+
+def test_only_an_emulated_dtype_on_the_cpu_under_autocast_is_estimated(monkeypatch):
+    cpu = get_device("cpu")
+    slowdown = {"fp16": 40.0, "bf16": 0.5}
+    monkeypatch.setattr(slow_dtypes, "cpu_slowdown", slowdown.__getitem__)
+    spec = CaseSpec("torch", "cnn", "cpu", "infer", "fp16", "smoke", mode="compile")
+    twins = []
+    monkeypatch.setattr(SimpleCNN, "step", lambda self: twins.append(self.spec))
+    seconds, how = SimpleCNN.estimated_step_s(spec, cpu)
+    assert seconds > 0 and "fp16 layers run 40x slower" in how
+    assert twins and set(twins) == {dataclasses.replace(spec, dtype="fp32", mode="eager")}
+    for other in (
+        dataclasses.replace(spec, dtype="bf16"),  # native here: not estimated
+        dataclasses.replace(spec, dtype="fp32"),
+        dataclasses.replace(spec, device="cuda"),
+    ):
+        assert SimpleCNN.estimated_step_s(other, cpu) is None
+    # Attention casts q, k and v itself (no autocast): the probe's ratio says nothing of it.
+    attention = CaseSpec("torch", "attention", "cpu", "infer", "fp16", "smoke", "sdpa-L=64")
+    assert Attention.estimated_step_s(attention, cpu) is None
+
+
+def test_the_cpu_slowdown_probe_runs_on_one_thread_and_gives_the_threads_back():
+    import torch
+
+    threads = torch.get_num_threads()
+    slow_dtypes.cpu_slowdown.cache_clear()
+    try:
+        assert slow_dtypes.cpu_slowdown("bf16") > 0
+    finally:
+        slow_dtypes.cpu_slowdown.cache_clear()
+    assert torch.get_num_threads() == threads
 
 
 def test_a_longer_length_of_a_slow_sweep_is_not_even_started(suite, monkeypatch, smoke_limit):

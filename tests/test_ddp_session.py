@@ -3,11 +3,13 @@ torchrun with two CPU workers on gloo, on a tiny model so that it takes seconds.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -181,6 +183,57 @@ def test_without_torchrun_each_case_is_a_group_of_one_worker(tiny_suite):
     assert (launched["world_size"], launched["launcher"]) == (1, "none")
     assert "distributed" not in saved["machine_info"]["accelbench"]  # not of the machine
     assert saved["accelbench"]["data_parallel"][0]["efficiency"] == 1.0
+
+
+def test_a_data_parallel_case_estimated_far_over_the_limit_takes_no_step(tiny_suite, monkeypatch):
+    from accelbench.backends.torch.workload import TorchWorkload
+    from accelbench.core.sizes import BUDGETS
+    from accelbench.workloads.ddp import DataParallel
+
+    steps = []
+    honest_step = DataParallel._step
+
+    def counted_step(self, sync):
+        steps.append(self.spec.workload)
+        return honest_step(self, sync)
+
+    def planted(cls, spec, device):
+        assert spec.workload == "tiny" and spec.variant == ""  # one worker's model alone
+        return 900.0, "estimated: planted"
+
+    monkeypatch.setitem(BUDGETS, "smoke", dataclasses.replace(BUDGETS["smoke"], max_step_s=5.0))
+    monkeypatch.setattr(DataParallel, "_step", counted_step)
+    monkeypatch.setattr(TorchWorkload, "estimated_step_s", classmethod(planted))  # Tiny's
+    result = tiny_suite.runpytest(*SMOKE, "--devices", "cpu", "-k", "ddp_tiny", "-rs")
+    result.assert_outcomes(skipped=1)
+    assert steps == []
+    result.stdout.fnmatch_lines(
+        ["*too slow: ddp-tiny workers=1 train fp32 on * one step would take about 900 s*"]
+    )
+
+
+def test_a_data_parallel_case_whose_first_step_is_over_the_limit_takes_no_more(
+    tiny_suite, monkeypatch
+):
+    from accelbench.core.sizes import BUDGETS
+    from accelbench.workloads.ddp import DataParallel
+
+    steps = []
+    honest_step = DataParallel._step
+
+    def slow_step(self, sync):
+        steps.append(self.spec.workload)
+        time.sleep(0.1)
+        return honest_step(self, sync)
+
+    monkeypatch.setitem(BUDGETS, "smoke", dataclasses.replace(BUDGETS["smoke"], max_step_s=0.05))
+    monkeypatch.setattr(DataParallel, "_step", slow_step)
+    result = tiny_suite.runpytest(*SMOKE, "--devices", "cpu", "-k", "ddp_tiny", "-rs")
+    result.assert_outcomes(skipped=1)
+    assert steps == ["ddp-tiny"]  # the parity step, timed; no reference step, no warm-up
+    result.stdout.fnmatch_lines(
+        ["*too slow: ddp-tiny workers=1 train fp32 on * one step took * s, over the limit*"]
+    )
 
 
 def test_a_single_device_run_does_not_start_torch_distributed(suite):

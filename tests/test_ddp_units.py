@@ -166,6 +166,19 @@ def test_every_rank_warms_up_as_many_steps_as_rank_0_decides():
     assert results[1] == results[0]  # the step time that sizes the rounds is rank 0's too
 
 
+def test_slow_steps_warm_up_for_two_steps_on_every_rank_not_the_minimum():
+    budget = TimingBudget(
+        warmup_s=0.5, min_warmup_steps=5, measure_s=1.5, min_rounds=3, max_rounds=10,
+        block_target_s=0.01,
+    )  # fmt: skip
+    log = []
+    synced = GroupSynchronized(LoggingDevice(log), ScriptedGroup(0, log, []))
+    clock = itertools.count(0.0, 2.0).__next__  # every clock read moves 2 s: slow steps
+    steps, step_s = agreed_warm_up(lambda: log.append("step"), synced, budget, clock=clock)
+    assert steps == 2 == log.count("step")
+    assert step_s == 2.0
+
+
 def test_paired_rounds_alternate_the_modes_and_end_each_round_with_a_barrier():
     log = []
     synced = GroupSynchronized(LoggingDevice(log), ScriptedGroup(0, log, []))

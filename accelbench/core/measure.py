@@ -88,18 +88,50 @@ class SynchronizedBlocks:
 MIN_STEPS_PER_CASE = 5
 
 
-class StepTooSlow(Exception):
-    """One step takes longer than the size profile allows (``TimingBudget.max_step_s``)."""
+# A step estimated (not timed) at more than this many times the limit is not even tried.
+# Estimates extrapolate from something smaller and can be pessimistic where efficiency grows
+# with size: on a busy 2-core VM a 512^3 fp32 matmul ran at 2.8 GFLOP/s and a 4096^3 one at
+# 13, a 4.6-fold overestimate. Emulated fp16 ran at 0.3 GFLOP/s at every size.
+ESTIMATE_MARGIN = 5.0
 
-    def __init__(self, step_s: float, budget: TimingBudget) -> None:
+
+class StepTooSlow(Exception):
+    """One step takes longer than the size profile allows (``TimingBudget.max_step_s``);
+    ``estimated``: how the step was estimated, where it was not timed."""
+
+    def __init__(self, step_s: float, budget: TimingBudget, estimated: str = "") -> None:
         self.step_s = step_s
         self.limit_s = budget.max_step_s
         self.case_estimate_s = MIN_STEPS_PER_CASE * step_s
+        took = (
+            f"one step would take about {step_s:.3g} s ({estimated})"
+            if estimated
+            else f"one step took {step_s:.3g} s"
+        )
         super().__init__(
-            f"one step took {step_s:.3g} s, over the limit of {budget.max_step_s:g} s per step; "
+            f"{took}, over the limit of {budget.max_step_s:g} s per step; "
             f"the case would take about {self.case_estimate_s:.0f} s "
             f"(at least {MIN_STEPS_PER_CASE} steps: warm-up, FLOP count, two timed rounds)"
         )
+
+
+def check_estimate(estimate: tuple[float, str] | None, budget: TimingBudget) -> None:
+    """``StepTooSlow`` when a workload's own estimate of one step (seconds, and how it was
+    estimated) is over ``ESTIMATE_MARGIN`` times the limit: the first step is not tried."""
+    if estimate is not None and estimate[0] > ESTIMATE_MARGIN * budget.max_step_s:
+        raise StepTooSlow(estimate[0], budget, estimated=estimate[1])
+
+
+def fastest_s(call: Callable[[], Any], clock: Callable[[], float] = time.perf_counter) -> float:
+    """The fastest of a few calls (two to four, until a second is spent), the first left
+    out: it pays for lazy initialisation; the fastest, since load only adds time. For
+    probes that estimate a step; ``call`` synchronizes the device itself."""
+    times: list[float] = []
+    while len(times) < 4 and (len(times) < 2 or sum(times) < 1.0):
+        start = clock()
+        call()
+        times.append(clock() - start)
+    return min(times[1:])
 
 
 def time_first_step(

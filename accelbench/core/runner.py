@@ -1,8 +1,9 @@
 """One benchmark case from start to finish, with pytest-benchmark's fixture as the clock.
 
-probe device -> build workload -> parity against the CPU -> warm-up -> timed rounds ->
-extra_info. Nothing here imports pytest: a case that cannot run raises ``CaseSkipped``
-with its reason, and the plugin turns that into a skip.
+probe device -> the workload's estimate of one step, if any (far over the step limit: skip)
+-> build workload -> parity against the CPU -> first step, timed alone (over the limit:
+skip) -> warm-up -> timed rounds -> extra_info. Nothing here imports pytest: a case that
+cannot run raises ``CaseSkipped`` with its reason, and the plugin turns that into a skip.
 
 A compiled case (``spec.mode`` other than eager) runs: build -> compile_step -> warm-up
 until compiled steps are steady (the compilation timed on its own) -> parity of a fresh
@@ -15,7 +16,8 @@ from __future__ import annotations
 import dataclasses
 import gc
 import statistics
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from accelbench import backends
 from accelbench.core import parity
@@ -28,6 +30,7 @@ from accelbench.core.measure import (
     TIMING_MODE,
     StepTooSlow,
     SynchronizedBlocks,
+    check_estimate,
     fixed_rounds_overrun,
     harness_overhead_s,
     plan_timing,
@@ -38,6 +41,7 @@ from accelbench.core.sizes import BUDGETS
 from accelbench.core.spec import EAGER, CaseSpec, parse_length_variant, variant_batch
 from accelbench.core.workload import Workload
 
+T = TypeVar("T")
 _flops_cache: dict[tuple[str, ...], int | None] = {}
 # Cases skipped in this session because one step was over the limit: spec -> seconds per step.
 _too_slow: dict[CaseSpec, float] = {}
@@ -101,6 +105,13 @@ def _measure(
     if reason:
         raise CaseSkipped(reason)
     watch = CaseWatch()
+    if not benchmark.disabled:  # before the parity check, which steps the case too
+        _within_limit(
+            lambda: check_estimate(workload_cls.estimated_step_s(spec, device), budget),
+            spec,
+            device.label,
+            watch,
+        )
     if reference is not None and not compiled:
         info.update(_check_parity(workload_cls, spec, device, *reference))
 
@@ -119,13 +130,9 @@ def _measure(
             info.update(_check_parity(workload_cls, spec, device, *reference))
         info.update(compile_info)
     elif not benchmark.disabled:
-        try:
-            first_step_s = time_first_step(workload.step, device, budget)
-        except StepTooSlow as exc:
-            _too_slow[spec] = exc.step_s
-            busy = watch.busy_note()
-            reason = _too_slow_reason(spec, device.label, exc) + (f"; {busy}" if busy else "")
-            raise CaseSkipped(reason) from None
+        first_step_s = _within_limit(
+            lambda: time_first_step(workload.step, device, budget), spec, device.label, watch
+        )
     dtype_ran = workload.dtype_ran()
     if dtype_ran != spec.dtype:
         raise CaseSkipped(
@@ -210,6 +217,18 @@ def _measure(
     return info
 
 
+def _within_limit(call: Callable[[], T], spec: CaseSpec, label: str, watch: CaseWatch) -> T:
+    """``call()``; a ``StepTooSlow`` from it skips the case with the estimate, and is
+    remembered so that longer lengths of the sweep are not started."""
+    try:
+        return call()
+    except StepTooSlow as exc:
+        _too_slow[spec] = exc.step_s
+        busy = watch.busy_note()
+        reason = too_slow_reason(spec, label, exc) + (f"; {busy}" if busy else "")
+        raise CaseSkipped(reason) from None
+
+
 def known_too_slow(spec: CaseSpec, label: str, reference: CaseSpec | None = None) -> str | None:
     """Why ``spec`` need not even start: a shorter length of the same sweep was already over
     the step limit on this device, or its parity reference (``reference``: for an
@@ -240,7 +259,7 @@ def _at_least_as_slow(spec: CaseSpec, slow: CaseSpec) -> bool:
     return spec == dataclasses.replace(slow, variant=spec.variant)
 
 
-def _too_slow_reason(spec: CaseSpec, label: str, exc: StepTooSlow) -> str:
+def too_slow_reason(spec: CaseSpec, label: str, exc: StepTooSlow) -> str:
     where = f"{spec.workload} {spec.variant}".strip()
     reason = f"too slow: {where} {spec.phase} {spec.dtype} on {label} at size {spec.size}: {exc}"
     if spec.device == "cpu" and spec.dtype in ("fp16", "bf16"):

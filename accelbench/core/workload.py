@@ -139,6 +139,14 @@ class Workload(ABC):
         """The dtype the computation actually used (autocast may silently disable itself)."""
         return self.spec.dtype
 
+    @classmethod
+    def estimated_step_s(cls, spec: CaseSpec, device: Any) -> tuple[float, str] | None:
+        """Seconds one step of ``spec`` would take and how that was estimated, from
+        something far cheaper than the step, before the case is built, checked or stepped:
+        for cases whose one step can take minutes (a 4096^3 fp16 matmul on a CPU without
+        fp16 kernels). None: the first step is timed instead (``measure.time_first_step``)."""
+        return None
+
     def threads(self) -> int | None:
         """CPU threads the framework uses for its kernels."""
         return None

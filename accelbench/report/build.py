@@ -271,7 +271,7 @@ def _conditions_section(doc: Document, run: Run, rows: list[dict[str, Any]]) -> 
         warnings = [f"{f} during {sum(f in r['flags'] for r in rows)} cases" for f in flagged]
     if warnings:
         doc.paragraph(
-            "**Warning:** these figures were measured under conditions that can move them by "
+            "*Warning:* these figures were measured under conditions that can move them by "
             "far more than any regression threshold; the affected cases are marked in the "
             "*conditions* column."
         )

@@ -100,6 +100,7 @@ class Attention(TorchWorkload):
     """
 
     name = "attention"
+    runs_under_autocast = False  # q, k and v are cast to the compute dtype
     item_unit = "tokens"
     SIZES = {
         "smoke": AttentionSize(batch=1, heads=2, head_dim=16, lengths=(64, 128)),

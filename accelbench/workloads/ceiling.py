@@ -20,11 +20,14 @@ from typing import Any
 
 import numpy as np
 
+from accelbench.core.measure import fastest_s
+from accelbench.core.spec import CaseSpec
 from accelbench.core.workload import SEED, Workload
 
 MATMUL = "matmul"
 COPY = "copy"
 PARITY_ROWS = 128
+PROBE_N = 512  # the side of the matmul that estimates a large one's time
 COPY_SAMPLES = 4096
 PATTERN_PERIOD = 251  # fill values (i % 251) - 125 are exact in fp32, fp16 and bf16
 
@@ -112,6 +115,32 @@ class Ceiling(Workload):
 
     def flops_per_step(self) -> int | None:
         return matmul_flops(self.size.matmul_n) if self.spec.variant == MATMUL else None
+
+    @classmethod
+    def estimated_step_s(cls, spec: CaseSpec, device: Any) -> tuple[float, str] | None:
+        """The matmul's time from a PROBE_N^3 one in the same dtype on the same device,
+        scaled by the FLOPs (n/PROBE_N)^3: a CPU without fp16 kernels runs fp16 matmuls at
+        about 0.3 GFLOP/s at any size, so a 4096^3 step would take minutes."""
+        n = cls.SIZES[spec.size].matmul_n
+        if spec.variant != MATMUL or n <= PROBE_N:
+            return None
+        import torch
+
+        dtype = {"fp16": torch.float16, "bf16": torch.bfloat16}.get(spec.dtype, torch.float32)
+        generator = torch.Generator().manual_seed(SEED)
+        a, b = (
+            torch.randn(PROBE_N, PROBE_N, generator=generator).to(device.torch_device(), dtype)
+            for _ in range(2)
+        )
+
+        def probe() -> None:
+            torch.mm(a, b)
+            device.synchronize()
+
+        probe_s = fastest_s(probe)
+        return probe_s * (n / PROBE_N) ** 3, (
+            f"estimated: a {PROBE_N}^3 {spec.dtype} matmul took {probe_s:.3g} s here"
+        )
 
     def bytes_per_step(self) -> int | None:
         if self.spec.variant == COPY:

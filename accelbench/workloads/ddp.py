@@ -84,6 +84,12 @@ class DataParallel(Workload):
         return dataclasses.replace(spec, workload=cls.base.name, variant="")
 
     @classmethod
+    def estimated_step_s(cls, spec: CaseSpec, device: Any) -> tuple[float, str] | None:
+        """One worker's step as its model's single-device case estimates it (the gradient
+        all-reduce comes on top)."""
+        return cls.base.estimated_step_s(cls.base_spec(spec), device)
+
+    @classmethod
     def local(cls, spec: CaseSpec, device: Any, rank: int) -> TorchWorkload:
         """The single-device workload holding worker ``rank``'s batch."""
         workload = cls.base(cls.base_spec(spec), device)

@@ -1,9 +1,11 @@
 """One data-parallel case from start to finish, on every rank of its group.
 
-groups (every rank) -> skip agreed by the members -> parity of one step across ranks and
-against one process -> warm-up as long as rank 0 says -> rank 0's timing plan, broadcast
--> timed rounds, each ending in the device's synchronize and a barrier -> alternating
-rounds with and without the gradient all-reduce -> extra_info (rank 0's is saved).
+groups (every rank) -> skip agreed by the members (also where one worker's step is
+estimated far over the step limit) -> parity of one step across ranks and against one
+process (that first step over the limit: every member skips) -> warm-up as long as rank 0
+says -> rank 0's timing plan, broadcast -> timed rounds, each ending in the device's
+synchronize and a barrier -> alternating rounds with and without the gradient all-reduce
+-> extra_info (rank 0's is saved).
 
 Like ``accelbench.core.runner`` nothing here imports pytest: a case that cannot run raises
 ``CaseSkipped``, on every member together.
@@ -13,7 +15,10 @@ from __future__ import annotations
 
 import gc
 import statistics
+from collections.abc import Callable
 from typing import Any
+
+import numpy as np
 
 from accelbench import backends
 from accelbench.backends.torch import distributed
@@ -22,14 +27,17 @@ from accelbench.core.device import first_line
 from accelbench.core.launch import parse_workers_variant
 from accelbench.core.measure import (
     TIMING_MODE,
+    StepTooSlow,
     SynchronizedBlocks,
     TimingPlan,
+    check_estimate,
     harness_overhead_s,
     plan_timing,
+    time_first_step,
 )
 from accelbench.core.parity import relative_error
-from accelbench.core.runner import CaseSkipped
-from accelbench.core.sizes import BUDGETS
+from accelbench.core.runner import CaseSkipped, too_slow_reason
+from accelbench.core.sizes import BUDGETS, TimingBudget
 from accelbench.core.spec import CaseSpec
 
 _flops_cache: dict[tuple[str, ...], int | None] = {}
@@ -92,10 +100,14 @@ def _measure(
         "hosts": group.hosts,
         "communication": distributed.communication_facts(group.backend),
     }
+    limit = None if benchmark.disabled else budget
+    if limit is not None:
+        estimate = workload_cls.estimated_step_s(spec, device)
+        _skip_together(group, spec, device.label, lambda: check_estimate(estimate, budget))
     # The workload checked for parity is the one timed: a step taken changes no timing.
     workload = workload_cls(spec, device, group)
     info["ddp"] = workload.ddp_settings()
-    parity_info, reference = _check_parity(workload, workload_cls, spec, group)
+    parity_info, reference = _check_parity(workload, workload_cls, spec, group, limit)
     info.update(parity_info)
     dtype_ran = workload.dtype_ran()
     if dtype_ran != spec.dtype:
@@ -185,18 +197,47 @@ def _flops_per_worker(reference: Any, spec: CaseSpec) -> int | None:
     return _flops_cache[key]
 
 
+def _skip_together(group: Any, spec: CaseSpec, label: str, check: Callable[[], Any]) -> None:
+    """``check()`` on every member; a ``StepTooSlow`` on any member skips the case on all of
+    them together (one waiting in a collective for another would wait forever)."""
+    reason = None
+    try:
+        check()
+    except StepTooSlow as exc:
+        reason = too_slow_reason(spec, label, exc)
+    reason = group.agree(reason)
+    if reason:
+        raise CaseSkipped(reason)
+
+
 def _check_parity(
-    workload: Any, workload_cls: Any, spec: CaseSpec, group: Any
+    workload: Any, workload_cls: Any, spec: CaseSpec, group: Any, limit: TimingBudget | None
 ) -> tuple[dict[str, Any], Any]:
     """One step from identical weights: each rank's update against rank 0's (broadcast) and
     rank 0's against one process's step over every worker's batch (rank 0 computes it).
-    Every member reaches the same verdict, so a failure fails the case on every rank.
+    Every member reaches the same verdict, so a failure fails the case on every rank. That
+    first step is timed: over ``limit``'s step limit, every member skips before the
+    reference step.
 
     Returns the parity figures and, on rank 0, the single-device workload of the reference.
     """
     import torch
 
-    update = workload.parity_outputs()["update"]
+    outputs: dict[str, np.ndarray] = {}
+
+    def first_step() -> None:
+        outputs.update(workload.parity_outputs())
+
+    if limit is None:
+        first_step()
+    else:
+        _skip_together(
+            group,
+            spec,
+            workload.device.label,
+            lambda: time_first_step(first_step, workload.device, limit),
+        )
+    update = outputs["update"]
     rank_errors = [0.0]
     if group.size > 1:
         leader = group.broadcast_array(torch.from_numpy(update)).numpy()

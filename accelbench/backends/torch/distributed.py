@@ -243,6 +243,8 @@ def agreed_warm_up(
     clock: Callable[[], float] = time.perf_counter,
 ) -> tuple[int, float]:
     """Untimed steps until rank 0's budget is spent; every rank runs as many as rank 0 says.
+    Slow steps stop early, as in ``accelbench.core.measure.warm_up``: two suffice once
+    warm-up has taken longer than the warm-up and measuring budgets together.
 
     Returns the number of warm-up steps and rank 0's median step time (each step ends in
     the group's barrier, so it is the slowest rank's), which sizes the timed rounds.
@@ -255,7 +257,10 @@ def agreed_warm_up(
         step()
         synced.synchronize()
         times.append(clock() - t0)
-        more = len(times) < budget.min_warmup_steps or clock() - started_at < budget.warmup_s
+        elapsed = clock() - started_at
+        more = len(times) < budget.min_warmup_steps or elapsed < budget.warmup_s
+        if len(times) >= 2 and elapsed >= budget.warmup_s + budget.measure_s:
+            more = False
         if not group.broadcast(more):
             break
     settled = times[1:] or times

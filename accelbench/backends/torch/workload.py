@@ -33,6 +33,8 @@ class TorchWorkload(Workload):
 
     framework = "torch"
     modes = ("eager", "compile")
+    # Reduced precision through autocast (False: the workload casts its tensors itself).
+    runs_under_autocast: ClassVar[bool] = True
     # torch.compile's backend; the suite's own tests use "eager" (dynamo without inductor)
     # where they test the harness rather than the compiler.
     compile_backend: ClassVar[str] = "inductor"
@@ -134,6 +136,17 @@ class TorchWorkload(Workload):
             outputs[f"grad[{name}]"] = to_numpy(param.grad)
         self.model.zero_grad(set_to_none=True)
         return outputs
+
+    @classmethod
+    def estimated_step_s(cls, spec: CaseSpec, device: Any) -> tuple[float, str] | None:
+        """On a CPU that only emulates the dtype, from the case's fp32 twin
+        (accelbench.backends.torch.slow_dtypes); autocast's slowdown says nothing of a
+        workload that casts its tensors itself."""
+        if not cls.runs_under_autocast:
+            return None
+        from accelbench.backends.torch.slow_dtypes import estimate_from_fp32
+
+        return estimate_from_fp32(cls, spec, device)
 
     def flops_per_step(self) -> int | None:
         from torch.utils.flop_counter import FlopCounterMode
