@@ -18,6 +18,8 @@ from accelbench.core.conditions import (
     parse_pmset_batt,
     parse_pmset_settings,
     parse_pmset_therm,
+    with_verdict,
+    without_sibling_workers,
 )
 
 from conftest import SMOKE, add_benchmarks
@@ -170,6 +172,23 @@ def test_other_processes_busy_only_during_the_timed_rounds_still_make_the_case_b
     ((flag, note),) = judge(conditions)
     assert flag == BUSY
     assert note == "other processes used 1.5 of 2 cores during the timed rounds"
+
+
+def test_a_data_parallel_workers_sibling_on_the_same_machine_is_not_another_process():
+    # Two CPU workers on 2 cores: each sees the other as 1 core of "other processes".
+    worker = with_verdict(
+        {
+            "cpu": {"own_cores": 1.0, "others_cores": 1.05, "cores": 2},
+            "cpu_timed": {"own_cores": 1.0, "others_cores": 1.1, "cores": 2},
+        }
+    )
+    assert worker["flags"] == [BUSY]
+    alone = without_sibling_workers(worker, case_cores=1.0, timed_cores=1.0)
+    assert alone["flags"] == [] and alone["notes"] == []
+    assert alone["cpu_timed"]["others_cores"] == pytest.approx(0.1)
+    assert alone["cpu_timed"]["sibling_workers_cores"] == 1.0
+    busy = without_sibling_workers(worker, case_cores=0.2, timed_cores=0.2)
+    assert busy["flags"] == [BUSY]
 
 
 def test_a_case_using_every_core_itself_is_not_busy():

@@ -377,6 +377,18 @@ def test_under_torchrun_a_divergent_rank_fails_the_case_on_every_rank(torchrun_s
     assert "rank 1's parameter update differs from rank 0's" in output
 
 
+def test_under_torchrun_the_other_worker_counts_as_the_cases_own_cpu_not_another_process(
+    torchrun_session,
+):
+    path, _, output = torchrun_session
+    saved = json.loads((path / "run.json").read_text())
+    case = next(b for b in saved["benchmarks"] if b["name"] == "test_ddp_tiny[cpu-train-workers=2]")
+    conditions = case["extra_info"]["conditions"]
+    for window in ("cpu", "cpu_timed"):
+        assert conditions[window]["sibling_workers_cores"] > 0, output
+    assert case["extra_info"]["flags"] == conditions["flags"]
+
+
 def test_under_torchrun_rank_0_saves_the_run_and_rank_1_writes_nothing(torchrun_session):
     path, _, output = torchrun_session
     saved = json.loads((path / "run.json").read_text())

@@ -246,6 +246,22 @@ def with_verdict(conditions: dict[str, Any]) -> dict[str, Any]:
     return {**conditions, "flags": [f for f, _ in verdict], "notes": [n for _, n in verdict]}
 
 
+def without_sibling_workers(
+    conditions: dict[str, Any], case_cores: float, timed_cores: float
+) -> dict[str, Any]:
+    """One worker's conditions in a data-parallel case: the case's other workers on the same
+    machine used ``case_cores`` over the case and ``timed_cores`` over its timed rounds, and
+    that is the case's own work, not other processes'. Re-judged."""
+    out = {k: v for k, v in conditions.items() if k not in ("flags", "notes")}
+    for window, cores in (("cpu", case_cores), ("cpu_timed", timed_cores)):
+        if window in out:
+            cpu = dict(out[window])
+            cpu["others_cores"] = max(cpu["others_cores"] - cores, 0.0)
+            cpu["sibling_workers_cores"] = cores
+            out[window] = cpu
+    return with_verdict(out)
+
+
 # Per case and per run ----------------------------------------------------------------------
 
 

@@ -14,6 +14,7 @@ Like ``accelbench.core.runner`` nothing here imports pytest: a case that cannot 
 from __future__ import annotations
 
 import gc
+import socket
 import statistics
 from collections.abc import Callable
 from typing import Any
@@ -23,6 +24,7 @@ import numpy as np
 from accelbench import backends
 from accelbench.backends.torch import distributed
 from accelbench.core import ddp_parity
+from accelbench.core.conditions import CaseWatch, without_sibling_workers
 from accelbench.core.device import first_line
 from accelbench.core.launch import parse_workers_variant
 from accelbench.core.measure import (
@@ -89,6 +91,7 @@ def _measure(
     benchmark: Any, workload_cls: Any, spec: CaseSpec, device: Any, group: Any
 ) -> dict[str, Any]:
     budget = BUDGETS[spec.size]
+    watch = CaseWatch()
     synced = distributed.GroupSynchronized(device, group)
     info: dict[str, Any] = {
         **spec.as_dict(),
@@ -129,6 +132,7 @@ def _measure(
     )
     blocks = SynchronizedBlocks(workload.step, synced, plan.steps_per_round, device.timer())
     device.reset_memory()
+    watch.timed_rounds_start()
     benchmark.pedantic(
         blocks,
         rounds=plan.rounds,
@@ -136,6 +140,7 @@ def _measure(
         iterations=plan.steps_per_round,
     )
     synced.synchronize()
+    watch.timed_rounds_end()
     memory = device.memory()
     stats = benchmark.stats.stats
     device_times = blocks.device_step_times_s(stats.rounds)
@@ -179,8 +184,30 @@ def _measure(
         memory=memory,
         threads=workload.threads(),
         shapes=workload.shapes(),
+        conditions=_conditions(watch, group),
     )
+    info["flags"] = list(info["conditions"]["flags"])  # read back as Record.flags
     return info
+
+
+def _conditions(watch: CaseWatch, group: Any) -> dict[str, Any]:
+    """This worker's conditions, the other workers of the case on the same machine counted
+    as the case's own CPU use (a collective: every member calls it)."""
+    conditions = watch.finish()
+    mine = (
+        socket.gethostname(),
+        conditions["cpu"]["own_cores"],
+        conditions.get("cpu_timed", {}).get("own_cores", 0.0),
+    )
+    workers = group.gather(mine)
+    siblings = [
+        w for i, w in enumerate(workers) if w[0] == mine[0] and group.members[i] != group.rank
+    ]
+    if not siblings:
+        return conditions
+    return without_sibling_workers(
+        conditions, sum(w[1] for w in siblings), sum(w[2] for w in siblings)
+    )
 
 
 def allreduce_pairs(plan: TimingPlan) -> int:
