@@ -153,3 +153,38 @@ def test_a_broken_mlx_skips_mlx_cases_with_its_error_and_torch_still_runs(suite,
     saved = saved_run(suite)
     assert {b["extra_info"]["framework"] for b in saved["benchmarks"]} == {"torch"}
     assert "planted mlx" in saved["accelbench"]["environment"]["mlx"]["import_error"]
+
+
+def test_a_language_model_round_is_its_tokens_each_evaluated_then_one_synchronize(
+    suite, logged_mlx, fake_metal
+):
+    """tg on the CPU and on an accelerator: parity against the PyTorch CPU first, then every
+    timed round generates the round's tokens, each step queuing the evaluation of its token
+    and the cache it wrote, and ends in one synchronize."""
+    from accelbench.workloads.llm import LanguageModel
+
+    size = LanguageModel.SIZES["smoke"]
+    add_benchmarks(suite, "test_llm_mlx.py")
+    result = suite.runpytest(
+        *SMOKE,
+        "--devices",
+        "cpu,mps",
+        "-k",
+        f"tg and {size.contexts[0]}",
+        "--benchmark-timer",
+        "clocklog.clock",
+        "--benchmark-json",
+        "run.json",
+    )
+    result.assert_outcomes(passed=2, deselected=6)
+    saved = saved_run(suite)["benchmarks"]
+    expected = []
+    for bench in saved:
+        info = bench["extra_info"]
+        assert info["parity_reference"] == "torch cpu fp32"
+        assert info["parity_tokens"]["agreed"] == size.parity_tokens + 1
+        assert info["steps_per_round"] == size.generate
+        rounds = info["rounds"] + info["warmup_rounds"]
+        expected += [("eval",) * size.generate + ("sync",)] * rounds
+    assert {b["extra_info"]["device_label"] for b in saved} >= {"Fake M4 GPU (MLX Metal)"}
+    assert sorted(map(tuple, timed_intervals(logged_mlx))) == sorted(expected)

@@ -298,11 +298,12 @@ def render_llm(rows: list[dict[str, Any]]) -> str:
     """The language model in llama-bench's names, with its shares of the run's ceilings."""
     if not rows:
         return ""
-    header = ["test", "dtype", "size", "device", "throughput", "per token", "GB/s", "of copy"]
-    header += ["TFLOP/s", "of matmul"]
+    header = ["test", "framework", "dtype", "size", "device", "throughput", "per token", "GB/s"]
+    header += ["of copy", "TFLOP/s", "of matmul"]
     body = [
         [
             r["test"],
+            r["framework"],
             r["dtype"],
             r["size"],
             r["device"],

@@ -135,27 +135,19 @@ class LanguageModel(Workload):
         return [length_variant(CONTEXT, n) for n in cls.SIZES[size].contexts]
 
     def __init__(self, spec: CaseSpec, device: Any) -> None:
-        point = parse_length_variant(spec.variant)
-        if point is None or point[0] != CONTEXT:
-            raise ValueError(f"llm variant {spec.variant!r}: expected '{CONTEXT}-L=<length>'")
-        if spec.phase not in self.phases:
-            raise ValueError(f"llm phase {spec.phase!r}: expected one of {self.phases}")
+        self.context = context_length(spec)
         super().__init__(spec, device)
-        self.context = point[1]
         self.dtype = DTYPES[spec.dtype]
         self.torch_device = device.torch_device()
-        self.capacity = self.context + (self.size.generate if spec.phase == "tg" else 0)
+        self.capacity = cache_capacity(self.size, spec.phase, self.context)
         self.check_memory()
 
         self.model = build(self.size, self.dtype, self.torch_device, SEED)
         self.model.set_positions(self.capacity)
         self.cache = KVCache.empty(self.size, 1, self.capacity, self.dtype, self.torch_device)
-        generator = torch.Generator().manual_seed(SEED + 1)
-        vocab = self.size.vocab
-        self.prompt = torch.randint(vocab, (1, self.context), generator=generator)
-        self.forced = torch.randint(vocab, (1, self.size.parity_tokens), generator=generator)
-        self.prompt = self.prompt.to(self.torch_device)
-        self.forced = self.forced.to(self.torch_device)
+        prompt, forced = seeded_tokens(self.size, self.context)
+        self.prompt = prompt.to(self.torch_device)
+        self.forced = forced.to(self.torch_device)
 
         self.position = self.context
         self.token: torch.Tensor | None = None
@@ -233,39 +225,17 @@ class LanguageModel(Workload):
 
     @property
     def items_per_step(self) -> int:
-        return self.context if self.spec.phase == "pp" else 1
+        return tokens_per_step(self.spec.phase, self.context)
 
     def flops_per_step(self) -> int:
-        """pp: the prompt's forward pass. tg: the mean over a round's tokens, whose attention
-        grows by one position per token (one forward over them, causal, has the same FLOPs)."""
-        if self.spec.phase == "pp":
-            return forward_flops(self.size, 0, self.context)
-        n = self.size.generate
-        return round(forward_flops(self.size, self.context, n, logits_rows=n) / n)
+        return step_flops(self.size, self.spec.phase, self.context)
 
     def bytes_per_step(self) -> int | None:
-        """tg: weights and cache moved per generated token (``decode_bytes``); pp: None."""
-        if self.spec.phase == "pp":
-            return None
         itemsize = self.cache.keys.element_size()
-        return round(decode_bytes(self.size, itemsize, self.context, self.size.generate))
+        return step_bytes(self.size, self.spec.phase, self.context, itemsize)
 
     def shapes(self) -> dict[str, Any]:
-        s = self.size
-        return {
-            "batch": 1,
-            "context": self.context,
-            "generate": s.generate if self.spec.phase == "tg" else 0,
-            "d_model": s.d_model,
-            "layers": s.layers,
-            "heads": s.heads,
-            "kv_heads": s.kv_heads,
-            "ffn": s.ffn,
-            "vocab": s.vocab,
-            "tied": s.tied,
-            "parameters": parameter_count(s),
-            "shape_of": s.shape_of,
-        }
+        return case_shapes(self.size, self.spec.phase, self.context)
 
     def dtype_ran(self) -> str:
         names = {torch.float32: self.device.float32_mode(), torch.float16: "fp16"}
@@ -283,20 +253,97 @@ class LanguageModel(Workload):
         case with the reason): on the CPU against available host memory, where Linux's
         overcommit would otherwise let the kernel kill the session; on an accelerator
         against the free memory torch reports, where it reports it."""
-        itemsize = torch.empty((), dtype=self.dtype).element_size()
-        needed = memory_needed_bytes(self.size, self.context, self.capacity, itemsize)
-        largest = self.size.vocab * self.size.d_model * 4 * 2  # a matrix drawn in fp32, cast
         if self.torch_device.type == "cpu":
-            where, available = "host memory", host_memory_available_bytes()
-            needed += largest
+            check_fits(self.spec, self.size, self.capacity, host_memory_available_bytes())
         else:
-            where, available = "free device memory", device_memory_free_bytes(self.torch_device)
-        if available is not None and needed > available:
-            raise MemoryError(
-                f"llm {self.spec.variant} ({parameter_count(self.size) / 1e6:.3g}M parameters, "
-                f"{self.spec.dtype}) needs about {needed / GIB:.1f} GiB; "
-                f"{available / GIB:.1f} GiB of {where}"
-            )
+            available = device_memory_free_bytes(self.torch_device)
+            check_fits(self.spec, self.size, self.capacity, available, on_host=False)
+
+
+# What a case is, whatever the framework (the MLX twin, llm_mlx, shares these) ------------------
+
+
+def context_length(spec: CaseSpec) -> int:
+    """The prompt length of ``spec``'s variant (``ctx-L=512``); ValueError for a variant or
+    phase the language model does not have."""
+    point = parse_length_variant(spec.variant)
+    if point is None or point[0] != CONTEXT:
+        raise ValueError(f"llm variant {spec.variant!r}: expected '{CONTEXT}-L=<length>'")
+    if spec.phase not in LLM_PHASES:
+        raise ValueError(f"llm phase {spec.phase!r}: expected one of {LLM_PHASES}")
+    return point[1]
+
+
+def cache_capacity(size: LlmSize, phase: str, context: int) -> int:
+    """Positions the KV cache holds: the prompt, and in tg a round's generated tokens."""
+    return context + (size.generate if phase == "tg" else 0)
+
+
+def seeded_tokens(size: LlmSize, context: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The prompt (1, context) and the teacher-forced tokens (1, parity_tokens) of a case,
+    int64 on the CPU, from the fixed seed (one past the weights')."""
+    generator = torch.Generator().manual_seed(SEED + 1)
+    prompt = torch.randint(size.vocab, (1, context), generator=generator)
+    forced = torch.randint(size.vocab, (1, size.parity_tokens), generator=generator)
+    return prompt, forced
+
+
+def tokens_per_step(phase: str, context: int) -> int:
+    """pp: the prompt's tokens; tg: one generated token."""
+    return context if phase == "pp" else 1
+
+
+def step_flops(size: LlmSize, phase: str, context: int) -> int:
+    """pp: the prompt's forward pass. tg: the mean over a round's tokens, whose attention
+    grows by one position per token (one forward over them, causal, has the same FLOPs)."""
+    if phase == "pp":
+        return forward_flops(size, 0, context)
+    n = size.generate
+    return round(forward_flops(size, context, n, logits_rows=n) / n)
+
+
+def step_bytes(size: LlmSize, phase: str, context: int, itemsize: int) -> int | None:
+    """tg: weights and cache moved per generated token (``decode_bytes``); pp: None."""
+    if phase == "pp":
+        return None
+    return round(decode_bytes(size, itemsize, context, size.generate))
+
+
+def case_shapes(size: LlmSize, phase: str, context: int) -> dict[str, Any]:
+    return {
+        "batch": 1,
+        "context": context,
+        "generate": size.generate if phase == "tg" else 0,
+        "d_model": size.d_model,
+        "layers": size.layers,
+        "heads": size.heads,
+        "kv_heads": size.kv_heads,
+        "ffn": size.ffn,
+        "vocab": size.vocab,
+        "tied": size.tied,
+        "parameters": parameter_count(size),
+        "shape_of": size.shape_of,
+    }
+
+
+def check_fits(
+    spec: CaseSpec, size: LlmSize, capacity: int, available: int | None, on_host: bool = True
+) -> None:
+    """Raise MemoryError when the case needs more than ``available`` bytes (None: unknown,
+    not checked). On the host (``on_host``), the largest matrix drawn in fp32 and its cast
+    count too."""
+    itemsize = 2 if spec.dtype in ("fp16", "bf16") else 4
+    context = context_length(spec)
+    needed = memory_needed_bytes(size, context, capacity, itemsize)
+    if on_host:
+        needed += size.vocab * size.d_model * 4 * 2  # a matrix drawn in fp32, cast
+    where = "host memory" if on_host else "free device memory"
+    if available is not None and needed > available:
+        raise MemoryError(
+            f"llm {spec.variant} ({parameter_count(size) / 1e6:.3g}M parameters, "
+            f"{spec.dtype}) needs about {needed / GIB:.1f} GiB; "
+            f"{available / GIB:.1f} GiB of {where}"
+        )
 
 
 def spread(length: int, count: int) -> list[int]:

@@ -13,6 +13,7 @@ reports; tests check them against the built module and torch's FLOP counter.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -263,25 +264,39 @@ class DecoderLM(nn.Module):
         return F.linear(x, weight)
 
 
-def build(size: LlmSize, dtype: torch.dtype, device: Any, seed: int) -> DecoderLM:
-    """The model with seeded random weights, in ``dtype`` on ``device``.
+def seeded_weights(size: LlmSize, seed: int) -> Iterator[tuple[str, torch.Tensor]]:
+    """Every parameter of ``DecoderLM(size)``: its name and its value, fp32 on the CPU, one at
+    a time, in registration order, from one generator seeded with ``seed``.
 
-    Laid out on the meta device (no memory), then each parameter is drawn on the CPU in
-    fp32 from one generator, in registration order, cast and moved: every device and dtype
+    Each matrix ~ N(0, INIT_STD^2); norm weights are ones. ``build`` and the MLX twin
+    (``llm_model_mlx``) both draw their weights here, so every framework, device and dtype
     starts from the same numbers (up to the cast), and the host holds one matrix at a time.
-    Norm weights are ones. (``Module.to_empty`` would do the layout step too, but its first
-    call imports torch.distributed's tensor modules: seconds.)
     """
     with torch.device("meta"):
         model = DecoderLM(size)
     generator = torch.Generator().manual_seed(seed)
     for name, param in list(model.named_parameters()):
-        owner_name, _, attribute = name.rpartition(".")
-        owner = model.get_submodule(owner_name)
+        owner = model.get_submodule(name.rpartition(".")[0])
         if isinstance(owner, nn.RMSNorm):
             value = torch.ones(param.shape)
         else:
             value = torch.randn(param.shape, generator=generator) * INIT_STD
+        yield name, value
+        del value
+
+
+def build(size: LlmSize, dtype: torch.dtype, device: Any, seed: int) -> DecoderLM:
+    """The model with seeded random weights (``seeded_weights``), in ``dtype`` on ``device``.
+
+    Laid out on the meta device (no memory), then each parameter is cast and moved as it is
+    drawn. (``Module.to_empty`` would do the layout step too, but its first call imports
+    torch.distributed's tensor modules: seconds.)
+    """
+    with torch.device("meta"):
+        model = DecoderLM(size)
+    for name, value in seeded_weights(size, seed):
+        owner_name, _, attribute = name.rpartition(".")
+        owner = model.get_submodule(owner_name)
         weight = nn.Parameter(value.to(device=device, dtype=dtype), requires_grad=False)
         setattr(owner, attribute, weight)
         del value

@@ -1,0 +1,187 @@
+"""Language-model inference in MLX: the PyTorch workload's twin (accelbench.workloads.llm).
+
+The same decoder (``llm_model_mlx``, the PyTorch model layer for layer) on the same weights:
+drawn by the PyTorch builder's ``seeded_weights`` on the host in fp32 from the fixed seed,
+converted one matrix at a time and stored in the run's dtype. The same prompt and
+teacher-forced tokens (``seeded_tokens``), sizes, variants (``ctx-L=<n>``) and phases:
+
+- ``pp``: one step is one forward pass over the prompt from position 0, filling the cache,
+  with the last position's next-token logits.
+- ``tg``: the prompt is processed once, untimed, when the case is built; one step is one
+  generated token, greedy (``mx.argmax`` on the device: the token is an array that the next
+  step reads, nothing waits for the host); a timed round is ``generate`` tokens starting at
+  the first position after the prompt (``round_start``).
+
+Items, FLOPs and bytes per step are the PyTorch workload's functions. Each step queues the
+evaluation of its result and the updated cache (``mx.async_eval``, in ``MlxWorkload.step``)
+and the device synchronizes at the end of each timed round, as every MLX workload does.
+Parity, on every MLX device, the CPU included, is against the PyTorch workload on the
+PyTorch CPU in fp32: the same outputs under the same names (pp's prompt logits; tg's
+teacher-forced logits and the greedy tokens with their logits), compared by
+``accelbench.core.parity``.
+
+Eager only, as the PyTorch workload: a decode step's shapes change with its position.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from accelbench.backends.mlx.workload import MlxWorkload
+from accelbench.core.parity import GENERATED_LOGITS, GENERATED_TOKENS
+from accelbench.core.spec import CaseSpec
+from accelbench.core.workload import SEED
+from accelbench.workloads.llm import (
+    PROMPT_PARITY_ROWS,
+    LanguageModel,
+    cache_capacity,
+    case_shapes,
+    check_fits,
+    context_length,
+    seeded_tokens,
+    spread,
+    step_bytes,
+    step_flops,
+    tokens_per_step,
+)
+from accelbench.workloads.llm_model_mlx import MlxDecoderLM, MlxKVCache, mlx_weights
+
+
+class MlxLanguageModel(MlxWorkload):
+    """One prompt length of the decoder-only Transformer in MLX, in phase pp or tg, batch 1."""
+
+    name = LanguageModel.name
+    item_unit = LanguageModel.item_unit
+    phases = LanguageModel.phases
+    modes = LanguageModel.modes
+    SIZES = LanguageModel.SIZES
+    twin = LanguageModel
+
+    def __init__(self, spec: CaseSpec, device: Any) -> None:
+        self.context = context_length(spec)
+        super().__init__(spec, device)
+
+    def build_twin(self) -> None:
+        """No PyTorch model is built: ``setup`` draws its weights as the PyTorch builder does,
+        one matrix at a time, and converts each as it comes."""
+        return None
+
+    def setup(self, twin: None) -> None:
+        """The memory check first; then weights, cache and tokens; in tg the prompt, untimed."""
+        mx = self.mx
+        self.capacity = cache_capacity(self.size, self.spec.phase, self.context)
+        self.check_memory()
+        self.dtype = self.compute_dtype or mx.float32
+        weights = dict(mlx_weights(self.size, SEED, self.dtype, mx))
+        self.model = MlxDecoderLM(self.size, weights, mx)
+        self.cache = MlxKVCache.empty(self.size, 1, self.capacity, self.dtype, mx)
+        prompt, forced = seeded_tokens(self.size, self.context)
+        self.prompt = mx.array(prompt.numpy().astype(np.int32))
+        self.forced = mx.array(forced.numpy().astype(np.int32))
+        mx.eval(self.cache.arrays(), self.prompt, self.forced)
+
+        self.position = self.context
+        self.token: Any = None
+        self.logits: Any = None
+        if self.spec.phase == "tg":  # the prompt, processed once, untimed
+            self.prompt_logits = self.model(self.prompt, 0, self.cache)
+            self.first_token = mx.argmax(self.prompt_logits, axis=-1)
+            mx.eval(self.prompt_logits, self.first_token, self.cache.arrays())
+            self.round_start()
+
+    # The steps ----------------------------------------------------------------------------
+
+    def make_step(self) -> Callable[[], Any]:
+        return self.process_prompt if self.spec.phase == "pp" else self.generate_token
+
+    def state(self) -> list[Any]:
+        """The cache every step writes: evaluated with the step's result."""
+        return self.cache.arrays()
+
+    def process_prompt(self) -> Any:
+        """pp: the whole prompt in one forward pass; the last position's logits."""
+        self.logits = self.model(self.prompt, 0, self.cache)
+        return self.logits
+
+    def generate_token(self) -> Any:
+        """tg: one token at the next position, from the cache; greedy, on the device."""
+        if self.position == self.capacity:  # steps beyond a round (warm-up): start over
+            self.round_start()
+        self.logits = self.model(self.token, self.position, self.cache)
+        self.token = self.mx.argmax(self.logits, axis=-1)
+        self.position += 1
+        return self.token
+
+    def round_start(self) -> None:
+        """tg: back to the first position after the prompt and the prompt's next token.
+        Two assignments, no device work: cheap enough to sit inside a timed round."""
+        if self.spec.phase == "tg":
+            self.position = self.context
+            self.token = self.first_token
+
+    def steps_per_round(self) -> int | None:
+        return self.size.generate if self.spec.phase == "tg" else None
+
+    # Parity ---------------------------------------------------------------------------------
+
+    def parity_outputs(self) -> dict[str, np.ndarray]:
+        """What the PyTorch workload's ``parity_outputs`` gives, under the same names: pp the
+        logits at ``PROMPT_PARITY_ROWS`` prompt positions; tg the teacher-forced logits and a
+        greedy generation through ``generate_token`` itself (the prompt's next token first),
+        each step evaluated before the next."""
+        mx = self.mx
+        with self.device.stream():
+            if self.spec.phase == "pp":
+                rows = mx.array(spread(self.context, PROMPT_PARITY_ROWS))
+                logits = self.model(self.prompt, 0, self.cache, rows=rows)
+                return {"prompt logits": self.to_numpy(logits[0])}
+            forced = []
+            for i in range(self.size.parity_tokens):
+                token = self.forced[:, i : i + 1]
+                forced.append(self.model(token, self.context + i, self.cache))
+                mx.eval(forced[-1], self.cache.arrays())
+            self.round_start()
+            tokens, logits = [self.first_token], [self.prompt_logits]
+            for _ in range(self.size.parity_tokens):
+                tokens.append(self.generate_token())
+                logits.append(self.logits)
+                mx.eval(tokens[-1], logits[-1], self.cache.arrays())
+            self.round_start()
+            generated = np.asarray(mx.concatenate(tokens, axis=1)).flatten().astype(np.int64)
+            return {
+                "teacher-forced logits": self.to_numpy(mx.concatenate(forced, axis=1)[0]),
+                GENERATED_LOGITS: self.to_numpy(mx.concatenate(logits, axis=1)[0]),
+                GENERATED_TOKENS: generated,
+            }
+
+    # Figures: the PyTorch workload's ------------------------------------------------------------
+
+    @property
+    def items_per_step(self) -> int:
+        return tokens_per_step(self.spec.phase, self.context)
+
+    def flops_per_step(self) -> int:
+        return step_flops(self.size, self.spec.phase, self.context)
+
+    def bytes_per_step(self) -> int | None:
+        return step_bytes(self.size, self.spec.phase, self.context, self.dtype.size)
+
+    def shapes(self) -> dict[str, Any]:
+        return case_shapes(self.size, self.spec.phase, self.context)
+
+    def output_dtype(self) -> Any:
+        """The weights' dtype, which the logits have (no autocast)."""
+        return self.model.dtype
+
+    # Memory ---------------------------------------------------------------------------------
+
+    def check_memory(self) -> None:
+        """Raise MemoryError before drawing a model that cannot fit (the runner skips the case
+        with the reason): against what the MLX device has (the host's available memory on
+        the CPU, the GPU's free memory on CUDA, Metal's recommended working set), as the
+        PyTorch workload checks."""
+        available = self.device.memory_available_bytes()
+        check_fits(self.spec, self.size, self.capacity, available, self.spec.device == "cpu")
