@@ -4,6 +4,7 @@ longer length of the same sweep is not started."""
 
 import dataclasses
 import itertools
+import math
 import time
 
 import pytest
@@ -23,7 +24,7 @@ from accelbench.core.measure import (
 from accelbench.core.sizes import BUDGETS, TimingBudget
 from accelbench.core.spec import CaseSpec
 from accelbench.workloads.attention import Attention
-from accelbench.workloads.ceiling import MATMUL, PROBE_N, Ceiling
+from accelbench.workloads.ceiling import MATMUL, PROBE_ROWS, Ceiling
 from accelbench.workloads.cnn import SimpleCNN
 
 from conftest import SMOKE, add_benchmarks
@@ -37,6 +38,14 @@ BUDGET = TimingBudget(
     block_target_s=0.02,
     max_step_s=10.0,
 )
+
+
+@pytest.fixture(autouse=True)
+def fresh_twin_steps():
+    """Twin steps are measured once per process; each test measures its own."""
+    slow_dtypes.twin_step_s.cache_clear()
+    yield
+    slow_dtypes.twin_step_s.cache_clear()
 
 
 class NoDevice:
@@ -83,14 +92,17 @@ def test_fast_steps_still_warm_up_for_the_minimum_and_the_budget():
 
 
 def test_a_step_estimated_many_times_over_the_limit_is_not_tried():
-    check_estimate(None, BUDGET)
-    check_estimate((ESTIMATE_MARGIN * BUDGET.max_step_s, "estimated: at the margin"), BUDGET)
+    check_estimate(lambda: None, BUDGET)
+    at_margin = (ESTIMATE_MARGIN * BUDGET.max_step_s, "estimated: at the margin")
+    check_estimate(lambda: at_margin, BUDGET)
     with pytest.raises(StepTooSlow) as caught:
-        check_estimate((600.0, "estimated: a 512^3 fp16 matmul took 1.16 s here"), BUDGET)
+        check_estimate(lambda: (600.0, "estimated: 8 rows took 1.16 s here"), BUDGET)
     assert str(caught.value).startswith(
-        "one step would take about 600 s (estimated: a 512^3 fp16 matmul took 1.16 s here), "
+        "one step would take about 600 s (estimated: 8 rows took 1.16 s here), "
         "over the limit of 10 s per step; the case would take about 3000 s"
     )
+    unlimited = dataclasses.replace(BUDGET, max_step_s=math.inf)
+    check_estimate(lambda: pytest.fail("estimated without a limit"), unlimited)
 
 
 def test_a_probe_keeps_its_fastest_call_after_the_first():
@@ -102,15 +114,14 @@ def test_a_probe_keeps_its_fastest_call_after_the_first():
     assert fastest_s(lambda: None, clock=lambda: next(ticks)) == pytest.approx(0.3)
 
 
-def test_the_matmul_ceiling_estimates_its_step_from_a_small_matmul():
+def test_the_matmul_ceiling_estimates_its_step_from_a_few_rows():
     spec = CaseSpec("torch", "ceiling", "cpu", "peak", "fp32", "standard", MATMUL)
     seconds, how = Ceiling.estimated_step_s(spec, get_device("cpu"))
     n = Ceiling.SIZES["standard"].matmul_n
     probe_s = float(how.split(" took ")[1].split(" s")[0])
-    assert seconds == pytest.approx(probe_s * (n / PROBE_N) ** 3, rel=0.01)
-    assert how.startswith(f"estimated: a {PROBE_N}^3 fp32 matmul took ")
-    smoke = dataclasses.replace(spec, size="smoke")
-    assert Ceiling.estimated_step_s(smoke, get_device("cpu")) is None  # smaller than the probe
+    assert seconds == pytest.approx(probe_s * n / PROBE_ROWS, rel=0.01)
+    assert how.startswith(f"estimated: {PROBE_ROWS} rows of the fp32 matmul took ")
+    assert Ceiling.estimated_step_s(dataclasses.replace(spec, size="smoke"), get_device("cpu"))
     copy = dataclasses.replace(spec, variant="copy")
     assert Ceiling.estimated_step_s(copy, get_device("cpu")) is None
 
@@ -204,6 +215,10 @@ def test_only_an_emulated_dtype_on_the_cpu_under_autocast_is_estimated(monkeypat
     seconds, how = SimpleCNN.estimated_step_s(spec, cpu)
     assert seconds > 0 and "fp16 layers run 40x slower" in how
     assert twins and set(twins) == {dataclasses.replace(spec, dtype="fp32", mode="eager")}
+    stepped = len(twins)
+    eager = dataclasses.replace(spec, mode="eager")
+    assert SimpleCNN.estimated_step_s(eager, cpu)[0] == seconds  # the same twin, measured once
+    assert len(twins) == stepped
     for other in (
         dataclasses.replace(spec, dtype="bf16"),  # native here: not estimated
         dataclasses.replace(spec, dtype="fp32"),
@@ -225,6 +240,37 @@ def test_the_cpu_slowdown_probe_runs_on_one_thread_and_gives_the_threads_back():
     finally:
         slow_dtypes.cpu_slowdown.cache_clear()
     assert torch.get_num_threads() == threads
+
+
+def test_an_mlx_cpu_case_is_estimated_from_its_pytorch_twin_where_mlx_is_far_slower(
+    mlx, monkeypatch
+):
+    from accelbench.backends.mlx import slow_layers
+    from accelbench.backends.mlx.devices import get_device as mlx_device
+    from accelbench.workloads.cnn_mlx import MlxSimpleCNN
+
+    twins = []
+    monkeypatch.setattr(SimpleCNN, "step", lambda self: twins.append(self.spec))
+    spec = CaseSpec("mlx", "cnn", "cpu", "train", "fp16", "smoke")
+    monkeypatch.setattr(slow_layers, "cpu_slowdown", lambda dtype: 40.0)  # the Linux wheel's
+    seconds, how = MlxSimpleCNN.estimated_step_s(spec, mlx_device("cpu"))
+    assert seconds > 0 and how.startswith("estimated: one PyTorch fp32 step took ")
+    assert how.endswith("and MLX's fp16 layers run 40x slower than PyTorch fp32 on this CPU")
+    assert set(twins) == {CaseSpec("torch", "cnn", "cpu", "train", "fp32", "smoke")}
+    on_gpu = dataclasses.replace(spec, device="mps")
+    assert MlxSimpleCNN.estimated_step_s(on_gpu, mlx_device("cpu")) is None
+    monkeypatch.setattr(slow_layers, "cpu_slowdown", lambda dtype: 1.0)  # a Mac's Accelerate
+    assert MlxSimpleCNN.estimated_step_s(spec, mlx_device("cpu")) is None
+
+
+def test_the_mlx_probe_compares_the_same_layers_in_cpu_time(mlx):
+    from accelbench.backends.mlx import slow_layers
+
+    slow_layers.cpu_slowdown.cache_clear()
+    try:
+        assert slow_layers.cpu_slowdown("fp16") > 0
+    finally:
+        slow_layers.cpu_slowdown.cache_clear()
 
 
 def test_a_longer_length_of_a_slow_sweep_is_not_even_started(suite, monkeypatch, smoke_limit):

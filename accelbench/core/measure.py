@@ -115,11 +115,15 @@ class StepTooSlow(Exception):
         )
 
 
-def check_estimate(estimate: tuple[float, str] | None, budget: TimingBudget) -> None:
-    """``StepTooSlow`` when a workload's own estimate of one step (seconds, and how it was
-    estimated) is over ``ESTIMATE_MARGIN`` times the limit: the first step is not tried."""
-    if estimate is not None and estimate[0] > ESTIMATE_MARGIN * budget.max_step_s:
-        raise StepTooSlow(estimate[0], budget, estimated=estimate[1])
+def check_estimate(estimate: Callable[[], tuple[float, str] | None], budget: TimingBudget) -> None:
+    """``StepTooSlow`` when a workload's own estimate of one step (``estimate()``: seconds,
+    and how it was estimated) is over ``ESTIMATE_MARGIN`` times the limit: the first step is
+    not tried. Without a limit (infinite) nothing is estimated."""
+    if math.isinf(budget.max_step_s):
+        return
+    found = estimate()
+    if found is not None and found[0] > ESTIMATE_MARGIN * budget.max_step_s:
+        raise StepTooSlow(found[0], budget, estimated=found[1])
 
 
 def fastest_s(call: Callable[[], Any], clock: Callable[[], float] = time.perf_counter) -> float:

@@ -107,7 +107,7 @@ def _measure(
     watch = CaseWatch()
     if not benchmark.disabled:  # before the parity check, which steps the case too
         _within_limit(
-            lambda: check_estimate(workload_cls.estimated_step_s(spec, device), budget),
+            lambda: check_estimate(lambda: workload_cls.estimated_step_s(spec, device), budget),
             spec,
             device.label,
             watch,

@@ -27,7 +27,7 @@ from accelbench.core.workload import SEED, Workload
 MATMUL = "matmul"
 COPY = "copy"
 PARITY_ROWS = 128
-PROBE_N = 512  # the side of the matmul that estimates a large one's time
+PROBE_ROWS = 8  # rows of the matmul that estimate the whole one's time
 COPY_SAMPLES = 4096
 PATTERN_PERIOD = 251  # fill values (i % 251) - 125 are exact in fp32, fp16 and bf16
 
@@ -118,28 +118,29 @@ class Ceiling(Workload):
 
     @classmethod
     def estimated_step_s(cls, spec: CaseSpec, device: Any) -> tuple[float, str] | None:
-        """The matmul's time from a PROBE_N^3 one in the same dtype on the same device,
-        scaled by the FLOPs (n/PROBE_N)^3: a CPU without fp16 kernels runs fp16 matmuls at
-        about 0.3 GFLOP/s at any size, so a 4096^3 step would take minutes."""
+        """The matmul's time from its first PROBE_ROWS rows (row i of A @ B needs row i of A
+        and all of B), scaled by n / PROBE_ROWS. The probe streams the whole of B as the step
+        does, so it keeps the rate of a kernel that slows down with size: fp16 on a CPU
+        without fp16 kernels ran at 1.6 GFLOP/s at 512^3 but 0.27 at 2048^3 and 4096^3 (a
+        4096^3 step took 8 minutes), and its first 8 rows at 0.19. A fast kernel is
+        underestimated: fp32's 8 rows ran at 10 GFLOP/s, the whole matmul at 43."""
         n = cls.SIZES[spec.size].matmul_n
-        if spec.variant != MATMUL or n <= PROBE_N:
+        if spec.variant != MATMUL or n <= PROBE_ROWS:
             return None
         import torch
 
         dtype = {"fp16": torch.float16, "bf16": torch.bfloat16}.get(spec.dtype, torch.float32)
         generator = torch.Generator().manual_seed(SEED)
-        a, b = (
-            torch.randn(PROBE_N, PROBE_N, generator=generator).to(device.torch_device(), dtype)
-            for _ in range(2)
-        )
+        rows = torch.randn(PROBE_ROWS, n, generator=generator).to(device.torch_device(), dtype)
+        b = torch.randn(n, n, generator=generator).to(device.torch_device(), dtype)
 
         def probe() -> None:
-            torch.mm(a, b)
+            torch.mm(rows, b)
             device.synchronize()
 
         probe_s = fastest_s(probe)
-        return probe_s * (n / PROBE_N) ** 3, (
-            f"estimated: a {PROBE_N}^3 {spec.dtype} matmul took {probe_s:.3g} s here"
+        return probe_s * n / PROBE_ROWS, (
+            f"estimated: {PROBE_ROWS} rows of the {spec.dtype} matmul took {probe_s:.3g} s here"
         )
 
     def bytes_per_step(self) -> int | None:

@@ -89,6 +89,14 @@ class MlxWorkload(Workload):
         """Every MLX device, the CPU too, must reproduce the PyTorch CPU result in fp32."""
         return cls.twin, torch_twin_spec(spec)
 
+    @classmethod
+    def estimated_step_s(cls, spec: CaseSpec, device: Any) -> tuple[float, str] | None:
+        """On a CPU where MLX's layers are far slower than PyTorch's (the Linux wheel's
+        reference BLAS), from the PyTorch twin's step (accelbench.backends.mlx.slow_layers)."""
+        from accelbench.backends.mlx.slow_layers import estimate_from_twin
+
+        return estimate_from_twin(cls, spec, torch_twin_spec(spec))
+
     def build_twin(self) -> Any:
         """The PyTorch twin of this case on the PyTorch CPU, in fp32, from the fixed seed."""
         from accelbench.backends.torch.devices import get_device

@@ -105,8 +105,12 @@ def _measure(
     }
     limit = None if benchmark.disabled else budget
     if limit is not None:
-        estimate = workload_cls.estimated_step_s(spec, device)
-        _skip_together(group, spec, device.label, lambda: check_estimate(estimate, budget))
+        _skip_together(
+            group,
+            spec,
+            device.label,
+            lambda: check_estimate(lambda: workload_cls.estimated_step_s(spec, device), budget),
+        )
     # The workload checked for parity is the one timed: a step taken changes no timing.
     workload = workload_cls(spec, device, group)
     info["ddp"] = workload.ddp_settings()

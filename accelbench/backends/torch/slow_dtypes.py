@@ -30,43 +30,90 @@ from typing import Any
 
 from accelbench.core.measure import fastest_s
 from accelbench.core.spec import EAGER, CaseSpec
+from accelbench.core.workload import SEED
 
 EMULATED_RATIO = 10.0
 PROBE_N = 512
 REDUCED = {"fp16": "float16", "bf16": "bfloat16"}
 
 
-@functools.cache
-def cpu_slowdown(dtype: str) -> float:
-    """How many times slower the slower of two common layers runs on the CPU under
-    ``dtype`` autocast than in fp32: a 512x512 linear layer and a 3x3 convolution (64
-    channels, 8x32x32), in CPU time on one thread. Other programs take wall time from both
-    (on a busy 2-core VM the wall-time ratio of the linear layer ranged from 3 to 34), not
-    CPU time. Measured there: fp16 linear about 5x, convolution 65 to 100x; bf16 0.4-0.6x."""
+def probe_inputs() -> tuple[Any, ...]:
+    """The probe layers' fp32 tensors, seeded: a 512x512 input and weight (a linear layer),
+    a batch of 8 images of 64 channels at 32x32 and a 3x3 kernel of 64 to 64 channels (NCHW,
+    OIHW; a convolution); another framework's probe converts these same numbers."""
     import torch
 
-    x, w = torch.randn(PROBE_N, PROBE_N), torch.randn(PROBE_N, PROBE_N)
-    conv, images = torch.nn.Conv2d(64, 64, 3, padding=1), torch.randn(8, 64, 32, 32)
-    layers = [lambda: torch.nn.functional.linear(x, w), lambda: conv(images)]
+    generator = torch.Generator().manual_seed(SEED)
+    shapes = ((PROBE_N, PROBE_N), (PROBE_N, PROBE_N), (8, 64, 32, 32), (64, 64, 3, 3))
+    return tuple(torch.randn(shape, generator=generator) for shape in shapes)
+
+
+def layer_times_s(
+    dtype: str | None = None, clock: Callable[[], float] = time.thread_time
+) -> list[float]:
+    """CPU time of the probe layers (linear, convolution) in PyTorch on the CPU, on one thread:
+    in fp32, or under ``dtype`` autocast. One thread, since other programs take wall time
+    from a multi-threaded kernel (on a busy 2-core VM the wall-time ratio of the linear
+    layer ranged from 3 to 34), not CPU time."""
+    import torch
+
+    x, w, images, kernel = probe_inputs()
+    layers = [
+        lambda: torch.nn.functional.linear(x, w),
+        lambda: torch.nn.functional.conv2d(images, kernel, padding=1),
+    ]
 
     def under_autocast(layer: Callable[[], Any]) -> Callable[[], Any]:
         def call() -> Any:
             with torch.autocast("cpu", dtype=getattr(torch, REDUCED[dtype])):
                 return layer()
 
-        return call
+        return call if dtype in REDUCED else layer
 
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # the work runs in this thread, so its CPU time is the cost
     try:
         with torch.inference_mode():
-            return max(
-                fastest_s(under_autocast(layer), time.thread_time)
-                / fastest_s(layer, time.thread_time)
-                for layer in layers
-            )
+            return [fastest_s(under_autocast(layer), clock) for layer in layers]
     finally:
         torch.set_num_threads(threads)
+
+
+@functools.cache
+def cpu_slowdown(dtype: str) -> float:
+    """How many times slower the slower of the two probe layers runs on the CPU under
+    ``dtype`` autocast than in fp32 (``layer_times_s``). Measured on a busy 2-core VM: fp16
+    linear about 5x, convolution 65 to 100x; bf16 0.4-0.6x."""
+    return max(r / f for r, f in zip(layer_times_s(dtype), layer_times_s()))
+
+
+@functools.cache
+def twin_step_s(twin_cls: Any, twin_spec: CaseSpec) -> float:
+    """One step of the PyTorch CPU case ``twin_spec``, measured once per session: the cases
+    of several dtypes, frameworks and the data-parallel case of one model share it."""
+    from accelbench.backends.torch.devices import get_device
+
+    cpu = get_device("cpu")
+    workload = twin_cls(twin_spec, cpu)
+
+    def step() -> None:
+        workload.step()
+        cpu.synchronize()
+
+    return fastest_s(step)
+
+
+def estimate_from_twin(
+    twin_cls: Any, twin_spec: CaseSpec, ratio: float, layers: str, twin: str = "fp32"
+) -> tuple[float, str]:
+    """One step of the PyTorch CPU case ``twin_spec`` (the fast one; ``twin`` names it)
+    times ``ratio`` (how much slower ``layers`` run than the twin's), and how that was
+    estimated."""
+    twin_s = twin_step_s(twin_cls, twin_spec)
+    return twin_s * ratio, (
+        f"estimated: one {twin} step took {twin_s:.3g} s and {layers} run {ratio:.0f}x "
+        f"slower than {twin} on this CPU"
+    )
 
 
 def estimate_from_fp32(workload_cls: Any, spec: CaseSpec, device: Any) -> tuple[float, str] | None:
@@ -78,14 +125,5 @@ def estimate_from_fp32(workload_cls: Any, spec: CaseSpec, device: Any) -> tuple[
     ratio = cpu_slowdown(spec.dtype)
     if ratio < EMULATED_RATIO:
         return None
-    twin = workload_cls(dataclasses.replace(spec, dtype="fp32", mode=EAGER), device)
-
-    def step() -> None:
-        twin.step()
-        device.synchronize()
-
-    fp32_s = fastest_s(step)
-    return fp32_s * ratio, (
-        f"estimated: one fp32 step took {fp32_s:.3g} s and {spec.dtype} layers run "
-        f"{ratio:.0f}x slower than fp32 on this CPU"
-    )
+    twin_spec = dataclasses.replace(spec, dtype="fp32", mode=EAGER)
+    return estimate_from_twin(workload_cls, twin_spec, ratio, f"{spec.dtype} layers")
