@@ -261,6 +261,12 @@ def test_an_mlx_cpu_case_is_estimated_from_its_pytorch_twin_where_mlx_is_far_slo
     assert MlxSimpleCNN.estimated_step_s(on_gpu, mlx_device("cpu")) is None
     monkeypatch.setattr(slow_layers, "cpu_slowdown", lambda dtype: 1.0)  # a Mac's Accelerate
     assert MlxSimpleCNN.estimated_step_s(spec, mlx_device("cpu")) is None
+    # Attention's batched matmuls are not the probe's layers: bounded by the step limit.
+    from accelbench.workloads.attention_mlx import MlxAttention
+
+    monkeypatch.setattr(slow_layers, "cpu_slowdown", lambda dtype: 40.0)
+    attention = CaseSpec("mlx", "attention", "cpu", "infer", "fp16", "smoke", "sdpa-L=64")
+    assert MlxAttention.estimated_step_s(attention, mlx_device("cpu")) is None
 
 
 def test_the_mlx_probe_compares_the_same_layers_in_cpu_time(mlx):
@@ -311,3 +317,15 @@ def test_an_accelerator_case_is_not_started_when_its_cpu_reference_is_too_slow(m
     shorter = dataclasses.replace(on_gpu, variant="naive-L=4096")
     assert runner.known_too_slow(shorter, "x", shorter.on("cpu", "fp32")) is None
     assert runner.known_too_slow(on_gpu, "x") is None  # no reference: nothing to inherit
+
+
+def test_a_longer_length_after_an_estimated_one_says_it_was_estimated(monkeypatch):
+    slow = CaseSpec("mlx", "attention", "cpu", "infer", "fp16", "standard", "naive-L=2048")
+    monkeypatch.setattr(runner, "_too_slow", {slow: 84.0})
+    monkeypatch.setattr(runner, "_estimated", {slow})
+    monkeypatch.setitem(BUDGETS, "standard", BUDGET)
+    longer = dataclasses.replace(slow, variant="naive-L=4096")
+    assert runner.known_too_slow(longer, "AMD EPYC (CPU, MLX)").startswith(
+        "too slow, not started: naive-L=2048 infer fp16 on AMD EPYC (CPU, MLX) was estimated "
+        "at 84 s per step, over the standard limit of 10 s"
+    )

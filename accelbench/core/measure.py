@@ -101,6 +101,7 @@ class StepTooSlow(Exception):
 
     def __init__(self, step_s: float, budget: TimingBudget, estimated: str = "") -> None:
         self.step_s = step_s
+        self.estimated = estimated
         self.limit_s = budget.max_step_s
         self.case_estimate_s = MIN_STEPS_PER_CASE * step_s
         took = (

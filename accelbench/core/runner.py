@@ -45,6 +45,7 @@ T = TypeVar("T")
 _flops_cache: dict[tuple[str, ...], int | None] = {}
 # Cases skipped in this session because one step was over the limit: spec -> seconds per step.
 _too_slow: dict[CaseSpec, float] = {}
+_estimated: set[CaseSpec] = set()  # those of them estimated, not timed
 
 
 class CaseSkipped(Exception):
@@ -224,6 +225,7 @@ def _within_limit(call: Callable[[], T], spec: CaseSpec, label: str, watch: Case
         return call()
     except StepTooSlow as exc:
         _too_slow[spec] = exc.step_s
+        (_estimated.add if exc.estimated else _estimated.discard)(spec)
         busy = watch.busy_note()
         reason = too_slow_reason(spec, label, exc) + (f"; {busy}" if busy else "")
         raise CaseSkipped(reason) from None
@@ -240,9 +242,10 @@ def known_too_slow(spec: CaseSpec, label: str, reference: CaseSpec | None = None
         for mine, role in candidates:
             if _at_least_as_slow(mine, slow):
                 where = f"{slow.variant} " if slow.variant else ""
+                took = "was estimated at" if slow in _estimated else "already took"
                 return (
                     f"too slow, not started: {role}{where}{slow.phase} {slow.dtype} on "
-                    f"{'the CPU' if role else label} already took {step_s:.3g} s per step, over "
+                    f"{'the CPU' if role else label} {took} {step_s:.3g} s per step, over "
                     f"the {spec.size} limit of {BUDGETS[spec.size].max_step_s:g} s; "
                     f"{spec.variant or 'this case'} is at least as slow"
                 )

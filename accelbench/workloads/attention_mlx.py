@@ -47,6 +47,10 @@ class MlxAttention(MlxWorkload):
     item_unit = Attention.item_unit
     SIZES = Attention.SIZES
     twin = Attention
+    # Batched (head_dim 64) matmuls, not the probe's layers: the probe's 44x made a naive
+    # L=2048 step 84 s on a busy 2-core VM, where a run under less load took 6 s. Bounded
+    # by the step limit and the sweep's memory of slow lengths instead.
+    estimated_from_twin = False
 
     def __init__(self, spec: CaseSpec, device: Any) -> None:
         point = parse_length_variant(spec.variant)

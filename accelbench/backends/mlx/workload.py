@@ -60,6 +60,9 @@ class MlxWorkload(Workload):
     framework = "mlx"
     modes = MODES
     twin: ClassVar[type[Workload]]
+    # Whether the probe layers' slowdown (a linear layer and a convolution) says how much
+    # slower than its twin this workload runs (accelbench.backends.mlx.slow_layers).
+    estimated_from_twin: ClassVar[bool] = True
 
     def __init__(self, spec: CaseSpec, device: Any) -> None:
         super().__init__(spec, device)
@@ -93,6 +96,8 @@ class MlxWorkload(Workload):
     def estimated_step_s(cls, spec: CaseSpec, device: Any) -> tuple[float, str] | None:
         """On a CPU where MLX's layers are far slower than PyTorch's (the Linux wheel's
         reference BLAS), from the PyTorch twin's step (accelbench.backends.mlx.slow_layers)."""
+        if not cls.estimated_from_twin:
+            return None
         from accelbench.backends.mlx.slow_layers import estimate_from_twin
 
         return estimate_from_twin(cls, spec, torch_twin_spec(spec))
