@@ -141,6 +141,13 @@ def test_cpu_window_subtracts_the_suites_own_cpu_time():
     assert window["machine_cpu_percent"] == pytest.approx(87.5)
 
 
+def test_other_processes_never_use_more_than_every_core():
+    # A busy_note read over a very short window once said "58.9 of 2 cores".
+    start = CpuSnapshot(wall_s=10.0, machine_busy_s=100.0, machine_total_s=400.0, own_s=5.0)
+    end = CpuSnapshot(wall_s=10.001, machine_busy_s=100.5, machine_total_s=400.5, own_s=5.0)
+    assert cpu_window(start, end, cores=2)["others_cores"] == 2.0
+
+
 def test_a_real_snapshot_pair_measures_this_process():
     start = CpuSnapshot.take()
     total = sum(i * i for i in range(300_000))  # some CPU work of our own

@@ -108,7 +108,8 @@ def cpu_window(start: CpuSnapshot, end: CpuSnapshot, cores: int) -> dict[str, An
         "cores": cores,
         "machine_cpu_percent": 100.0 * busy / total if total > 0 else None,
         "own_cores": own / wall,
-        "others_cores": max(busy - own, 0.0) / wall,
+        # At most every core: counters read a moment apart (or a VM's) can say more.
+        "others_cores": min(max(busy - own, 0.0) / wall, float(cores)),
     }
 
 
