@@ -198,6 +198,14 @@ def test_a_data_parallel_workers_sibling_on_the_same_machine_is_not_another_proc
     assert busy["flags"] == [BUSY]
 
 
+def test_a_window_of_a_few_clock_ticks_is_not_judged():
+    # Seen in an idle CI run: a 4 ms case read "other processes used 2.0 of 2 cores".
+    short = {"cpu": {"wall_s": 0.004, "others_cores": 2.0, "cores": 2}}
+    assert judge(short) == []
+    long_enough = {"cpu": {"wall_s": 0.3, "others_cores": 2.0, "cores": 2}}
+    assert [flag for flag, _ in judge(long_enough)] == [BUSY]
+
+
 def test_a_case_using_every_core_itself_is_not_busy():
     assert judge({"cpu": {"own_cores": 2.0, "others_cores": 0.1, "cores": 2}}) == []
 
