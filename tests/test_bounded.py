@@ -43,9 +43,9 @@ BUDGET = TimingBudget(
 @pytest.fixture(autouse=True)
 def fresh_twin_steps():
     """Twin steps are measured once per process; each test measures its own."""
-    slow_dtypes.twin_step_s.cache_clear()
+    slow_dtypes.twin_cpu_s.cache_clear()
     yield
-    slow_dtypes.twin_step_s.cache_clear()
+    slow_dtypes.twin_cpu_s.cache_clear()
 
 
 class NoDevice:
@@ -200,7 +200,8 @@ def test_an_emulated_dtype_is_estimated_from_the_fp32_twin_before_any_step(suite
     result.stdout.fnmatch_lines(
         [
             "*too slow: cnn infer fp16 on * one step would take about * s (estimated: one fp32 "
-            "step took * s and fp16 layers run 1000000x slower than fp32 on this CPU)*"
+            "step took * s of CPU time on one thread and fp16 layers run 1000000x slower than "
+            "fp32 on this CPU, shared by * threads)*"
         ]
     )
 
@@ -210,11 +211,25 @@ def test_only_an_emulated_dtype_on_the_cpu_under_autocast_is_estimated(monkeypat
     slowdown = {"fp16": 40.0, "bf16": 0.5}
     monkeypatch.setattr(slow_dtypes, "cpu_slowdown", slowdown.__getitem__)
     spec = CaseSpec("torch", "cnn", "cpu", "infer", "fp16", "smoke", mode="compile")
-    twins = []
-    monkeypatch.setattr(SimpleCNN, "step", lambda self: twins.append(self.spec))
+    import torch
+
+    twins, threads = [], {"now": 4}  # PyTorch's threads, as on a 4-core machine
+
+    def twin_step(self):
+        twins.append((self.spec, threads["now"]))
+
+    monkeypatch.setattr(SimpleCNN, "step", twin_step)
+    monkeypatch.setattr(torch, "get_num_threads", lambda: threads["now"])
+    monkeypatch.setattr(torch, "set_num_threads", lambda n: threads.update(now=n))
+    monkeypatch.setattr(slow_dtypes, "fastest_s", lambda call, clock: call() or 2.0)
     seconds, how = SimpleCNN.estimated_step_s(spec, cpu)
-    assert seconds > 0 and "fp16 layers run 40x slower" in how
-    assert twins and set(twins) == {dataclasses.replace(spec, dtype="fp32", mode="eager")}
+    assert seconds == 2.0 * 40 / 4  # the work of one thread, shared by four
+    assert how == (
+        "estimated: one fp32 step took 2 s of CPU time on one thread and fp16 layers run 40x "
+        "slower than fp32 on this CPU, shared by 4 threads"
+    )
+    assert twins == [(dataclasses.replace(spec, dtype="fp32", mode="eager"), 1)]  # one thread
+    assert threads["now"] == 4  # given back
     stepped = len(twins)
     eager = dataclasses.replace(spec, mode="eager")
     assert SimpleCNN.estimated_step_s(eager, cpu)[0] == seconds  # the same twin, measured once
@@ -255,7 +270,10 @@ def test_an_mlx_cpu_case_is_estimated_from_its_pytorch_twin_where_mlx_is_far_slo
     monkeypatch.setattr(slow_layers, "cpu_slowdown", lambda dtype: 40.0)  # the Linux wheel's
     seconds, how = MlxSimpleCNN.estimated_step_s(spec, mlx_device("cpu"))
     assert seconds > 0 and how.startswith("estimated: one PyTorch fp32 step took ")
-    assert how.endswith("and MLX's fp16 layers run 40x slower than PyTorch fp32 on this CPU")
+    assert how.endswith(
+        "of CPU time on one thread and MLX's fp16 layers run 40x slower than PyTorch fp32 on "
+        "this CPU"
+    )
     assert set(twins) == {CaseSpec("torch", "cnn", "cpu", "train", "fp32", "smoke")}
     on_gpu = dataclasses.replace(spec, device="mps")
     assert MlxSimpleCNN.estimated_step_s(on_gpu, mlx_device("cpu")) is None
@@ -277,6 +295,32 @@ def test_the_mlx_probe_compares_the_same_layers_in_cpu_time(mlx):
         assert slow_layers.cpu_slowdown("fp16") > 0
     finally:
         slow_layers.cpu_slowdown.cache_clear()
+
+
+def test_on_the_cpu_a_parity_step_over_the_limit_is_the_first_step_over_it(
+    suite, monkeypatch, smoke_limit
+):
+    honest_parity, honest_step = SimpleCNN.parity_outputs, SimpleCNN.step
+    steps = []
+
+    def slow_parity(self):
+        time.sleep(0.1)
+        return honest_parity(self)
+
+    def counted_step(self):
+        steps.append(self.spec)
+        return honest_step(self)
+
+    monkeypatch.setattr(SimpleCNN, "parity_outputs", slow_parity)
+    monkeypatch.setattr(SimpleCNN, "step", counted_step)
+    add_benchmarks(suite, "test_cnn_torch.py")
+    layout = ("--memory-format", "channels_last")  # checked against NCHW on the CPU
+    result = suite.runpytest(*SMOKE, "--devices", "cpu", *layout, "-k", "infer", "-rs")
+    result.assert_outcomes(skipped=1)
+    assert steps == []  # no step after the parity step
+    result.stdout.fnmatch_lines(
+        ["*too slow: cnn infer fp32 on * one step took * s, over the limit of 0.05 s per step*"]
+    )
 
 
 def test_a_longer_length_of_a_slow_sweep_is_not_even_started(suite, monkeypatch, smoke_limit):

@@ -37,7 +37,7 @@ from accelbench.core.measure import (
     time_first_step,
     warm_up,
 )
-from accelbench.core.sizes import BUDGETS
+from accelbench.core.sizes import BUDGETS, TimingBudget
 from accelbench.core.spec import EAGER, CaseSpec, parse_length_variant, variant_batch
 from accelbench.core.workload import Workload
 
@@ -114,7 +114,15 @@ def _measure(
             watch,
         )
     if reference is not None and not compiled:
-        info.update(_check_parity(workload_cls, spec, device, *reference))
+        # On the CPU the parity step is a step like the others: timed as the first one.
+        limit = budget if spec.device == "cpu" and not benchmark.disabled else None
+        parity_info = _within_limit(
+            lambda: _check_parity(workload_cls, spec, device, *reference, limit=limit),
+            spec,
+            device.label,
+            watch,
+        )
+        info.update(parity_info)
 
     workload = workload_cls(spec, device)
     warmup: CompiledWarmup | None = None
@@ -290,16 +298,25 @@ def _check_parity(
     device: Any,
     reference_cls: type[Workload],
     reference_spec: CaseSpec,
+    limit: TimingBudget | None = None,
 ) -> dict[str, Any]:
     """One step of this case against one step of its reference (the same workload on the CPU
     in fp32, eager, default layout, or another framework's twin there), same weights and
-    inputs; a compiled case checks a fresh compiled workload."""
+    inputs; a compiled case checks a fresh compiled workload. With ``limit``, this case's
+    step is timed: ``StepTooSlow`` when it is over the limit."""
     reference_device = backends.get_device(reference_spec.framework, reference_spec.device)
     expected = reference_cls(reference_spec, reference_device).parity_outputs()
     checked = workload_cls(spec, device)
     if spec.mode != EAGER:
         checked.compile_step()
-    actual = checked.parity_outputs()
+    if limit is None:
+        actual = checked.parity_outputs()
+    else:
+        outputs: list[dict[str, Any]] = []
+        step = checked.parity_outputs
+        time_first_step(lambda: outputs.append(step()), device, limit)
+        actual = outputs[0]
+        del step
     del checked
     device.synchronize()
     result = parity.compare(actual, expected, spec.dtype)

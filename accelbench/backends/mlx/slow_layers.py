@@ -11,8 +11,9 @@ So, once per session and dtype, MLX runs PyTorch's probe layers
 (``accelbench.backends.torch.slow_dtypes``) on the same numbers, in CPU time (MLX computes
 in its own threads: this process's CPU time counts them). Where the slower of the two is
 more than ``EMULATED_RATIO`` times PyTorch's fp32 on one thread, an MLX CPU case is
-estimated before it runs: one step of its PyTorch twin (the case its parity check runs)
-times that ratio. The runner acts on an estimate only well over the limit.
+estimated before it runs: the CPU time of one step of its PyTorch twin (the case its
+parity check runs) on one thread times that ratio (MLX's CPU layers ran on one thread here:
+their CPU time was their wall time). The runner acts on an estimate only well over the limit.
 """
 
 from __future__ import annotations
