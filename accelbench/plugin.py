@@ -109,8 +109,9 @@ def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginMa
     group.addoption(
         "--mode",
         default=EAGER,
-        help=f"Comma-separated execution modes: {', '.join(MODES)} (torch.compile, TensorFlow's "
-        "XLA, mx.compile); each is its own case. Default: %(default)r",
+        help=f"Comma-separated execution modes: {', '.join(MODES)} (compile: torch.compile, "
+        "TensorFlow's XLA, mx.compile; graph: the PyTorch language model's step replayed as "
+        "a CUDA graph); each is its own case. Default: %(default)r",
     )
     group.addoption(
         "--memory-format",

@@ -36,7 +36,10 @@ CPU = ("--devices", "cpu")
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--mode", "jit"], "ERROR: --mode: unknown value 'jit'; choose from eager, compile"),
+        (
+            ["--mode", "jit"],
+            "ERROR: --mode: unknown value 'jit'; choose from eager, compile, graph",
+        ),
         (
             ["--memory-format", "nhwc"],
             "ERROR: --memory-format: unknown value 'nhwc'; choose from nchw, channels_last",

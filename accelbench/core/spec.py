@@ -15,9 +15,12 @@ PHASES = ("train", "infer")
 LLM_PHASES = ("pp", "tg")
 DTYPES = ("fp32", "tf32", "fp16", "bf16")
 # How a step runs (accelbench.core.compiled): "eager" op by op, as written; "compile" through
-# the framework's compiler (torch.compile, XLA's jit_compile=True, mx.compile).
+# the framework's compiler (torch.compile, XLA's jit_compile=True, mx.compile); "graph" the
+# eager kernels captured once as a CUDA graph and replayed (the PyTorch language model).
 EAGER = "eager"
-MODES = (EAGER, "compile")
+COMPILE = "compile"
+GRAPH = "graph"
+MODES = (EAGER, COMPILE, GRAPH)
 # Layouts of the convolutional workloads, as --memory-format names them. NCHW is PyTorch's
 # default and is recorded as "" (like the empty variant): only a non-default layout is named.
 NCHW = "nchw"

@@ -362,7 +362,8 @@ def llm_rows(records: Iterable[Record]) -> list[dict[str, Any]]:
                 "device": r.device,
                 "device_label": r.device_label,
                 "tokens_per_s": r.throughput_per_s,
-                "time_per_token_s": r.median_s if decode else None,
+                # A step is one token, or in graph mode a round of them.
+                "time_per_token_s": 1 / r.throughput_per_s if decode else None,
                 "gb_per_s": rate / 1e9 if rate else None,
                 "copy_share": bandwidth_share(r, peaks) if decode else None,
                 "tflops_per_s": None if decode else r.tflops_per_s,

@@ -16,6 +16,12 @@ prompt length.
   back after the prompt: every round decodes the same positions, on every device.
   llama-bench's ``tg128`` with ``-d <n>`` (a context of depth n) is the same measurement.
 
+Modes: ``eager``, and on CUDA ``graph`` (``accelbench.backends.torch.cuda_graph``): the
+step's kernels captured once as a CUDA graph and replayed, as llama.cpp decodes on CUDA. A
+graph fixes its positions, so in graph mode one tg step is a whole round of ``generate``
+tokens (one replay; every round decodes the same positions anyway), and its items, FLOPs
+and bytes are the round's.
+
 Decode reads every weight once per token, so it is bound by memory bandwidth: tg gives
 ``bytes_per_step`` (weights + cache), which over the median is GB/s, to set against the
 copy ceiling. pp is bound by FLOPs (``flops_per_step``).
@@ -29,8 +35,16 @@ import numpy as np
 import psutil
 import torch
 
+from accelbench.backends.torch.cuda_graph import CapturedCall, is_capture_failure
 from accelbench.core.parity import GENERATED_LOGITS, GENERATED_TOKENS
-from accelbench.core.spec import LLM_PHASES, CaseSpec, length_variant, parse_length_variant
+from accelbench.core.spec import (
+    EAGER,
+    GRAPH,
+    LLM_PHASES,
+    CaseSpec,
+    length_variant,
+    parse_length_variant,
+)
 from accelbench.core.workload import SEED, Workload
 from accelbench.workloads.llm_model import (
     KVCache,
@@ -84,6 +98,7 @@ class LanguageModel(Workload):
     framework = "torch"
     item_unit = "tokens"
     phases = LLM_PHASES
+    modes = (EAGER, GRAPH)
     SIZES = {
         # Milliseconds per step on a laptop CPU.
         "smoke": LlmSize(
@@ -152,6 +167,7 @@ class LanguageModel(Workload):
         self.position = self.context
         self.token: torch.Tensor | None = None
         self.logits: torch.Tensor | None = None
+        self.captured: CapturedCall | None = None  # graph mode, from compile_step
         if spec.phase == "tg":  # the prompt, processed once, untimed
             with torch.inference_mode():
                 self.prompt_logits = self.model(self.prompt, 0, self.cache)
@@ -161,6 +177,8 @@ class LanguageModel(Workload):
     # The steps ----------------------------------------------------------------------------
 
     def step(self) -> Any:
+        if self.captured is not None:
+            return self.captured()
         with torch.inference_mode():
             return self.process_prompt() if self.spec.phase == "pp" else self.generate_token()
 
@@ -178,6 +196,14 @@ class LanguageModel(Workload):
         self.position += 1
         return self.token
 
+    def generate_round(self) -> torch.Tensor:
+        """tg in graph mode: a whole round, ``generate`` tokens from the first position after
+        the prompt; the last token."""
+        self.round_start()
+        for _ in range(self.size.generate):
+            token = self.generate_token()
+        return token
+
     def round_start(self) -> None:
         """tg: back to the first position after the prompt and the prompt's next token.
         Two assignments, no device work: cheap enough to sit inside a timed round."""
@@ -186,7 +212,49 @@ class LanguageModel(Workload):
             self.token = self.first_token
 
     def steps_per_round(self) -> int | None:
-        return self.size.generate if self.spec.phase == "tg" else None
+        return None if self.spec.phase == "pp" or self.round_is_step else self.size.generate
+
+    @property
+    def round_is_step(self) -> bool:
+        """graph mode's tg: one step is one replay of a whole round."""
+        return self.spec.mode == GRAPH and self.spec.phase == "tg"
+
+    @property
+    def generated_per_step(self) -> int:
+        """tg: tokens a step generates (one, or a round in graph mode)."""
+        return self.size.generate if self.round_is_step else 1
+
+    # graph mode -----------------------------------------------------------------------------
+
+    @classmethod
+    def mode_unsupported_reason(cls, spec: CaseSpec, device: Any) -> str | None:
+        reason = super().mode_unsupported_reason(spec, device)
+        if reason is None and spec.mode == GRAPH and spec.device != "cuda":
+            return (
+                f"graph mode replays CUDA graphs, which PyTorch captures on CUDA only "
+                f"(not on {spec.device})"
+            )
+        return reason
+
+    def compile_step(self) -> None:
+        """graph mode: the step (pp: the prompt's forward pass; tg: a whole round) captured
+        as a CUDA graph at its first call, then replayed."""
+        step = self.process_prompt if self.spec.phase == "pp" else self.generate_round
+        self.captured = CapturedCall(step)
+
+    def compilations(self) -> int | None:
+        return None if self.captured is None else self.captured.captures
+
+    def compile_facts(self) -> dict[str, Any]:
+        return {"compile_backend": "cuda_graph"}
+
+    @classmethod
+    def is_compile_failure(cls, exc: BaseException) -> bool:
+        return is_capture_failure(exc)
+
+    def run(self, fn: Any) -> Any:
+        """``fn()``, eagerly or, in graph mode, captured and replayed as the timed step is."""
+        return fn() if self.captured is None else CapturedCall(fn)()
 
     # Parity ---------------------------------------------------------------------------------
 
@@ -203,36 +271,49 @@ class LanguageModel(Workload):
             if self.spec.phase == "pp":
                 rows = spread(self.context, PROMPT_PARITY_ROWS)
                 index = torch.tensor(rows, device=self.torch_device)
-                logits = self.model(self.prompt, 0, self.cache, rows=index)
+                logits = self.run(lambda: self.model(self.prompt, 0, self.cache, rows=index))
                 return {"prompt logits": _rows(logits)}
-            forced = []
-            for i in range(self.size.parity_tokens):
-                token = self.forced[:, i : i + 1]
-                forced.append(self.model(token, self.context + i, self.cache))
-            self.round_start()
-            tokens, logits = [self.first_token], [self.prompt_logits]
-            for _ in range(self.size.parity_tokens):
-                tokens.append(self.generate_token())
-                logits.append(self.logits)
+            forced = self.run(self.decode_forced)
+            tokens, logits = self.run(self.decode_greedy)
             self.round_start()
         return {
-            "teacher-forced logits": _rows(torch.cat(forced, dim=1)),
-            GENERATED_LOGITS: _rows(torch.cat(logits, dim=1)),
-            GENERATED_TOKENS: torch.cat(tokens, dim=1).flatten().cpu().numpy(),
+            "teacher-forced logits": _rows(forced),
+            GENERATED_LOGITS: _rows(logits),
+            GENERATED_TOKENS: tokens.flatten().cpu().numpy(),
         }
+
+    def decode_forced(self) -> torch.Tensor:
+        """The logits of decoding the seeded tokens after the prompt, (1, parity_tokens, vocab)."""
+        steps = range(self.size.parity_tokens)
+        token = [self.forced[:, i : i + 1] for i in steps]
+        return torch.cat([self.model(token[i], self.context + i, self.cache) for i in steps], 1)
+
+    def decode_greedy(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """``parity_tokens`` greedy steps through ``generate_token`` from the round's start:
+        the tokens, the prompt's next one first, and the logits each came from."""
+        self.round_start()
+        tokens, logits = [self.first_token], [self.prompt_logits]
+        for _ in range(self.size.parity_tokens):
+            tokens.append(self.generate_token())
+            logits.append(self.logits)
+        return torch.cat(tokens, dim=1), torch.cat(logits, dim=1)
 
     # Figures ------------------------------------------------------------------------------
 
     @property
     def items_per_step(self) -> int:
+        if self.round_is_step:
+            return self.generated_per_step
         return tokens_per_step(self.spec.phase, self.context)
 
     def flops_per_step(self) -> int:
-        return step_flops(self.size, self.spec.phase, self.context)
+        return step_flops(self.size, self.spec.phase, self.context, self.generated_per_step)
 
     def bytes_per_step(self) -> int | None:
         itemsize = self.cache.keys.element_size()
-        return step_bytes(self.size, self.spec.phase, self.context, itemsize)
+        return step_bytes(
+            self.size, self.spec.phase, self.context, itemsize, self.generated_per_step
+        )
 
     def shapes(self) -> dict[str, Any]:
         return case_shapes(self.size, self.spec.phase, self.context)
@@ -293,20 +374,24 @@ def tokens_per_step(phase: str, context: int) -> int:
     return context if phase == "pp" else 1
 
 
-def step_flops(size: LlmSize, phase: str, context: int) -> int:
-    """pp: the prompt's forward pass. tg: the mean over a round's tokens, whose attention
-    grows by one position per token (one forward over them, causal, has the same FLOPs)."""
+def step_flops(size: LlmSize, phase: str, context: int, tokens: int = 1) -> int:
+    """pp: the prompt's forward pass. tg: ``tokens`` times the mean over a round's tokens,
+    whose attention grows by one position per token (one forward over them, causal, has the
+    same FLOPs)."""
     if phase == "pp":
         return forward_flops(size, 0, context)
     n = size.generate
-    return round(forward_flops(size, context, n, logits_rows=n) / n)
+    return round(forward_flops(size, context, n, logits_rows=n) * tokens / n)
 
 
-def step_bytes(size: LlmSize, phase: str, context: int, itemsize: int) -> int | None:
-    """tg: weights and cache moved per generated token (``decode_bytes``); pp: None."""
+def step_bytes(
+    size: LlmSize, phase: str, context: int, itemsize: int, tokens: int = 1
+) -> int | None:
+    """tg: weights and cache moved per ``tokens`` generated tokens at a round's mean
+    (``decode_bytes``); pp: None."""
     if phase == "pp":
         return None
-    return round(decode_bytes(size, itemsize, context, size.generate))
+    return round(decode_bytes(size, itemsize, context, size.generate) * tokens)
 
 
 def case_shapes(size: LlmSize, phase: str, context: int) -> dict[str, Any]:

@@ -32,7 +32,7 @@ import numpy as np
 
 from accelbench.backends.mlx.workload import MlxWorkload
 from accelbench.core.parity import GENERATED_LOGITS, GENERATED_TOKENS
-from accelbench.core.spec import CaseSpec
+from accelbench.core.spec import EAGER, CaseSpec
 from accelbench.core.workload import SEED
 from accelbench.workloads.llm import (
     PROMPT_PARITY_ROWS,
@@ -56,7 +56,7 @@ class MlxLanguageModel(MlxWorkload):
     name = LanguageModel.name
     item_unit = LanguageModel.item_unit
     phases = LanguageModel.phases
-    modes = LanguageModel.modes
+    modes = (EAGER,)  # graph mode is PyTorch's CUDA graphs; mx.compile not yet tried here
     SIZES = LanguageModel.SIZES
     twin = LanguageModel
 

@@ -44,7 +44,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from accelbench.backends.torch.workload import TorchWorkload
-from accelbench.core.spec import EAGER, MODES, CaseSpec
+from accelbench.core.spec import COMPILE, EAGER, CaseSpec
 from accelbench.core.workload import Workload
 
 
@@ -58,7 +58,7 @@ class MlxWorkload(Workload):
     """An MLX workload with a PyTorch twin; subclasses say what one step computes."""
 
     framework = "mlx"
-    modes = MODES
+    modes = (EAGER, COMPILE)
     twin: ClassVar[type[Workload]]
     # Whether the probe layers' slowdown (a linear layer and a convolution) says how much
     # slower than its twin this workload runs (accelbench.backends.mlx.slow_layers).
