@@ -132,22 +132,29 @@ def smoke_limit(monkeypatch):
     monkeypatch.setitem(BUDGETS, "smoke", dataclasses.replace(BUDGETS["smoke"], max_step_s=0.05))
 
 
-def test_a_case_too_slow_for_its_profile_is_skipped_with_the_estimate(
-    suite, monkeypatch, smoke_limit
-):
-    honest_step = SimpleCNN.step
-    calls = []
+def plant_slow_steps(monkeypatch, workload_cls):
+    """Every step of ``workload_cls`` sleeps 0.1 s (over ``smoke_limit``'s 50 ms); returns
+    the variants of the steps started, in order."""
+    honest_step = workload_cls.step
+    started = []
 
     def slow_step(self):
-        calls.append(1)
+        started.append(self.spec.variant)
         time.sleep(0.1)
         return honest_step(self)
 
-    monkeypatch.setattr(SimpleCNN, "step", slow_step)
+    monkeypatch.setattr(workload_cls, "step", slow_step)
+    return started
+
+
+def test_a_case_too_slow_for_its_profile_is_skipped_with_the_estimate(
+    suite, monkeypatch, smoke_limit
+):
+    started = plant_slow_steps(monkeypatch, SimpleCNN)
     add_benchmarks(suite, "test_cnn_torch.py")
     result = suite.runpytest(*SMOKE, "--devices", "cpu", "-k", "infer", "-rs")
     result.assert_outcomes(skipped=1)
-    assert len(calls) == 1  # one step, not a whole case
+    assert len(started) == 1  # one step, not a whole case
     result.stdout.fnmatch_lines(
         [
             "*too slow: cnn infer fp32 on * at size smoke: one step took * s, over the limit "
@@ -324,15 +331,7 @@ def test_on_the_cpu_a_parity_step_over_the_limit_is_the_first_step_over_it(
 
 
 def test_a_longer_length_of_a_slow_sweep_is_not_even_started(suite, monkeypatch, smoke_limit):
-    honest_step = Attention.step
-    started = []
-
-    def slow_step(self):
-        started.append(self.spec.variant)
-        time.sleep(0.1)
-        return honest_step(self)
-
-    monkeypatch.setattr(Attention, "step", slow_step)
+    started = plant_slow_steps(monkeypatch, Attention)
     add_benchmarks(suite, "test_attention.py")
     result = suite.runpytest(*SMOKE, "--devices", "cpu", "-k", "infer and naive", "-rs")
     result.assert_outcomes(skipped=2)

@@ -185,6 +185,28 @@ def test_without_torchrun_each_case_is_a_group_of_one_worker(tiny_suite):
     assert saved["accelbench"]["data_parallel"][0]["efficiency"] == 1.0
 
 
+def test_a_data_parallel_cpu_case_records_energy_as_a_single_device_cpu_case_does(tiny_suite):
+    result = tiny_suite.runpytest(
+        *SMOKE,
+        "--devices",
+        "cpu",
+        "--frameworks",
+        "torch",
+        "benchmarks/test_tiny.py::test_tiny",
+        "benchmarks/test_tiny.py::test_ddp_tiny",
+        "-k",
+        "train",
+        "--benchmark-json",
+        "run.json",
+    )
+    result.assert_outcomes(passed=2)
+    saved = json.loads((tiny_suite.path / "run.json").read_text())
+    energy = {b["extra_info"]["workload"]: b["extra_info"]["energy"] for b in saved["benchmarks"]}
+    assert energy["ddp-tiny"] == energy["tiny"]
+    assert energy["tiny"]["measured"] is False
+    assert energy["tiny"]["reason"].startswith("energy not measured")
+
+
 def test_a_data_parallel_case_estimated_far_over_the_limit_takes_no_step(tiny_suite, monkeypatch):
     from accelbench.backends.torch.workload import TorchWorkload
     from accelbench.core.sizes import BUDGETS
@@ -389,6 +411,20 @@ def test_under_torchrun_the_other_worker_counts_as_the_cases_own_cpu_not_another
         # (a tiny step's timed rounds can use less CPU than one clock tick).
         assert conditions[window]["sibling_workers_cores"] >= 0.0, output
     assert case["extra_info"]["flags"] == conditions["flags"]
+
+
+def test_under_torchrun_a_cpu_case_records_energy_as_not_measured_like_any_cpu_case(
+    torchrun_session,
+):
+    from accelbench.core.energy import not_measured_reason
+
+    path, _, output = torchrun_session
+    saved = json.loads((path / "run.json").read_text())
+    case = next(b for b in saved["benchmarks"] if b["name"] == "test_ddp_tiny[cpu-train-workers=2]")
+    assert case["extra_info"]["energy"] == {
+        "measured": False,
+        "reason": not_measured_reason("cpu", None),
+    }, output
 
 
 def test_under_torchrun_rank_0_saves_the_run_and_rank_1_writes_nothing(torchrun_session):

@@ -11,6 +11,7 @@ import pytest
 from accelbench.core import energy, nvml
 from accelbench.core.conditions import THROTTLED, judge
 from accelbench.core.energy import EnergyMeter, integrate
+from accelbench.core.timed_window import group_energy
 
 from conftest import SMOKE, add_benchmarks
 
@@ -85,6 +86,13 @@ def fake_nvml(monkeypatch):
     nvml.loaded.cache_clear()
 
 
+def quiet_meter(fake_nvml):
+    """A meter on the fake board whose background thread sleeps: it samples at start and stop."""
+    meter = EnergyMeter("cuda", clock=fake_nvml.clock)
+    meter.sampler.interval_s = 3600
+    return meter
+
+
 def test_trapezoids_integrate_power_over_the_window_holding_the_ends_flat():
     samples = [(1.0, 100.0), (2.0, 300.0)]
     assert integrate(samples, 0.0, 3.0) == pytest.approx(100 + 200 + 300)
@@ -94,8 +102,7 @@ def test_trapezoids_integrate_power_over_the_window_holding_the_ends_flat():
 
 def test_energy_per_step_and_items_per_joule_from_the_counter(fake_nvml):
     clock = fake_nvml.clock
-    meter = EnergyMeter("cuda", clock=clock)
-    meter.sampler.interval_s = 3600  # the background thread sleeps; samples at start and stop
+    meter = quiet_meter(fake_nvml)
     with meter:
         clock.now += 2.0  # the timed rounds: 2 s at 300 W
     result = meter.energy(steps=40, items_per_step=32, item_unit="images")
@@ -112,8 +119,7 @@ def test_energy_per_step_and_items_per_joule_from_the_counter(fake_nvml):
 def test_the_gpu_conditions_come_from_the_same_window(fake_nvml):
     clock = fake_nvml.clock
     fake_nvml.reasons = 0x4 | 0x40  # power cap and hardware thermal slowdown
-    meter = EnergyMeter("cuda", clock=clock)
-    meter.sampler.interval_s = 3600
+    meter = quiet_meter(fake_nvml)
     with meter:
         clock.now += 0.5
     gpu = meter.gpu_conditions()
@@ -143,14 +149,39 @@ def test_without_an_energy_counter_the_integrated_power_is_the_figure(fake_nvml,
 
     monkeypatch.setattr(fake_nvml, "nvmlDeviceGetTotalEnergyConsumption", not_supported)
     clock = fake_nvml.clock
-    meter = EnergyMeter("cuda", clock=clock)
-    meter.sampler.interval_s = 3600
+    meter = quiet_meter(fake_nvml)
     with meter:
         clock.now += 1.0
     result = meter.energy(steps=10, items_per_step=1, item_unit="images")
     assert result["source"] == "instantaneous board power, integrated"
     assert result["joules"] == pytest.approx(300.0)
     assert "counter_vs_power_usage" not in result
+
+
+def test_a_data_parallel_case_counts_every_workers_board_per_step_of_the_group(fake_nvml):
+    clock, workers = fake_nvml.clock, []
+    for watts in (300.0, 200.0):  # two workers' boards, each over 2 s of the same 40 steps
+        fake_nvml.watts = watts
+        meter = quiet_meter(fake_nvml)
+        with meter:
+            clock.now += 2.0
+        workers.append(meter.energy(steps=40, items_per_step=32, item_unit="images"))
+    result = group_energy(workers, items_per_step=64)
+    assert result["measured"] is True
+    assert result["workers"] == 2
+    assert result["joules"] == pytest.approx(600.0 + 400.0)
+    assert result["joules_per_step"] == pytest.approx(1000 / 40)
+    assert result["items_per_joule"] == pytest.approx(64 * 40 / 1000)
+    assert result["mean_power_w"] == pytest.approx(500.0)
+    assert result["counter_vs_power_usage"] == pytest.approx(1.0)
+    assert group_energy(workers[:1], items_per_step=32) == workers[0]  # a group of one
+
+
+def test_a_data_parallel_case_without_energy_on_one_worker_has_none():
+    cpu = {"measured": False, "reason": "energy not measured: no energy counter is read for cpu"}
+    measured = {"measured": True, "joules": 600.0, "steps": 40}
+    assert group_energy([measured, cpu], items_per_step=64) == cpu
+    assert group_energy([cpu, cpu], items_per_step=64) == cpu
 
 
 def test_no_nvml_no_energy_and_the_reason_says_what_to_install(monkeypatch):

@@ -25,6 +25,15 @@ def computed(records):
     return views.compute_all(parse_entries(records)[0])
 
 
+def cpu_and_cuda_inference(workload, points):
+    """A CPU and a CUDA inference record of ``workload`` per (variant, cpu_s, cuda_s)."""
+    return [
+        record(workload, device, "infer", seconds, variant=variant)
+        for variant, cpu_s, cuda_s in points
+        for device, seconds in (("cpu", cpu_s), ("cuda", cuda_s))
+    ]
+
+
 def test_the_headline_gives_each_accelerators_speedup_per_workload_and_phase():
     records = [
         record("resnet18", "cpu", "train", 0.50),
@@ -40,24 +49,18 @@ def test_the_headline_gives_each_accelerators_speedup_per_workload_and_phase():
 
 
 def test_a_sweep_is_headlined_at_its_longest_length_and_marks_show():
-    records = []
-    for n, cpu_s, gpu_s in ((128, 1e-3, 1e-4), (4096, 1.0, 1e-3)):
-        records += [
-            record("attention", "cpu", "infer", cpu_s, variant=f"sdpa-L={n}"),
-            record("attention", "cuda", "infer", gpu_s, variant=f"sdpa-L={n}"),
-        ]
+    records = cpu_and_cuda_inference(
+        "attention", [("sdpa-L=128", 1e-3, 1e-4), ("sdpa-L=4096", 1.0, 1e-3)]
+    )
     records[-1]["extra_info"]["flags"] = ["throttled"]
     (line,) = render_headline(computed(records), ["cuda"]).splitlines()[1:]
     assert line == "  torch attention infer fp32 smoke  sdpa-L=4096 cuda 1e+03x (throttled)"
 
 
 def test_a_batch_sweep_is_headlined_at_its_largest_batch_on_each_accelerator():
-    records = []
-    for batch, cpu_s, gpu_s in ((1, 1e-3, 2e-3), (64, 0.064, 2e-3)):
-        records += [
-            record("resnet18", "cpu", "infer", cpu_s, variant=f"batch={batch}"),
-            record("resnet18", "cuda", "infer", gpu_s, variant=f"batch={batch}"),
-        ]
+    records = cpu_and_cuda_inference(
+        "resnet18", [("batch=1", 1e-3, 2e-3), ("batch=64", 0.064, 2e-3)]
+    )
     records.append(record("resnet18", "mps", "infer", 4e-3, variant="batch=1"))  # OOM at 64
     lines = render_headline(computed(records), ["cuda", "mps"]).splitlines()
     assert lines[1] == (

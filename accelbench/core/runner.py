@@ -24,7 +24,6 @@ from accelbench.core import parity
 from accelbench.core.compiled import CompiledWarmup, RecompileGuard, warm_up_compiled
 from accelbench.core.conditions import CaseWatch
 from accelbench.core.device import first_line
-from accelbench.core.energy import EnergyMeter
 from accelbench.core.latency import isolated_latency
 from accelbench.core.measure import (
     TIMING_MODE,
@@ -39,6 +38,7 @@ from accelbench.core.measure import (
 )
 from accelbench.core.sizes import BUDGETS, TimingBudget
 from accelbench.core.spec import EAGER, CaseSpec, parse_length_variant, variant_batch
+from accelbench.core.timed_window import TimedWindow, window_info
 from accelbench.core.workload import Workload
 
 T = TypeVar("T")
@@ -180,17 +180,8 @@ def _measure(
         block_end=guard,
     )
     device.reset_memory()
-    meter = EnergyMeter(spec.device, nvidia_uuid=device.nvidia_uuid())
-    with meter:
-        watch.timed_rounds_start()
-        benchmark.pedantic(
-            blocks,
-            rounds=plan.rounds,
-            warmup_rounds=plan.warmup_rounds,
-            iterations=plan.steps_per_round,
-        )
-        device.synchronize()
-        watch.timed_rounds_end()
+    window = TimedWindow(watch, spec.device, device.nvidia_uuid())
+    window.run(benchmark, blocks, plan, device.synchronize)
 
     stats = benchmark.stats.stats
     median_s = stats.median
@@ -219,10 +210,8 @@ def _measure(
         info["recompiles_timed"] = guard.count
     if spec.phase == "infer" and variant_batch(spec.variant) == 1:
         info.update(isolated_latency(workload.step, device, budget))
-    steps_in_window = (stats.rounds + plan.warmup_rounds) * plan.steps_per_round
-    info["energy"] = meter.energy(steps_in_window, workload.items_per_step, workload.item_unit)
-    info["conditions"] = watch.finish(gpu=meter.gpu_conditions())
-    info["flags"] = list(info["conditions"]["flags"])  # read back as Record.flags
+    energy = window.energy(workload.items_per_step, workload.item_unit)
+    info.update(window_info(energy, window.conditions()))
     return info
 
 

@@ -8,7 +8,7 @@ Each function returns the path it wrote, or None when there is nothing to draw.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -142,14 +142,9 @@ def speedup_plot(device_rows: list[dict[str, Any]], path: Path, title: str) -> P
     rows = [r for r in device_rows if r["device"] != "cpu" and r["speedup"]]
     if not rows:
         return None
-    keys = list(dict.fromkeys(_case_key(r) for r in rows))
-    firsts = {_case_key(r): r for r in reversed(rows)}
-    names = _case_names([firsts[k] for k in keys])
-    devices = list(dict.fromkeys(r["device_label"] for r in rows))
-    table: dict[str, list[float | None]] = {d: [None] * len(keys) for d in devices}
-    for r in rows:
-        table[r["device_label"]][keys.index(_case_key(r))] = r["speedup"]
-    fig = _figure(len(keys), len(devices))
+    names, table = _case_table(rows, lambda r: r["speedup"])
+    devices = list(table)
+    fig = _figure(len(names), len(devices))
     ax = fig.add_subplot()
     _grouped_bars(ax, names, list(table.items()), lambda v: f"{v:.3g}x")
     _log_if_wide(ax, [r["speedup"] for r in rows] + [1.0], headroom=1.3)
@@ -165,19 +160,9 @@ def throughput_plot(device_rows: list[dict[str, Any]], path: Path, title: str) -
     rows = [r for r in device_rows if r["throughput_per_s"]]
     if not rows:
         return None
-    cases: dict[tuple[str, ...], dict[str, Any]] = {}
-    for r in rows:
-        cases.setdefault(_case_key(r), r)
-    keys = list(cases)
-    names = [
-        f"{n} ({r['item_unit']}/s)"
-        for n, r in zip(_case_names(list(cases.values())), cases.values())
-    ]
-    devices = list(dict.fromkeys(r["device_label"] for r in rows))
-    table: dict[str, list[float | None]] = {d: [None] * len(keys) for d in devices}
-    for r in rows:
-        table[r["device_label"]][keys.index(_case_key(r))] = r["throughput_per_s"]
-    fig = _figure(len(keys), len(devices))
+    names, table = _case_table(rows, lambda r: r["throughput_per_s"], unit="/s")
+    devices = list(table)
+    fig = _figure(len(names), len(devices))
     ax = fig.add_subplot()
     _grouped_bars(ax, names, list(table.items()), _short)
     ax.set_yscale("log")
@@ -195,19 +180,9 @@ def energy_plot(device_rows: list[dict[str, Any]], path: Path, title: str) -> Pa
     rows = [r for r in device_rows if r.get("energy") and r["energy"].items_per_joule]
     if not rows:
         return None
-    cases: dict[Any, dict[str, Any]] = {}
-    for r in rows:
-        cases.setdefault(_case_key(r), r)
-    keys = list(cases)
-    names = [
-        f"{n} ({r['item_unit']}/J)"
-        for n, r in zip(_case_names(list(cases.values())), cases.values())
-    ]
-    devices = list(dict.fromkeys(r["device_label"] for r in rows))
-    table: dict[str, list[float | None]] = {d: [None] * len(keys) for d in devices}
-    for r in rows:
-        table[r["device_label"]][keys.index(_case_key(r))] = r["energy"].items_per_joule
-    fig = _figure(len(keys), len(devices))
+    names, table = _case_table(rows, lambda r: r["energy"].items_per_joule, unit="/J")
+    devices = list(table)
+    fig = _figure(len(names), len(devices))
     ax = fig.add_subplot()
     _grouped_bars(ax, names, list(table.items()), _short)
     _log_if_wide(ax, [r["energy"].items_per_joule for r in rows], headroom=1.3)
@@ -219,6 +194,26 @@ def energy_plot(device_rows: list[dict[str, Any]], path: Path, title: str) -> Pa
 
 def _case_key(row: dict[str, Any]) -> Any:
     return row["key"].case
+
+
+def _case_table(
+    rows: Sequence[dict[str, Any]], value: Callable[[dict[str, Any]], float], unit: str = ""
+) -> tuple[list[str], dict[str, list[float | None]]]:
+    """The bars of a per-case plot: one name per case, in the order the rows first show it
+    (with ``unit`` after the case's item unit, e.g. "images/s", where ``unit`` is given),
+    and per device label the cases' ``value``s (None where the device has no row)."""
+    cases: dict[Any, dict[str, Any]] = {}
+    for r in rows:
+        cases.setdefault(_case_key(r), r)
+    keys = list(cases)
+    names = _case_names(list(cases.values()))
+    if unit:
+        names = [f"{n} ({r['item_unit']}{unit})" for n, r in zip(names, cases.values())]
+    devices = list(dict.fromkeys(r["device_label"] for r in rows))
+    table: dict[str, list[float | None]] = {d: [None] * len(keys) for d in devices}
+    for r in rows:
+        table[r["device_label"]][keys.index(_case_key(r))] = value(r)
+    return names, table
 
 
 def attention_plot(series: list[Series], path: Path, title: str) -> Path:

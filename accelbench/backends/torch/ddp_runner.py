@@ -41,6 +41,7 @@ from accelbench.core.parity import relative_error
 from accelbench.core.runner import CaseSkipped, too_slow_reason
 from accelbench.core.sizes import BUDGETS, TimingBudget
 from accelbench.core.spec import CaseSpec
+from accelbench.core.timed_window import TimedWindow, group_energy, window_info
 
 _flops_cache: dict[tuple[str, ...], int | None] = {}
 MAX_ALLREDUCE_PAIRS = 10
@@ -139,15 +140,8 @@ def _measure(
     )
     blocks = SynchronizedBlocks(workload.step, synced, plan.steps_per_round, device.timer())
     device.reset_memory()
-    watch.timed_rounds_start()
-    benchmark.pedantic(
-        blocks,
-        rounds=plan.rounds,
-        warmup_rounds=plan.warmup_rounds,
-        iterations=plan.steps_per_round,
-    )
-    synced.synchronize()
-    watch.timed_rounds_end()
+    window = TimedWindow(watch, spec.device, device.nvidia_uuid())
+    window.run(benchmark, blocks, plan, synced.synchronize)
     memory = device.memory()
     stats = benchmark.stats.stats
     device_times = blocks.device_step_times_s(stats.rounds)
@@ -191,16 +185,19 @@ def _measure(
         memory=memory,
         threads=workload.threads(),
         shapes=workload.shapes(),
-        conditions=_conditions(watch, group),
     )
-    info["flags"] = list(info["conditions"]["flags"])  # read back as Record.flags
+    # Collectives, on every member: every worker's device's energy, and their CPU use.
+    energy = group_energy(
+        group.gather(window.energy(workload.items_per_step, workload.item_unit)), group_items
+    )
+    info.update(window_info(energy, _conditions(window, group)))
     return info
 
 
-def _conditions(watch: CaseWatch, group: Any) -> dict[str, Any]:
+def _conditions(window: TimedWindow, group: Any) -> dict[str, Any]:
     """This worker's conditions, the other workers of the case on the same machine counted
     as the case's own CPU use (a collective: every member calls it)."""
-    conditions = watch.finish()
+    conditions = window.conditions()
     mine = (
         socket.gethostname(),
         conditions["cpu"]["own_cores"],

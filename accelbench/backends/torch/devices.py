@@ -174,10 +174,11 @@ class CudaDevice(TorchDevice):
         return DeviceTimer(torch.cuda.Event)
 
     def nvidia_uuid(self) -> str | None:
-        """CUDA device 0's UUID, as NVML names it (NVML numbers GPUs in PCI order, CUDA by
-        ``CUDA_VISIBLE_DEVICES`` and speed, so the index alone may name another GPU)."""
+        """The current CUDA device's UUID (device 0, or a data-parallel worker's own), as NVML
+        names it (NVML numbers GPUs in PCI order, CUDA by ``CUDA_VISIBLE_DEVICES`` and speed,
+        so the index alone may name another GPU)."""
         try:
-            uuid = str(torch.cuda.get_device_properties(0).uuid)
+            uuid = str(torch.cuda.get_device_properties(torch.cuda.current_device()).uuid)
         except Exception:
             return None
         return uuid if uuid.startswith(("GPU-", "MIG-")) else f"GPU-{uuid}"
