@@ -183,6 +183,9 @@ def test_a_graph_session_times_whole_rounds_and_reports_time_per_token(suite, re
     args = (*SMOKE, "--devices", "mps", "--mode", "eager,graph", "-k", f"tg and {PROMPT}")
     result = suite.runpytest(*args, "--benchmark-json", "run.json")
     result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(
+        [f"tg{N} @ d{PROMPT} *eager *tokens/s*", f"tg{N} @ d{PROMPT} *graph *tokens/s*"]
+    )
     saved = json.loads((suite.path / "run.json").read_text())
     cases = {b["extra_info"]["mode"]: b["extra_info"] for b in saved["benchmarks"]}
     graph, eager = cases["graph"], cases["eager"]
@@ -194,6 +197,12 @@ def test_a_graph_session_times_whole_rounds_and_reports_time_per_token(suite, re
     median = next(b["stats"]["median"] for b in saved["benchmarks"] if b["extra_info"] is graph)
     assert rows["graph"]["time_per_token_s"] == pytest.approx(median / N)
     assert rows["graph"]["test"] == rows["eager"]["test"] == f"tg{N} @ d{PROMPT}"
+    modes = {r["mode"]: r for r in saved["accelbench"]["modes"]}
+    eager_median = next(
+        b["stats"]["median"] for b in saved["benchmarks"] if b["extra_info"] is eager
+    )
+    per_token = eager_median / (median / N)  # graph over eager, token for token
+    assert modes["graph"]["compile_over_eager"] == pytest.approx(per_token)
 
 
 def test_parity_checks_what_the_replayed_graph_computed(suite, replayed_on_fake_mps, monkeypatch):

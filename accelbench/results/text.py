@@ -298,8 +298,9 @@ def render_llm(rows: list[dict[str, Any]]) -> str:
     """The language model in llama-bench's names, with its shares of the run's ceilings."""
     if not rows:
         return ""
-    header = ["test", "framework", "dtype", "size", "device", "throughput", "per token", "GB/s"]
-    header += ["of copy", "TFLOP/s", "of matmul"]
+    modes = any(r.get("mode", DEFAULT_MODE) != DEFAULT_MODE for r in rows)
+    header = ["test", "framework", "dtype", "size", "device", *(["mode"] if modes else [])]
+    header += ["throughput", "per token", "GB/s", "of copy", "TFLOP/s", "of matmul"]
     body = [
         [
             r["test"],
@@ -307,6 +308,7 @@ def render_llm(rows: list[dict[str, Any]]) -> str:
             r["dtype"],
             r["size"],
             r["device"],
+            *([r.get("mode", DEFAULT_MODE)] if modes else []),
             format_rate(r["tokens_per_s"], "tokens"),
             format_seconds(r["time_per_token_s"]),
             format_figure(r["gb_per_s"]),
@@ -474,7 +476,7 @@ def render_modes(rows: list[dict[str, Any]]) -> str:
             r["device"],
             execution_label(r["mode"], r["memory_format"]),
             format_seconds(r["median_s"]),
-            format_rate(r["throughput_per_s"], r["item_unit"]),
+            format_throughput(r["throughput_per_s"], r["item_unit"], r["tflops_per_s"]),
             format_speedup(r["speedup_over_cpu"]),
         ]
         line += [format_speedup(r["compile_over_eager"])] if compiled else []
@@ -488,7 +490,8 @@ def render_modes(rows: list[dict[str, Any]]) -> str:
         body.append(line)
     title = (
         "execution modes, same device (median time per step; ratios above 1 are faster: "
-        "vs cpu = the CPU in the same mode and layout, compile/eager = eager over compiled, "
+        "vs cpu = the CPU in the same mode and layout, compile/eager = eager over compiled "
+        "or graph, per item where a step holds more (graph mode's tg step is a round), "
         "layout/nchw = NCHW over channels_last; compile time: first call until compiled "
         "steps were steady, outside the timed rounds)"
     )

@@ -69,10 +69,16 @@ LLM_WORKLOAD = "llm"  # accelbench.workloads.llm.LanguageModel.name (that module
 
 
 def speedup(reference: Record | None, record: Record | None) -> float | None:
-    """How many times faster ``record`` ran than ``reference``: reference median / its median."""
+    """How many times faster ``record`` ran than ``reference``: reference median / its median,
+    per item where their steps hold different numbers of items (a language model's tg step
+    is one token eagerly and a whole round of them in graph mode)."""
     if reference is None or record is None:
         return None
-    return reference.median_s / record.median_s
+    ratio = reference.median_s / record.median_s
+    items, reference_items = record.items_per_step, reference.items_per_step
+    if items and reference_items and items != reference_items:
+        ratio *= items / reference_items
+    return ratio
 
 
 def fit_exponent(lengths: Sequence[float], times: Sequence[float]) -> float | None:
@@ -311,6 +317,7 @@ def mode_rows(records: Iterable[Record]) -> list[dict[str, Any]]:
             item_unit=record.item_unit,
             median_s=record.median_s,
             throughput_per_s=record.throughput_per_s,
+            tflops_per_s=record.tflops_per_s,
             speedup_over_cpu=speedup(cpu, record),
             compile_over_eager=speedup(eager, record),
             layout_over_default=speedup(default, record),
