@@ -91,7 +91,32 @@ def memory_needed_bytes(size: LlmSize, context: int, capacity: int, itemsize: in
     return weights + cache + activations + scores + logits
 
 
-class LanguageModel(Workload):
+class GreedyDecode:
+    """The decode state of a language model, whatever its framework: the next position and
+    the token that goes in there. A subclass has ``model``, ``cache``, ``spec``, ``context``,
+    ``capacity`` and ``first_token``, and says how to take the ``argmax`` of logits."""
+
+    def generate_token(self) -> Any:
+        """tg: one token at the next position, from the cache; greedy, on the device."""
+        if self.position == self.capacity:  # steps beyond a round (warm-up): start over
+            self.round_start()
+        self.logits = self.model(self.token, self.position, self.cache)
+        self.token = self.argmax(self.logits)
+        self.position += 1
+        return self.token
+
+    def round_start(self) -> None:
+        """tg: back to the first position after the prompt and the prompt's next token.
+        Two assignments, no device work: cheap enough to sit inside a timed round."""
+        if self.spec.phase == "tg":
+            self.position = self.context
+            self.token = self.first_token
+
+    def argmax(self, logits: Any) -> Any:
+        raise NotImplementedError
+
+
+class LanguageModel(GreedyDecode, Workload):
     """One prompt length of a decoder-only Transformer, in phase pp or tg, at batch 1."""
 
     name = "llm"
@@ -187,14 +212,8 @@ class LanguageModel(Workload):
         self.logits = self.model(self.prompt, 0, self.cache)
         return self.logits
 
-    def generate_token(self) -> torch.Tensor:
-        """tg: one token at the next position, from the cache; greedy, on the device."""
-        if self.position == self.capacity:  # steps beyond a round (warm-up): start over
-            self.round_start()
-        self.logits = self.model(self.token, self.position, self.cache)
-        self.token = self.logits.argmax(-1)
-        self.position += 1
-        return self.token
+    def argmax(self, logits: torch.Tensor) -> torch.Tensor:
+        return logits.argmax(-1)
 
     def generate_round(self) -> torch.Tensor:
         """tg in graph mode: a whole round, ``generate`` tokens from the first position after
@@ -203,13 +222,6 @@ class LanguageModel(Workload):
         for _ in range(self.size.generate):
             token = self.generate_token()
         return token
-
-    def round_start(self) -> None:
-        """tg: back to the first position after the prompt and the prompt's next token.
-        Two assignments, no device work: cheap enough to sit inside a timed round."""
-        if self.spec.phase == "tg":
-            self.position = self.context
-            self.token = self.first_token
 
     def steps_per_round(self) -> int | None:
         return None if self.spec.phase == "pp" or self.round_is_step else self.size.generate

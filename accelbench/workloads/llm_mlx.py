@@ -36,6 +36,7 @@ from accelbench.core.spec import EAGER, CaseSpec
 from accelbench.core.workload import SEED
 from accelbench.workloads.llm import (
     PROMPT_PARITY_ROWS,
+    GreedyDecode,
     LanguageModel,
     cache_capacity,
     case_shapes,
@@ -50,7 +51,7 @@ from accelbench.workloads.llm import (
 from accelbench.workloads.llm_model_mlx import MlxDecoderLM, MlxKVCache, mlx_weights
 
 
-class MlxLanguageModel(MlxWorkload):
+class MlxLanguageModel(GreedyDecode, MlxWorkload):
     """One prompt length of the decoder-only Transformer in MLX, in phase pp or tg, batch 1."""
 
     name = LanguageModel.name
@@ -106,21 +107,8 @@ class MlxLanguageModel(MlxWorkload):
         self.logits = self.model(self.prompt, 0, self.cache)
         return self.logits
 
-    def generate_token(self) -> Any:
-        """tg: one token at the next position, from the cache; greedy, on the device."""
-        if self.position == self.capacity:  # steps beyond a round (warm-up): start over
-            self.round_start()
-        self.logits = self.model(self.token, self.position, self.cache)
-        self.token = self.mx.argmax(self.logits, axis=-1)
-        self.position += 1
-        return self.token
-
-    def round_start(self) -> None:
-        """tg: back to the first position after the prompt and the prompt's next token.
-        Two assignments, no device work: cheap enough to sit inside a timed round."""
-        if self.spec.phase == "tg":
-            self.position = self.context
-            self.token = self.first_token
+    def argmax(self, logits: Any) -> Any:
+        return self.mx.argmax(logits, axis=-1)
 
     def steps_per_round(self) -> int | None:
         return self.size.generate if self.spec.phase == "tg" else None
