@@ -180,29 +180,30 @@ def replayed_on_fake_mps(fake_mps, monkeypatch):
 
 def test_a_graph_session_times_whole_rounds_and_reports_time_per_token(suite, replayed_on_fake_mps):
     add_benchmarks(suite, "test_llm.py")
-    args = (*SMOKE, "--devices", "mps", "--mode", "eager,graph", "-k", f"tg and {PROMPT}")
+    args = (*SMOKE, "--devices", "cpu,mps", "--mode", "eager,graph", "-k", f"tg and {PROMPT}")
     result = suite.runpytest(*args, "--benchmark-json", "run.json")
-    result.assert_outcomes(passed=2)
+    result.assert_outcomes(passed=3, skipped=1)  # the CPU's graph case skips
     result.stdout.fnmatch_lines(
         [f"tg{N} @ d{PROMPT} *eager *tokens/s*", f"tg{N} @ d{PROMPT} *graph *tokens/s*"]
     )
     saved = json.loads((suite.path / "run.json").read_text())
-    cases = {b["extra_info"]["mode"]: b["extra_info"] for b in saved["benchmarks"]}
-    graph, eager = cases["graph"], cases["eager"]
+    cases = {(b["extra_info"]["device"], b["extra_info"]["mode"]): b for b in saved["benchmarks"]}
+    graph, eager = cases[("mps", "graph")]["extra_info"], cases[("mps", "eager")]["extra_info"]
     assert graph["items_per_step"] == N and eager["items_per_step"] == 1
     assert graph["parity_tokens"]["steps"] == graph["parity_tokens"]["agreed"]
     assert graph["compile_backend"] == "cuda_graph"
     assert graph["compile_time_s"] > 0 and graph["recompiles_timed"] == 0
-    rows = {r["mode"]: r for r in saved["accelbench"]["llm"]}
-    median = next(b["stats"]["median"] for b in saved["benchmarks"] if b["extra_info"] is graph)
+    rows = {r["mode"]: r for r in saved["accelbench"]["llm"] if r["device"] == "mps"}
+    median = cases[("mps", "graph")]["stats"]["median"]
     assert rows["graph"]["time_per_token_s"] == pytest.approx(median / N)
     assert rows["graph"]["test"] == rows["eager"]["test"] == f"tg{N} @ d{PROMPT}"
-    modes = {r["mode"]: r for r in saved["accelbench"]["modes"]}
-    eager_median = next(
-        b["stats"]["median"] for b in saved["benchmarks"] if b["extra_info"] is eager
-    )
+    modes = {r["mode"]: r for r in saved["accelbench"]["modes"] if r["device"] == "mps"}
+    eager_median = cases[("mps", "eager")]["stats"]["median"]
     per_token = eager_median / (median / N)  # graph over eager, token for token
     assert modes["graph"]["compile_over_eager"] == pytest.approx(per_token)
+    cpu_median = cases[("cpu", "eager")]["stats"]["median"]  # the CPU runs eagerly only
+    assert rows["graph"]["speedup_over_cpu"] == pytest.approx(cpu_median / (median / N))
+    assert rows["eager"]["speedup_over_cpu"] == pytest.approx(cpu_median / eager_median)
 
 
 def test_parity_checks_what_the_replayed_graph_computed(suite, replayed_on_fake_mps, monkeypatch):

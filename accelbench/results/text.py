@@ -301,6 +301,8 @@ def render_llm(rows: list[dict[str, Any]]) -> str:
     modes = any(r.get("mode", DEFAULT_MODE) != DEFAULT_MODE for r in rows)
     header = ["test", "framework", "dtype", "size", "device", *(["mode"] if modes else [])]
     header += ["throughput", "per token", "GB/s", "of copy", "TFLOP/s", "of matmul"]
+    versus = any(r.get("speedup_over_cpu") for r in rows)
+    header += ["vs cpu"] if versus else []
     body = [
         [
             r["test"],
@@ -315,13 +317,14 @@ def render_llm(rows: list[dict[str, Any]]) -> str:
             format_share(r["copy_share"]),
             format_figure(r["tflops_per_s"]),
             format_share(r["matmul_share"]),
+            *([format_speedup(r.get("speedup_over_cpu"))] if versus else []),
         ]
         for r in rows
     ]
     title = (
         "language model at batch 1, as llama-bench names it (pp<n>: an n-token prompt; "
         "tg<m> @ d<n>: m tokens generated after n; of copy / of matmul: share of this run's "
-        "ceiling on the same device and dtype)"
+        "ceiling on the same device and dtype; vs cpu: tokens/s over the CPU's, eager)"
     )
     lines = [title, format_table(header, body)]
     if not all(r["ceilings_measured"] for r in rows):

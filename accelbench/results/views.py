@@ -348,9 +348,13 @@ def llm_rows(records: Iterable[Record]) -> list[dict[str, Any]]:
     share of the copy ceiling (``bandwidth_share``); prompt processing (pp) is compute-bound,
     so TFLOP/s as a share of the matmul ceiling (``ceiling_share``). The context length is
     the variant's (``ctx-L=512``). Shares need ``benchmarks/test_ceiling.py`` in the run.
+    ``speedup_over_cpu``: an accelerator's tokens/s over the CPU's eager tokens/s for the same
+    test (eager is the CPU's only mode, so a graph case is set against it too: each device as
+    it runs best).
     """
     records = measured(records)
     peaks = ceilings(records)
+    index = {_key(r): r for r in records}
     rows = []
     for r in records:
         key = _key(r)
@@ -376,6 +380,9 @@ def llm_rows(records: Iterable[Record]) -> list[dict[str, Any]]:
                 "tflops_per_s": None if decode else r.tflops_per_s,
                 "matmul_share": None if decode else ceiling_share(r, peaks),
                 "ceilings_measured": (r.device, key.dtype) in peaks,
+                "speedup_over_cpu": None
+                if r.device == "cpu"
+                else speedup(index.get(key.replace(device="cpu", mode=DEFAULT_MODE)), r),
             }
         )
     return sorted(rows, key=_llm_order)
