@@ -330,7 +330,7 @@ def render_llm(rows: list[dict[str, Any]]) -> str:
     if not all(r["ceilings_measured"] for r in rows):
         lines.append(
             "no ceiling measured for some device or dtype: add benchmarks/test_ceiling.py "
-            "to the run for the shares"
+            "to the run for the shares (with eager among --mode: the ceilings run eagerly only)"
         )
     return "\n".join(lines)
 
