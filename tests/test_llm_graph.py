@@ -17,6 +17,7 @@ import torch
 from accelbench.backends.torch.cuda_graph import WARMUP_CALLS, CapturedCall, is_capture_failure
 from accelbench.backends.torch.devices import get_device
 from accelbench.core.spec import CaseSpec
+from accelbench.results.text import format_speedup_short
 from accelbench.workloads import llm
 from accelbench.workloads.llm import LanguageModel
 
@@ -204,6 +205,11 @@ def test_a_graph_session_times_whole_rounds_and_reports_time_per_token(suite, re
     cpu_median = cases[("cpu", "eager")]["stats"]["median"]  # the CPU runs eagerly only
     assert rows["graph"]["speedup_over_cpu"] == pytest.approx(cpu_median / (median / N))
     assert rows["eager"]["speedup_over_cpu"] == pytest.approx(cpu_median / eager_median)
+    headline = result.stdout.str().split("headline: ")[1:]
+    assert headline[0].startswith("speedup over the CPU")  # eager beside eager, as always
+    assert headline[1].startswith("the language model replayed as graphs")
+    expected = f"torch llm tg{N} @ d{PROMPT} fp32 smoke graph  mps "
+    assert expected + format_speedup_short(rows["graph"]["speedup_over_cpu"]) in headline[1]
 
 
 def test_parity_checks_what_the_replayed_graph_computed(suite, replayed_on_fake_mps, monkeypatch):

@@ -568,6 +568,23 @@ def _headline_speedups(rows: list[dict[str, Any]]) -> list[str]:
     return [title, *(f"  {name.ljust(width)}  {', '.join(v)}" for name, v in lines.items())]
 
 
+def _headline_llm(rows: list[dict[str, Any]]) -> list[str]:
+    """``  torch llm tg128 @ d512 bf16 full graph  cuda 32.2x``: a language-model case in a
+    mode the CPU does not run, against the CPU's eager tokens/s."""
+    lines: dict[str, list[str]] = {}
+    for r in rows:
+        name = f"{r['framework']} llm {r['test']} {r['dtype']} {r['size']} {r['mode']}"
+        lines.setdefault(name, []).append(
+            f"{r['device']} {format_speedup_short(r['speedup_over_cpu'])}"
+        )
+    width = max(len(name) for name in lines)
+    title = (
+        "headline: the language model replayed as graphs against the CPU's eager "
+        "(tokens/s over the CPU's; each device as it runs best)"
+    )
+    return [title, *(f"  {name.ljust(width)}  {', '.join(v)}" for name, v in lines.items())]
+
+
 def _headline_crossovers(rows: list[dict[str, Any]]) -> list[str]:
     """``  torch cnn infer fp32 smoke  mps from batch 11.3 (8-16)``: per case of a batch
     sweep, from which batch each accelerator is faster than the CPU."""
@@ -585,6 +602,7 @@ def _headline_crossovers(rows: list[dict[str, Any]]) -> list[str]:
 # Per section key: its headline rows (``views.Section.headline``) -> lines, in SECTIONS order.
 HEADLINES: dict[str, Callable[[list[dict[str, Any]]], list[str]]] = {
     "speedups": _headline_speedups,
+    "llm": _headline_llm,
     "crossover": _headline_crossovers,
 }
 
