@@ -547,6 +547,12 @@ def render_all(computed: dict[str, list[dict[str, Any]]]) -> str:
 # The headline -----------------------------------------------------------------------------
 
 
+def _headline_block(title: str, lines: dict[str, list[str]]) -> list[str]:
+    """A headline's title, then one line per case: its name, padded, and what it found."""
+    width = max(len(name) for name in lines)
+    return [title, *(f"  {name.ljust(width)}  {', '.join(v)}" for name, v in lines.items())]
+
+
 def _headline_speedups(rows: list[dict[str, Any]]) -> list[str]:
     """``  torch resnet18 train fp32 smoke  cuda 36.8x, mps 4.1x (noisy)``: per case (a
     sweep at its largest point), each accelerator's speedup over the CPU and its marks."""
@@ -560,12 +566,11 @@ def _headline_speedups(rows: list[dict[str, Any]]) -> list[str]:
         lines.setdefault(name.strip(), []).append(
             f"{who}{r['device']} {format_speedup_short(r['speedup'])}{note}"
         )
-    width = max(len(name) for name in lines)
     title = (
         "headline: speedup over the CPU (CPU median / accelerator median time per step; "
         "higher is faster; a sweep at its longest length or largest batch)"
     )
-    return [title, *(f"  {name.ljust(width)}  {', '.join(v)}" for name, v in lines.items())]
+    return _headline_block(title, lines)
 
 
 def _headline_llm(rows: list[dict[str, Any]]) -> list[str]:
@@ -577,12 +582,11 @@ def _headline_llm(rows: list[dict[str, Any]]) -> list[str]:
         lines.setdefault(name, []).append(
             f"{r['device']} {format_speedup_short(r['speedup_over_cpu'])}"
         )
-    width = max(len(name) for name in lines)
     title = (
         "headline: the language model replayed as graphs against the CPU's eager "
         "(tokens/s over the CPU's; each device as it runs best)"
     )
-    return [title, *(f"  {name.ljust(width)}  {', '.join(v)}" for name, v in lines.items())]
+    return _headline_block(title, lines)
 
 
 def _headline_crossovers(rows: list[dict[str, Any]]) -> list[str]:
@@ -594,9 +598,8 @@ def _headline_crossovers(rows: list[dict[str, Any]]) -> list[str]:
         found = describe_crossover(r)
         found = f"from batch {found}" if r["crossover_status"] == CROSSES else found
         lines.setdefault(name, []).append(f"{r['device']} {found}")
-    width = max(len(name) for name in lines)
     title = "headline: the accelerator is faster than the CPU (batch sweep, per item)"
-    return [title, *(f"  {name.ljust(width)}  {', '.join(v)}" for name, v in lines.items())]
+    return _headline_block(title, lines)
 
 
 # Per section key: its headline rows (``views.Section.headline``) -> lines, in SECTIONS order.
