@@ -298,10 +298,10 @@ def render_llm(rows: list[dict[str, Any]]) -> str:
     """The language model in llama-bench's names, with its shares of the run's ceilings."""
     if not rows:
         return ""
-    modes = any(r.get("mode", DEFAULT_MODE) != DEFAULT_MODE for r in rows)
+    modes = any(r["mode"] != DEFAULT_MODE for r in rows)
     header = ["test", "framework", "dtype", "size", "device", *(["mode"] if modes else [])]
     header += ["throughput", "per token", "GB/s", "of copy", "TFLOP/s", "of matmul"]
-    versus = any(r.get("speedup_over_cpu") for r in rows)
+    versus = any(r["speedup_over_cpu"] for r in rows)
     header += ["vs cpu"] if versus else []
     body = [
         [
@@ -310,14 +310,14 @@ def render_llm(rows: list[dict[str, Any]]) -> str:
             r["dtype"],
             r["size"],
             r["device"],
-            *([r.get("mode", DEFAULT_MODE)] if modes else []),
+            *([r["mode"]] if modes else []),
             format_rate(r["tokens_per_s"], "tokens"),
             format_seconds(r["time_per_token_s"]),
             format_figure(r["gb_per_s"]),
             format_share(r["copy_share"]),
             format_figure(r["tflops_per_s"]),
             format_share(r["matmul_share"]),
-            *([format_speedup(r.get("speedup_over_cpu"))] if versus else []),
+            *([format_speedup(r["speedup_over_cpu"])] if versus else []),
         ]
         for r in rows
     ]

@@ -460,9 +460,7 @@ def headline_llm(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The language-model rows a headline names beside the speedups: a case in a mode the
     CPU does not run (graph) against the CPU's eager. The speedups pair like modes only, so
     without these the accelerator's best decode would not reach the headline."""
-    return [
-        r for r in rows if r.get("mode", DEFAULT_MODE) != DEFAULT_MODE and r.get("speedup_over_cpu")
-    ]
+    return [r for r in rows if r["mode"] != DEFAULT_MODE and r["speedup_over_cpu"]]
 
 
 def headline_crossovers(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -29,6 +29,7 @@ copy ceiling. pp is bound by FLOPs (``flops_per_step``).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -264,7 +265,7 @@ class LanguageModel(GreedyDecode, Workload):
     def is_compile_failure(cls, exc: BaseException) -> bool:
         return is_capture_failure(exc)
 
-    def run(self, fn: Any) -> Any:
+    def run(self, fn: Callable[[], Any]) -> Any:
         """``fn()``, eagerly or, in graph mode, captured and replayed as the timed step is."""
         return fn() if self.captured is None else CapturedCall(fn)()
 
