@@ -7,16 +7,14 @@ here): the hooks for the ranks of a torchrun launch.
 
 from __future__ import annotations
 
-import argparse
 import re
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from pytest_benchmark.session import PerformanceRegression
-
 from accelbench import backends
+from accelbench import benchmark_internals as internals
 from accelbench.config import OptionError, SuiteConfig, parse_list
 from accelbench.core import conditions, launch, machine
 from accelbench.core.runner import CaseSkipped, run_case
@@ -49,15 +47,14 @@ pytest_plugins = ["accelbench.ddp_plugin"]
 
 STATE = pytest.StashKey[SuiteState]()
 SESSION = pytest.StashKey[pytest.Session]()
-BENCHMARK_SESSION = "pytest-benchmark"  # the name pytest-benchmark registers its session as
 
 
 class DeferJsonOpen:
-    """Keeps pytest-benchmark from emptying ``--benchmark-json PATH`` when the command line
-    is read: it declares the option with ``argparse.FileType("wb")``, which truncates PATH
-    before a single benchmark runs, so a crash, a Ctrl-C or a full disk at the end loses the
-    earlier file. Once pytest-benchmark has declared the option, its type becomes the
-    suite's ``JsonTarget`` (a path, written atomically at the end).
+    """Keeps pytest-benchmark (up to 5.2) from emptying ``--benchmark-json PATH`` when the
+    command line is read: it declares the option with ``argparse.FileType("wb")``, which
+    truncates PATH before a single benchmark runs, so a crash, a Ctrl-C or a full disk at the
+    end loses the earlier file. Once pytest-benchmark has declared the option, its type
+    becomes the suite's ``JsonTarget`` (a path, written atomically at the end).
 
     This works when the suite's plugin is loaded before the command line is read, as
     ``-p accelbench.plugin`` in pytest.ini does; loaded later (from a conftest), the file
@@ -68,12 +65,7 @@ class DeferJsonOpen:
         self.parser = parser
 
     def pytest_plugin_registered(self) -> None:
-        # argparse keeps no public map from an option to its action; _option_string_actions
-        # has been its name since Python 3.2. Anything unexpected leaves the option alone.
-        actions = getattr(getattr(self.parser, "optparser", None), "_option_string_actions", {})
-        action = actions.get("--benchmark-json") if isinstance(actions, dict) else None
-        if action is not None and isinstance(action.type, argparse.FileType):
-            action.type = saving.JsonTarget
+        internals.defer_json_open(self.parser, saving.JsonTarget)
 
 
 def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginManager) -> None:
@@ -180,7 +172,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def _check_outputs(config: pytest.Config) -> None:
     """A bad output path is a usage error now, not a lost run at the end."""
-    target = saving.json_path(config.getoption("benchmark_json", None))
+    target = internals.json_option_path(config.getoption("benchmark_json", None))
     if target is not None:
         problem = files.output_file_problem(target)
         if problem:
@@ -194,9 +186,7 @@ def _check_outputs(config: pytest.Config) -> None:
     if storage.exists() and not storage.is_dir():
         raise pytest.UsageError(f"--benchmark-storage {storage}: is a file, not a folder")
     if saving_run:
-        from pytest_benchmark.utils import get_machine_id
-
-        problem = files.creatable_folder_problem(storage / get_machine_id())
+        problem = files.creatable_folder_problem(storage / internals.machine_id())
         if problem:
             raise pytest.UsageError(f"--benchmark-storage {storage}: {problem}")
 
@@ -209,9 +199,7 @@ def _choose_baseline(
     storage = baseline.file_storage(str(config.getoption("benchmark_storage", "")))
     if storage is None:
         return None  # not a file storage: pytest-benchmark's own choice
-    from pytest_benchmark.utils import get_machine_id
-
-    folder = storage / get_machine_id()
+    folder = storage / internals.machine_id()
     hint = "save one first with: pytest benchmarks --benchmark-only --benchmark-autosave"
     if compare is not True:
         named = baseline.explicit_baseline(folder, str(compare))
@@ -443,28 +431,17 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> Any:
     files atomically, marked partial when the run did not go to its end."""
     config = session.config
     state = config.stash.get(STATE, None)
-    bs = config.pluginmanager.get_plugin(BENCHMARK_SESSION)
+    bs = internals.session(config)
     if state is not None and bs is not None:
         state.outcome = _outcome(session, state, exitstatus)
-        if bs.compared_mapping:
-            state.not_comparable = baseline.keep_comparable(bs.compared_mapping, _entries(bs))
+        compared = internals.compared_entries(bs)
+        if compared:
+            state.not_comparable = baseline.keep_comparable(compared, internals.entries(bs))
         written, state.save_errors = saving.save_run(config, bs)
         state.saved = [str(p) for p in written]
         if state.save_errors and session.exitstatus == pytest.ExitCode.OK:
             session.exitstatus = pytest.ExitCode.INTERNAL_ERROR
     return (yield)
-
-
-def _entries(bs: Any) -> list[dict[str, Any]]:
-    """This run's benchmarks as pytest-benchmark saves them (those that did not error)."""
-    out = []
-    for bench in bs.benchmarks:
-        if not getattr(bench, "has_error", False):
-            try:
-                out.append(bench.as_dict(include_data=False))
-            except Exception:  # a benchmark with no stats (e.g. --benchmark-disable)
-                continue
-    return out
 
 
 def _outcome(session: pytest.Session, state: SuiteState, exitstatus: int) -> saving.Outcome:
@@ -490,7 +467,7 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Any
     regressed = False
     try:
         result = yield
-    except PerformanceRegression:
+    except internals.PerformanceRegression:
         regressed, result = True, None
     if STATE in config.stash and launch.current().is_leader:  # rank 0 speaks for a launch
         _write_summary(terminalreporter, config)
@@ -516,8 +493,8 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 
 def _write_summary(terminalreporter: Any, config: pytest.Config) -> None:
     state = config.stash[STATE]
-    bs = config.pluginmanager.get_plugin(BENCHMARK_SESSION)
-    records, _unusable = parse_entries(_entries(bs) if bs is not None else [])
+    bs = internals.session(config)
+    records, _unusable = parse_entries(internals.entries(bs) if bs is not None else [])
     computed = views.compute_all(records)
     lines = [text.render_all(computed)]
     skipped = [

@@ -7,7 +7,7 @@ import json
 
 import pytest
 from fixtures.runs import record, saved_run, write
-from pytest_benchmark.utils import get_machine_id
+from accelbench.benchmark_internals import machine_id as get_machine_id
 
 from accelbench.core import machine as environment
 

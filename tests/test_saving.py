@@ -9,7 +9,7 @@ import os
 from pathlib import Path
 
 import pytest
-from pytest_benchmark.utils import get_machine_id
+from accelbench.benchmark_internals import machine_id as get_machine_id
 
 from accelbench.__main__ import main
 from accelbench.workloads.cnn import SimpleCNN

@@ -1,14 +1,16 @@
 """Writing the run: pytest-benchmark's JSON, complete or not at all.
 
-pytest-benchmark writes ``--benchmark-json`` through a file that argparse opened (and
-emptied) when the command line was read, and its autosave straight into the final name:
+pytest-benchmark (up to 5.2) writes ``--benchmark-json`` through a file that argparse opened
+(and emptied) when the command line was read, and its autosave straight into the final name:
 a kill, a crash or a full disk leaves an empty or truncated file, and the earlier one is
 gone. Here both are written by the suite instead, with the same content (the same
 pytest-benchmark hooks build it), through a temporary file renamed into place; then
 pytest-benchmark is told there is nothing left to save.
 
-``JsonTarget`` stands in for argparse's open file: the path is only remembered when the
-command line is read, and checked before the first benchmark runs.
+``JsonTarget`` stands in for argparse's open file up to 5.2 (from 5.3 the option is a path):
+the path is only remembered when the command line is read, and checked before the first
+benchmark runs. How the option is declared is pytest-benchmark's internal business, handled
+in ``accelbench.benchmark_internals``.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+from accelbench import benchmark_internals as internals
 from accelbench.results.files import atomic_writer, write_atomic
 
 
@@ -44,12 +47,6 @@ class JsonTarget:
         return writer.__exit__(*exc_info)
 
 
-def json_path(option: Any) -> Path | None:
-    """The path of ``--benchmark-json``, whether the suite's ``JsonTarget`` or argparse's file."""
-    name = getattr(option, "name", None)
-    return Path(name) if isinstance(name, str) else None
-
-
 class SaveError(Exception):
     """A file of the run could not be written; the message is one line."""
 
@@ -60,12 +57,6 @@ class Outcome:
 
     partial: bool = False
     reason: str | None = None
-
-
-def _dumps(output_json: dict[str, Any]) -> bytes:
-    from pytest_benchmark.utils import safe_dumps
-
-    return safe_dumps(output_json, ensure_ascii=True, indent=4).encode()
 
 
 def _output(config: Any, bs: Any, include_data: bool, machine_info: Any, commit_info: Any) -> Any:
@@ -103,10 +94,8 @@ def save_run(config: Any, bs: Any) -> tuple[list[Path], list[str]]:
     ``--benchmark-autosave`` into a file storage), atomically, and clear those options on
     its session so that it writes nothing itself. Returns the files written, and one line
     per file that could not be (the others are still written)."""
-    from pytest_benchmark.storage.file import FileStorage
-
     save = bs.save or bs.autosave
-    file_storage = isinstance(bs.storage, FileStorage)
+    file_storage = internals.is_file_storage(bs.storage)
     if not (bs.json or (save and file_storage)) or not bs.benchmarks:
         return [], []  # nothing to write, or pytest-benchmark's own warning that nothing ran
     machine_info = bs.get_machine_info()
@@ -114,19 +103,17 @@ def save_run(config: Any, bs: Any) -> tuple[list[Path], list[str]]:
     config.hook.pytest_benchmark_update_commit_info(config=config, commit_info=commit_info)
     written: list[Path] = []
     errors: list[str] = []
-    target = json_path(bs.json) if bs.json else None
+    target = internals.json_option_path(bs.json)
     if target is not None:  # else not a file we know: left to pytest-benchmark
-        if not isinstance(bs.json, JsonTarget):
-            bs.json.close()  # argparse's handle; the file is replaced below
-        bs.json = None
+        internals.release_json(bs)
         try:
-            _write(target, _dumps(_output(config, bs, True, machine_info, commit_info)))
+            _write(target, internals.dumps(_output(config, bs, True, machine_info, commit_info)))
             bs.logger.info(f"Wrote benchmark data in: {target}", purple=True)
             written.append(target)
         except SaveError as exc:
             errors.append(str(exc))
     if save and file_storage:
-        bs.save = bs.autosave = None
+        internals.release_saving(bs)
         output = _output(config, bs, bs.save_data, machine_info, commit_info)
         try:
             try:
@@ -135,7 +122,7 @@ def save_run(config: Any, bs: Any) -> tuple[list[Path], list[str]]:
                 raise SaveError(
                     f"could not save into {bs.storage}: {exc.strerror or exc}"
                 ) from None
-            _write(path, _dumps(output))
+            _write(path, internals.dumps(output))
             bs.logger.info(f"Saved benchmark data in: {path}")
             written.append(path)
         except SaveError as exc:
