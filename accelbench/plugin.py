@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+
 from accelbench import backends
 from accelbench import benchmark_internals as internals
 from accelbench.config import OptionError, SuiteConfig, parse_list

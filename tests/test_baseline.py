@@ -7,8 +7,8 @@ import json
 
 import pytest
 from fixtures.runs import record, saved_run, write
-from accelbench.benchmark_internals import machine_id as get_machine_id
 
+from accelbench.benchmark_internals import machine_id as get_machine_id
 from accelbench.core import machine as environment
 
 from conftest import SMOKE, add_benchmarks

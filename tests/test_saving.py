@@ -9,9 +9,9 @@ import os
 from pathlib import Path
 
 import pytest
-from accelbench.benchmark_internals import machine_id as get_machine_id
 
 from accelbench.__main__ import main
+from accelbench.benchmark_internals import machine_id as get_machine_id
 from accelbench.workloads.cnn import SimpleCNN
 
 from conftest import SMOKE, add_benchmarks
