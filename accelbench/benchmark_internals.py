@@ -21,18 +21,22 @@ from typing import Any
 
 from pytest_benchmark.session import PerformanceRegression
 from pytest_benchmark.storage.file import FileStorage
-from pytest_benchmark.utils import get_machine_id, safe_dumps
+from pytest_benchmark.utils import get_machine_id, get_tag, safe_dumps
 
 __all__ = [
     "PerformanceRegression",
+    "autosave_name",
     "compared_entries",
     "defer_json_open",
     "dumps",
     "entries",
+    "hide_tables",
     "is_file_storage",
     "json_option_path",
     "machine_id",
+    "ran_any",
     "release_json",
+    "release_saving",
     "session",
 ]
 
@@ -48,14 +52,24 @@ def defer_json_open(parser: Any, json_target: type) -> bool:
     """Up to pytest-benchmark 5.2, make ``--benchmark-json`` parse into ``json_target`` (a
     path written at the end) instead of a file argparse opens, and empties, at once.
     Returns whether the option was changed (from 5.3 nothing needs to be)."""
+    changed = False
+    # pytest before 8.2 builds argparse's parser anew at each parse, from its own Argument
+    # objects (their _attrs); later ones keep one argparse parser (optparser) all along.
+    for group in getattr(parser, "_groups", []):
+        for option in getattr(group, "options", []):
+            attrs = getattr(option, "_attrs", None)
+            named = "--benchmark-json" in option.names() and isinstance(attrs, dict)
+            if named and isinstance(attrs.get("type"), argparse.FileType):
+                attrs["type"] = option.type = json_target
+                changed = True
     # argparse keeps no public map from an option to its action; _option_string_actions
     # has been its name since Python 3.2.
     actions = getattr(getattr(parser, "optparser", None), "_option_string_actions", {})
     action = actions.get("--benchmark-json") if isinstance(actions, dict) else None
     if action is not None and isinstance(action.type, argparse.FileType):
         action.type = json_target
-        return True
-    return False
+        changed = True
+    return changed
 
 
 def json_option_path(value: Any) -> Path | None:
@@ -82,8 +96,20 @@ def release_saving(bs: Any) -> None:
     bs.save = bs.autosave = None
 
 
+def hide_tables(bs: Any) -> None:
+    """No per-workload tables from pytest-benchmark (its ``--benchmark-quiet`` for the
+    display alone): its regression check and its errors still run and print."""
+    bs.quiet = True
+
+
 def is_file_storage(storage: Any) -> bool:
     return isinstance(storage, FileStorage)
+
+
+def autosave_name() -> str:
+    """The name ``--benchmark-autosave`` saves under: the commit, the time, and
+    ``uncommitted-changes`` where the tree has any."""
+    return get_tag()
 
 
 def machine_id() -> str:
@@ -108,6 +134,11 @@ def entries(bs: Any) -> list[dict[str, Any]]:
         except Exception:
             continue
     return out
+
+
+def ran_any(bs: Any) -> bool:
+    """Whether any benchmark ran in this session (else pytest-benchmark saves nothing)."""
+    return bool(getattr(bs, "benchmarks", None))
 
 
 def compared_entries(bs: Any) -> dict[Any, dict[str, dict[str, Any]]]:

@@ -6,7 +6,8 @@ import dataclasses
 from dataclasses import dataclass
 
 from accelbench import backends
-from accelbench.core.sizes import DEFAULT_PROFILE, PROFILES
+from accelbench.core import run_budget
+from accelbench.core.sizes import BUDGETS, DEFAULT_PROFILE, PROFILES, QUICK
 from accelbench.core.spec import DTYPES, EAGER, MEMORY_FORMATS, MODES, NCHW
 from accelbench.core.sweep import DEFAULT_SWEEP, SWEEPS
 
@@ -53,6 +54,16 @@ def parse_batch(text: str | None) -> int | None:
     return int(value)
 
 
+def parse_budget(text: str | None) -> float | None:
+    """``--budget``: None (the size profile's own) or seconds (inf: no limit)."""
+    if text is None or not text.strip():
+        return None
+    try:
+        return run_budget.parse_duration(text)
+    except ValueError as exc:
+        raise OptionError(f"--budget: {exc}") from None
+
+
 @dataclass(frozen=True)
 class SuiteConfig:
     devices: tuple[str, ...] = dataclasses.field(default_factory=backends.device_names)
@@ -64,6 +75,12 @@ class SuiteConfig:
     memory_formats: tuple[str, ...] = (NCHW,)
     batch: int | None = None
     cooldown_s: float = 0.0
+    budget: float | None = None
+
+    @property
+    def budget_s(self) -> float:
+        """The whole run's time budget: ``--budget``, else the size profile's."""
+        return self.budget if self.budget is not None else BUDGETS[self.size].run_budget_s
 
     @classmethod
     def from_strings(
@@ -77,6 +94,7 @@ class SuiteConfig:
         memory_formats: str = NCHW,
         batch: str | None = None,
         cooldown: str = "0",
+        budget: str | None = None,
     ) -> SuiteConfig:
         config = cls(
             devices=parse_list("--devices", devices, backends.device_names()),
@@ -88,9 +106,14 @@ class SuiteConfig:
             memory_formats=parse_list("--memory-format", memory_formats, MEMORY_FORMATS),
             batch=parse_batch(batch),
             cooldown_s=parse_seconds("--cooldown", cooldown),
+            budget=parse_budget(budget),
         )
         if config.batch is not None and config.sweep == "batch":
             raise OptionError(
                 "--batch with --sweep batch: the sweep sets each batch itself; give one"
+            )
+        if config.sweep == "batch" and config.size == QUICK:
+            raise OptionError(
+                f"--sweep batch runs at --bench-size smoke, standard or full, not {QUICK}"
             )
         return config

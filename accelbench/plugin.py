@@ -8,7 +8,10 @@ here): the hooks for the ranks of a torchrun launch.
 from __future__ import annotations
 
 import re
+import shutil
+import textwrap
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,7 +21,8 @@ from accelbench import backends
 from accelbench import benchmark_internals as internals
 from accelbench.config import OptionError, SuiteConfig, parse_list
 from accelbench.core import conditions, launch, machine
-from accelbench.core.runner import CaseSkipped, run_case
+from accelbench.core.run_budget import RunBudget, format_duration
+from accelbench.core.runner import CaseSkipped, run_case, unusable_reason
 from accelbench.core.sizes import BUDGETS, DEFAULT_PROFILE, PROFILES
 from accelbench.core.spec import DTYPES, EAGER, MEMORY_FORMATS, MODES, NCHW, CaseSpec
 from accelbench.core.sweep import DEFAULT_SWEEP, SWEEPS, case_variants
@@ -41,6 +45,11 @@ class SuiteState:
     run_watch: conditions.RunWatch | None = None
     case_conditions: list[dict[str, Any]] = field(default_factory=list)
     run_conditions: dict[str, Any] | None = None
+    skipped: list[tuple[str, str, str]] = field(default_factory=list)  # device, case, reason
+    unusable: set[str] = field(default_factory=set)  # reasons known before any case ran
+    not_in_profile: list[str] = field(default_factory=list)
+    budget: RunBudget | None = None
+    saves_by_default: bool = False
 
 
 # Data-parallel runs under torchrun: rank handling, process groups (accelbench/ddp_plugin.py).
@@ -119,6 +128,28 @@ def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginMa
         "(in the case's variant as batch=N, as a point of --sweep batch). Default: the profile's",
     )
     group.addoption(
+        "--budget",
+        default=None,
+        metavar="DURATION",
+        help="Time budget of the whole run (5m, 90s, 1h; none: no limit); a case expected "
+        "not to fit is not started, and is listed as not run. Default: the size profile's "
+        f"({', '.join(f'{p} {format_duration(b.run_budget_s)}' for p, b in BUDGETS.items())})",
+    )
+    group.addoption(
+        "--no-autosave",
+        action="store_true",
+        default=False,
+        help="Do not save the run into --benchmark-storage (a run saves itself, as "
+        "--benchmark-autosave does, so that --benchmark-compare and report find it)",
+    )
+    group.addoption(
+        "--bench-tables",
+        action="store_true",
+        default=False,
+        help="Print pytest-benchmark's per-workload tables and every skip reason in full "
+        "(also with -v); by default the summary is about a screen, the headline last",
+    )
+    group.addoption(
         "--cooldown",
         default="0",
         metavar="SECONDS",
@@ -150,10 +181,16 @@ def pytest_configure(config: pytest.Config) -> None:
             config.getoption("memory_format"),
             config.getoption("batch"),
             config.getoption("cooldown"),
+            config.getoption("budget"),
         )
     except OptionError as exc:
         raise pytest.UsageError(str(exc)) from None
-    state = config.stash[STATE] = SuiteState(suite, run_watch=conditions.RunWatch(suite.cooldown_s))
+    state = config.stash[STATE] = SuiteState(
+        suite,
+        run_watch=conditions.RunWatch(suite.cooldown_s),
+        budget=RunBudget(suite.budget_s, started_at=time.monotonic()),
+    )
+    state.saves_by_default = _save_by_default(config)
     compare = config.getoption("benchmark_compare", None)
     if config.getoption("benchmark_compare_fail", None) and not compare:
         raise pytest.UsageError(
@@ -169,6 +206,22 @@ def pytest_configure(config: pytest.Config) -> None:
     _check_outputs(config)
     if compare:
         state.chosen = _choose_baseline(config, suite, compare)
+
+
+def _save_by_default(config: pytest.Config) -> bool:
+    """A run saves itself into pytest-benchmark's storage, as ``--benchmark-autosave``
+    does, unless ``--no-autosave`` or a name to save under (``--benchmark-save``) is given.
+    Only benchmarks are saved: a session without any saves nothing."""
+    if config.getoption("no_autosave") or config.getoption("benchmark_save", None):
+        return False
+    if not launch.current().is_leader:
+        return False  # rank 0 saves a launch's run
+    if config.getoption("benchmark_autosave", None) or not hasattr(
+        config.option, "benchmark_autosave"
+    ):
+        return False
+    config.option.benchmark_autosave = internals.autosave_name()
+    return True
 
 
 def _check_outputs(config: pytest.Config) -> None:
@@ -240,6 +293,8 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         return
     workload_cls = marker.args[0]
     suite = metafunc.config.stash[STATE].config
+    if suite.size not in workload_cls.SIZES:
+        return  # not in this size profile: deselected (pytest_collection_modifyitems)
     metafunc.parametrize("device", suite.devices)
     metafunc.parametrize("phase", workload_cls.phases)
     variants = case_variants(workload_cls, suite.size, suite.sweep, suite.batch)
@@ -257,20 +312,152 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Leave out the cases of frameworks not asked for with ``--frameworks``, and workloads
-    that have none of the ``--mode`` modes (the ceilings have no compiled form)."""
-    suite = config.stash[STATE].config
+    """Leave out the cases of frameworks not asked for with ``--frameworks``, workloads
+    that have none of the ``--mode`` modes (the ceilings have no compiled form), and
+    workloads without a shape in this size profile (named in the plan). Under a time budget,
+    each framework's cases run together, in ``--frameworks`` order."""
+    state = config.stash[STATE]
+    suite = state.config
     keep, drop = [], []
+    not_in_profile = set()
     for item in items:
         marker = item.get_closest_marker("workload")
-        wanted = marker is None or (
-            marker.args[0].framework in suite.frameworks
-            and any(m in marker.args[0].modes for m in suite.modes)
+        workload_cls = marker.args[0] if marker else None
+        wanted = workload_cls is None or (
+            workload_cls.framework in suite.frameworks
+            and any(m in workload_cls.modes for m in suite.modes)
         )
+        if wanted and workload_cls is not None and suite.size not in workload_cls.SIZES:
+            not_in_profile.add(workload_cls.name)
+            wanted = False
         (keep if wanted else drop).append(item)
+    state.not_in_profile = sorted(not_in_profile)
+    if state.budget is not None and state.budget.limited:
+        keep.sort(key=lambda item: _framework_rank(item, suite.frameworks))
     if drop:
         config.hook.pytest_deselected(items=drop)
-        items[:] = keep
+    items[:] = keep
+
+
+def _framework_rank(item: pytest.Item, frameworks: tuple[str, ...]) -> int:
+    marker = item.get_closest_marker("workload")
+    framework = marker.args[0].framework if marker else ""
+    return frameworks.index(framework) if framework in frameworks else len(frameworks)
+
+
+def _item_spec(item: pytest.Item, suite: SuiteConfig) -> tuple[type, CaseSpec] | None:
+    """The workload class and case identity of a benchmark item; None for other items."""
+    marker = item.get_closest_marker("workload")
+    callspec = getattr(item, "callspec", None)
+    if marker is None or callspec is None:
+        return None
+    params = callspec.params
+    return marker.args[0], _case_spec(
+        marker.args[0],
+        suite,
+        str(params.get("device", "")),
+        str(params.get("phase", "")),
+        str(params.get("variant", "")),
+        str(params.get("mode", EAGER)),
+        str(params.get("memory_format", "")),
+    )
+
+
+def _case_spec(
+    workload_cls: type,
+    suite: SuiteConfig,
+    device: str,
+    phase: str,
+    variant: str,
+    mode: str,
+    memory_format: str,
+) -> CaseSpec:
+    return CaseSpec(
+        framework=workload_cls.framework,
+        workload=workload_cls.name,
+        device=device,
+        phase=phase,
+        dtype=suite.dtype,
+        size=suite.size,
+        variant=variant,
+        mode=mode,
+        memory_format=memory_format,
+    )
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Say up front what the run will measure, what it cannot, and within what time."""
+    config = session.config
+    if STATE not in config.stash or config.option.collectonly or not launch.current().is_leader:
+        return
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    state = config.stash[STATE]
+    planned = [found for item in session.items if (found := _item_spec(item, state.config))]
+    if reporter is None or not planned:
+        return
+    checked = [(spec, unusable_reason(workload_cls, spec)) for workload_cls, spec in planned]
+    state.unusable = {reason for _spec, reason in checked if reason}
+    for line in _plan_lines(state, checked):
+        reporter.write_line(_wrap(line), bold=line.startswith("accelbench plan"))
+
+
+def _short(reason: str) -> str:
+    """A reason's first clause: ``CUDA not available`` of ``CUDA not available: no usable
+    NVIDIA GPU (...)``; the whole reason is printed with -v."""
+    return reason.split(": ", 1)[0]
+
+
+def _by_device(found: Counter[tuple[str, str]]) -> list[str]:
+    """``cuda: CUDA not available, MLX CUDA GPU not available (16 cases)``, a line per device."""
+    lines = []
+    for device in sorted({device for device, _reason in found}):
+        reasons = {r: n for (d, r), n in found.items() if d == device}
+        shorts = ", ".join(dict.fromkeys(_short(r) for r in reasons))
+        lines.append(f"{device}: {shorts} ({_cases(sum(reasons.values()))})")
+    return lines
+
+
+def _plan_lines(state: SuiteState, checked: list[tuple[CaseSpec, str | None]]) -> list[str]:
+    """The plan: how many cases will be measured, of which frameworks on which devices,
+    within what time; what cannot run here; what the size profile leaves out."""
+    suite = state.config
+    unusable = Counter((spec.device, reason) for spec, reason in checked if reason)
+    ready = [spec for spec, reason in checked if not reason]
+    devices = sorted({spec.device for spec in ready})
+    frameworks = [f for f in suite.frameworks if any(s.framework == f for s in ready)]
+    budget = state.budget.total_s if state.budget else float("inf")
+    within = (
+        f"within --budget {format_duration(budget)}"
+        if budget != float("inf")
+        else "no time budget (--budget 10m sets one)"
+    )
+    lines = [
+        f"accelbench plan: --bench-size {suite.size}: {_cases(len(ready))} to measure "
+        f"({', '.join(frameworks)} on {', '.join(devices)}), {within}"
+    ]
+    if unusable:
+        lines.append(f"  skipped at once, cannot run here ({_cases(sum(unusable.values()))}):")
+        lines += [f"    {line}" for line in _by_device(unusable)]
+    if state.not_in_profile:
+        lines.append(
+            f"  not in --bench-size {suite.size}: {', '.join(state.not_in_profile)} "
+            "(--bench-size standard measures every workload)"
+        )
+    return lines
+
+
+def _cases(n: int) -> str:
+    return f"{n} case{'s' * (n != 1)}"
+
+
+def _wrap(line: str, indent: str = "") -> str:
+    """A line of prose wrapped to the terminal's width; its continuation lines indented
+    like it, four spaces more."""
+    width = max(40, shutil.get_terminal_size().columns - 1)
+    if len(line) <= width:
+        return line
+    lead = line[: len(line) - len(line.lstrip())] + indent
+    return textwrap.fill(line, width=width, subsequent_indent=lead + "    ", break_on_hyphens=False)
 
 
 @pytest.fixture
@@ -306,29 +493,31 @@ def measure(
         )
     workload_cls = marker.args[0]
     state = request.config.stash[STATE]
-    spec = CaseSpec(
-        framework=workload_cls.framework,
-        workload=workload_cls.name,
-        device=device,
-        phase=phase,
-        dtype=state.config.dtype,
-        size=state.config.size,
-        variant=variant,
-        mode=mode,
-        memory_format=memory_format,
-    )
+    spec = _case_spec(workload_cls, state.config, device, phase, variant, mode, memory_format)
+
+    def skip(reason: str) -> None:
+        state.skip_reasons.setdefault(device, set()).add(reason)
+        label = " ".join(x for x in (spec.framework, spec.workload, spec.variant, phase) if x)
+        state.skipped.append((device, label, reason))
+        pytest.skip(reason)
 
     def run() -> dict[str, Any]:
+        budget = state.budget
+        refusal = budget.refusal(spec.framework, device) if budget else None
+        if refusal and not unusable_reason(workload_cls, spec):
+            skip(refusal)
         if state.config.cooldown_s and not benchmark.disabled:
             time.sleep(state.config.cooldown_s)
         if state.run_watch is not None:
             state.run_watch.case_starts()
+        started = time.monotonic()
         try:
             runner = getattr(workload_cls, "runner", run_case)  # DDP cases bring their own
             info = runner(benchmark, workload_cls, spec)
         except CaseSkipped as exc:
-            state.skip_reasons.setdefault(device, set()).add(str(exc))
-            pytest.skip(str(exc))
+            skip(str(exc))
+        if budget is not None:
+            budget.record(spec.framework, device, time.monotonic() - started)
         if isinstance(info.get("conditions"), dict):
             state.case_conditions.append(info["conditions"])
         benchmark.extra_info.update(info)
@@ -435,6 +624,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> Any:
     bs = internals.session(config)
     if state is not None and bs is not None:
         state.outcome = _outcome(session, state, exitstatus)
+        if state.saves_by_default and not internals.ran_any(bs):
+            internals.release_saving(bs)  # nothing to save, and no word about it
         compared = internals.compared_entries(bs)
         if compared:
             state.not_comparable = baseline.keep_comparable(compared, internals.entries(bs))
@@ -466,6 +657,9 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Any
     becomes one line and exit code 1, and the summary is still printed.
     """
     regressed = False
+    bs = internals.session(config)
+    if bs is not None and not _full_output(config):
+        internals.hide_tables(bs)
     try:
         result = yield
     except internals.PerformanceRegression:
@@ -492,39 +686,72 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     session.config.stash[SESSION] = session
 
 
+def _full_output(config: pytest.Config) -> bool:
+    return bool(config.getoption("bench_tables", False)) or config.option.verbose > 0
+
+
 def _write_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    """The run's tables, what was not measured (one line per cause), the comparison and
+    where the run was saved, warnings, then the headline: the last thing the suite says."""
     state = config.stash[STATE]
     bs = internals.session(config)
     records, _unusable = parse_entries(internals.entries(bs) if bs is not None else [])
     computed = views.compute_all(records)
+    full = _full_output(config)
     lines = [text.render_all(computed)]
-    skipped = [
-        f"  {device}: {reason}"
-        for device, reasons in sorted(state.skip_reasons.items())
-        for reason in sorted(reasons)
-    ]
-    if skipped:
-        lines += ["not measured (skipped cases):", *skipped]
+    lines += _not_measured_lines(state, full)
     lines += _comparison_lines(state)
     if state.outcome.partial and records:
         where = f"; saved marked partial: {', '.join(state.saved)}" if state.saved else ""
         lines.append(f"partial run: {state.outcome.reason}{where}")
+    elif state.saved:
+        lines.append(f"saved: {', '.join(state.saved)}")
     body = "\n".join(line for line in lines if line)
+    reasons = state.skip_reasons.items()
+    headline = text.render_headline(
+        computed,
+        [d for d in state.config.devices if d != "cpu"],
+        {d: sorted(r if full else {_short(x) for x in r}) for d, r in reasons},
+    )
+    if not (body or headline):
+        return
+    terminalreporter.write_sep("=", "accelbench summary")
     if body:
-        terminalreporter.write_sep("=", "accelbench summary")
-        if records:
-            for warning in _run_conditions(state)["warnings"]:
-                terminalreporter.write_line(f"WARNING: {warning}", yellow=True, bold=True)
-        headline = text.render_headline(
-            computed,
-            [d for d in state.config.devices if d != "cpu"],
-            {device: sorted(reasons) for device, reasons in state.skip_reasons.items()},
-        )
-        if headline:
-            terminalreporter.write_line(headline + "\n", bold=True)
         terminalreporter.write_line(body)
     for error in state.save_errors:
         terminalreporter.write_line(f"accelbench: {error}", red=True)
+    if records:
+        for warning in _run_conditions(state)["warnings"]:
+            terminalreporter.write_line(_wrap(f"WARNING: {warning}"), yellow=True, bold=True)
+    if headline:
+        wrapped = "\n".join(_wrap(line, "  ") for line in headline.splitlines())
+        terminalreporter.write_line("\n" + wrapped, bold=True)
+
+
+def _not_measured_lines(state: SuiteState, full: bool) -> list[str]:
+    """What was not measured: with -v every reason whole; by default a line per device for
+    what cannot run here, and a line per cause naming the cases for the rest."""
+    if not state.skipped:
+        return []
+    count = _cases(len(state.skipped))
+    if full:
+        counts = Counter(f"{device}: {reason}" for device, _label, reason in state.skipped)
+        return [
+            f"not measured ({count}):",
+            *(_wrap(f"  {r} ({_cases(n)})") for r, n in counts.most_common()),
+        ]
+    unusable = Counter((d, r) for d, _label, r in state.skipped if r in state.unusable)
+    others: dict[tuple[str, str], list[str]] = {}
+    for device, label, reason in state.skipped:
+        if reason not in state.unusable:
+            others.setdefault((device, _short(reason)), []).append(label)
+    lines = [f"not measured ({count}; every reason in full: -v):"]
+    lines += [_wrap(f"  {line}") for line in _by_device(unusable)]
+    lines += [
+        _wrap(f"  {device}: {cause} ({_cases(len(labels))}: {', '.join(labels)})")
+        for (device, cause), labels in others.items()
+    ]
+    return lines
 
 
 def _comparison_lines(state: SuiteState) -> list[str]:

@@ -76,6 +76,13 @@ def quiet_machine(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(conditions, "pmset_output", lambda *args: None)
 
 
+@pytest.fixture(autouse=True)
+def wide_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The summary wraps its prose to the terminal's width; tests read it unwrapped (and
+    tests of the wrapping set a width of their own)."""
+    monkeypatch.setenv("COLUMNS", "250")
+
+
 @pytest.fixture
 def fake_load(monkeypatch: pytest.MonkeyPatch):
     """``fake_load(others_cores=1.8)``: every CPU window the conditions measure from then on

@@ -263,8 +263,8 @@ def test_a_fake_gpu_with_known_step_times_crosses_where_the_speedup_reaches_one(
         [
             "batch sweep: *",
             "torch fake (images/s) * infer * fp32 * mps * 25 (16-32) *",
-            "not measured (skipped cases):",
-            "  mps: out of memory: fake batch=64 at size smoke (fp32) on Fake M4 GPU (MPS)*",
+            "not measured (1 case; every reason in full: -v):",
+            "  mps: out of memory (1 case: torch fake batch=64 infer)",
         ]
     )
     saved = json.loads((suite.path / "run.json").read_text())

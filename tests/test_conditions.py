@@ -271,10 +271,10 @@ def test_a_busy_run_warns_in_the_terminal_and_marks_the_json_and_the_report(
     result.stdout.fnmatch_lines(
         [
             "*accelbench summary*",
+            "*torch cnn*infer*fp32*images/s*busy*",
             "WARNING: the machine was busy during 1 of 1 cases (marked 'busy'): other processes "
             "used up to 1.8 of 2 cores*--cooldown SECONDS*",
             "headline: only the CPU was asked for*",
-            "*torch cnn*infer*fp32*images/s*busy*",
         ]
     )
     info = saved["benchmarks"][0]["extra_info"]

@@ -274,7 +274,9 @@ def test_data_parallel_cases_are_pytorch_only(tiny_suite):
     """Asked for other frameworks only, the data-parallel cases are not collected at all."""
 
     def collected(frameworks):
-        result = tiny_suite.runpytest("--collect-only", "-q", "--frameworks", frameworks)
+        result = tiny_suite.runpytest(
+            "--collect-only", "-q", "--bench-size", "smoke", "--frameworks", frameworks
+        )
         return [line for line in result.outlines if "::test_ddp_" in line]
 
     assert len(collected("torch")) == 9  # three workloads on cpu, mps and cuda

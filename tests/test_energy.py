@@ -237,10 +237,10 @@ def test_a_cuda_session_saves_energy_and_prints_images_per_joule(
     result.assert_outcomes(passed=2)
     result.stdout.fnmatch_lines(
         [
-            "headline: speedup over the CPU*",
-            "  torch cnn infer fp32 smoke  cuda *x*",
             "energy over the timed rounds*",
             "torch cnn*infer*fp32*cuda*images/J*W*",
+            "headline: speedup over the CPU*",
+            "  torch cnn infer fp32 smoke  cuda *x*",
         ]
     )
     saved = json.loads((suite.path / "run.json").read_text())

@@ -91,7 +91,9 @@ def test_a_default_run_keeps_the_ids_of_earlier_saved_runs(suite):
 
 def test_workloads_without_a_compiled_form_are_left_out_of_a_compile_only_run(suite):
     add_benchmarks(suite, "test_ceiling.py", "test_cnn_torch.py")
-    result = suite.runpytest("--collect-only", "-q", *CPU, "--mode", "compile")
+    result = suite.runpytest(
+        "--collect-only", "-q", *CPU, "--bench-size", "standard", "--mode", "compile"
+    )
     result.stdout.fnmatch_lines(
         [
             "benchmarks/test_cnn_torch.py::test_cnn_torch[cpu-train-compile]",

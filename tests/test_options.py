@@ -15,7 +15,7 @@ USAGE_ERROR = 4
         (["--devices", ""], "ERROR: --devices is empty; choose from cpu, mps, cuda"),
         (
             ["--bench-size", "huge"],
-            "ERROR: --bench-size: unknown value 'huge'; choose from smoke, standard, full",
+            "ERROR: --bench-size: unknown value 'huge'; choose from quick, smoke, standard, full",
         ),
         (
             ["--dtype", "fp64"],

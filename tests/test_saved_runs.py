@@ -79,7 +79,7 @@ def test_autosave_twice_then_compare_and_gate_on_a_planted_slowdown(suite, monke
     baseline = json.loads(saved_runs(suite)[-1].read_text())["benchmarks"][0]["stats"]
     assert baseline["median"] == pytest.approx(0.001)
 
-    result = suite.runpytest(*run, "--benchmark-compare")
+    result = suite.runpytest(*run, "--benchmark-compare", "--bench-tables")
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines(
         ["*test_cnn_torch[[]cpu-infer[]] (0002_*", "*test_cnn_torch[[]cpu-infer[]] (NOW)*"]

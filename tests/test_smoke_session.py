@@ -23,11 +23,12 @@ def test_smoke_run_saves_timings_and_prints_speedup_table(suite, monkeypatch, fr
     result.stdout.fnmatch_lines(
         [
             "*accelbench summary*",
-            "headline: no accelerator was usable, so no speedup: mps: MPS not available: planted",
             "CPU only*",
             "*torch cnn*train*fp32*images/s*",
-            "not measured (skipped cases):",
-            "  mps: MPS not available: planted",
+            "not measured (2 cases; every reason in full: -v):",
+            "  mps: MPS not available (2 cases)",
+            "saved: run.json*",
+            "headline: no accelerator was usable, so no speedup: mps: MPS not available",
         ]
     )
     saved = json.loads((suite.path / "run.json").read_text())

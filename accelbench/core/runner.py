@@ -52,23 +52,29 @@ class CaseSkipped(Exception):
     """This case cannot run here; the message says why."""
 
 
-def run_case(benchmark: Any, workload_cls: type[Workload], spec: CaseSpec) -> dict[str, Any]:
-    """Measure ``spec`` with ``benchmark`` (pytest-benchmark's fixture); returns extra_info."""
+def unusable_reason(workload_cls: type[Workload], spec: CaseSpec) -> str | None:
+    """Why ``spec`` cannot run here at all (no such device, framework or device unusable,
+    dtype or mode unsupported), found without building or stepping anything; None if it can."""
     backend = backends.get(spec.framework)
     if spec.device not in backend.devices:
-        raise CaseSkipped(f"{backend.title} has no device {spec.device!r}")
+        return f"{backend.title} has no device {spec.device!r}"
     reason = backend.import_error()
     if reason:
-        raise CaseSkipped(reason)
+        return reason
     device = backend.get_device(spec.device)
-    if device.unusable_reason:
-        raise CaseSkipped(device.unusable_reason)
-    reason = device.dtype_unsupported_reason(spec.dtype)
+    return (
+        device.unusable_reason
+        or device.dtype_unsupported_reason(spec.dtype)
+        or workload_cls.mode_unsupported_reason(spec, device)
+    )
+
+
+def run_case(benchmark: Any, workload_cls: type[Workload], spec: CaseSpec) -> dict[str, Any]:
+    """Measure ``spec`` with ``benchmark`` (pytest-benchmark's fixture); returns extra_info."""
+    reason = unusable_reason(workload_cls, spec)
     if reason:
         raise CaseSkipped(reason)
-    reason = workload_cls.mode_unsupported_reason(spec, device)
-    if reason:
-        raise CaseSkipped(reason)
+    device = backends.get_device(spec.framework, spec.device)
     benchmark.group = spec.group
     device.set_precision(spec.dtype)
     compiled = spec.mode != EAGER
@@ -167,7 +173,7 @@ def _measure(
     plan = plan_timing(warmup_steps, step_s, budget, fixed_steps)
     overrun = fixed_rounds_overrun(plan, budget) if fixed_steps else None
     if overrun:
-        raise CaseSkipped(f"{spec.workload} {spec.phase} {spec.variant}: {overrun}".strip())
+        raise CaseSkipped(f"too slow: {spec.workload} {spec.phase} {spec.variant}: {overrun}")
     guard = None
     if compiled:
         guard = RecompileGuard(workload.compilations, f"{spec.mode} on {device.label}")

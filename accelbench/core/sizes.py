@@ -2,14 +2,21 @@
 
 Each workload keeps its own shapes per profile (``Workload.SIZES``), so adding a workload
 touches one module; this module names the profiles and their time budgets.
+
+``quick``, the default, answers "how much faster is my GPU" within minutes: only the
+workloads that give it a shape (the headline models at realistic sizes, no sweeps), short
+timing, and a time budget for the whole run (``--budget``). ``standard`` and ``full`` are
+the full picture.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
-PROFILES = ("smoke", "standard", "full")
-DEFAULT_PROFILE = "standard"
+QUICK = "quick"
+PROFILES = (QUICK, "smoke", "standard", "full")
+DEFAULT_PROFILE = QUICK
 
 
 @dataclass(frozen=True)
@@ -35,6 +42,9 @@ class TimingBudget:
     # round on a slow device: beyond this many seconds for two rounds the case is skipped.
     max_fixed_rounds_s: float = 60.0
     max_step_s: float = 60.0
+    # The whole run's time budget (``--budget`` overrides it); cases that do not fit are
+    # not started, and are listed as such.
+    run_budget_s: float = math.inf
 
     def describe(self) -> str:
         """The plan in one line, for the terminal header."""
@@ -51,6 +61,17 @@ class TimingBudget:
 
 
 BUDGETS = {
+    QUICK: TimingBudget(
+        warmup_s=0.2,
+        min_warmup_steps=1,
+        measure_s=0.6,
+        min_rounds=5,
+        max_rounds=50,
+        block_target_s=0.02,
+        max_fixed_rounds_s=20.0,
+        max_step_s=5.0,
+        run_budget_s=300.0,
+    ),
     "smoke": TimingBudget(
         warmup_s=0.0,
         min_warmup_steps=1,

@@ -27,7 +27,12 @@ class CnnSize:
 class SimpleCNN(TorchWorkload):
     name = "cnn"
     memory_formats = MEMORY_FORMATS
-    SIZES = {"smoke": CnnSize(batch=16), "standard": CnnSize(batch=64), "full": CnnSize(batch=256)}
+    SIZES = {
+        "quick": CnnSize(batch=64),
+        "smoke": CnnSize(batch=16),
+        "standard": CnnSize(batch=64),
+        "full": CnnSize(batch=256),
+    }
     MAX_SWEEP_BATCH = {"smoke": 4, "standard": 64, "full": 256}
 
     def build_model(self) -> Any:

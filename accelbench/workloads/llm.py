@@ -139,6 +139,21 @@ class LanguageModel(GreedyDecode, Workload):
             generate=8,
             parity_tokens=8,
         ),
+        # SmolLM2-135M's shape, one short prompt and a short generation.
+        "quick": LlmSize(
+            d_model=576,
+            layers=30,
+            heads=9,
+            kv_heads=3,
+            ffn=1536,
+            vocab=49152,
+            tied=True,
+            contexts=(128,),
+            generate=32,
+            parity_tokens=8,
+            rope_theta=100000.0,
+            shape_of="SmolLM2-135M",
+        ),
         # The shape of SmolLM2-135M (134.5M parameters, tied head).
         "standard": LlmSize(
             d_model=576,

@@ -23,6 +23,7 @@ class ResNet18(TorchWorkload):
     # smoke: 64x64 images (ResNet18's stride leaves 2x2 at its last stage), so that every
     # framework's CPU, MLX's Linux build with its reference BLAS too, runs it in seconds.
     SIZES = {
+        "quick": ResNetSize(batch=16),
         "smoke": ResNetSize(batch=2, image=64),
         "standard": ResNetSize(batch=32),
         "full": ResNetSize(batch=64),

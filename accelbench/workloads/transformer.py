@@ -90,6 +90,9 @@ class TransformerEncoderWorkload(TorchWorkload):
     name = "transformer"
     item_unit = "tokens"
     SIZES = {
+        "quick": TransformerSize(
+            d_model=256, heads=4, layers=4, vocab=8192, batch=16, max_length=256, min_length=64
+        ),
         "smoke": TransformerSize(
             d_model=32, heads=2, layers=1, vocab=64, batch=4, max_length=16, min_length=4
         ),
