@@ -1,3 +1,7 @@
-"""accelbench: how much faster is the GPU? A pytest-benchmark suite for CPU vs MPS/CUDA."""
+"""accelbench: how much faster is the GPU? A pytest-benchmark suite for CPU vs MPS/CUDA.
 
-__version__ = "0.1.0"
+PYTEST_DONT_REWRITE: the package holds no tests; `accelbench run` imports it before pytest
+starts, which would otherwise be warned about as a plugin imported before its rewrite.
+"""
+
+__version__ = "0.5.0"

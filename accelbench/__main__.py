@@ -1,5 +1,6 @@
-"""python -m accelbench: machine facts, reports of saved runs, a noise-aware comparison, exports.
+"""accelbench (or python -m accelbench): the benchmarks, machine facts, reports, comparisons.
 
+  run [PYTEST OPTIONS]           the benchmarks from any folder (as pytest benchmarks ...)
   sysinfo                        the chip, OS, GPU and framework facts a run records
   report [RUN ...] [--out DIR]   saved runs -> Markdown, PNG plots and one HTML page
   compare BASELINE CURRENT       change per benchmark; --fail-on regression gates CI
@@ -38,13 +39,19 @@ def _threshold(text: str) -> float:
 
 def build_parser() -> Parser:
     parser = Parser(
-        prog="python -m accelbench",
+        prog="accelbench",
         description=__doc__.split("\n")[0],
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="\n".join(__doc__.split("\n")[2:]),
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
+    commands.add_parser(
+        "run",
+        help="run the benchmarks; every option after 'run' goes to pytest (see: accelbench "
+        "run --help)",
+        add_help=False,
+    )
     sysinfo = commands.add_parser("sysinfo", help="print chip, OS, GPU and framework facts")
     sysinfo.add_argument("--json", action="store_true", help="print JSON instead of text")
 
@@ -112,6 +119,11 @@ def build_parser() -> Parser:
 
 def main(argv: list[str] | None = None) -> int:
     """Run one command; returns the exit code (usage errors and --help included)."""
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["run"]:
+        from accelbench import suite_run
+
+        return suite_run.main(argv[1:])
     try:
         args = build_parser().parse_args(argv)
     except SystemExit as exc:  # argparse has printed its one line (or the help)
@@ -194,5 +206,10 @@ def _export(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-if __name__ == "__main__":
+def entry() -> None:
+    """The ``accelbench`` command."""
     sys.exit(main())
+
+
+if __name__ == "__main__":
+    entry()
