@@ -27,6 +27,7 @@ __all__ = [
     "PerformanceRegression",
     "compared_entries",
     "defer_json_open",
+    "drop_untimed",
     "dumps",
     "entries",
     "is_file_storage",
@@ -80,6 +81,21 @@ def release_json(bs: Any) -> None:
 def release_saving(bs: Any) -> None:
     """Tell pytest-benchmark's session that the run is saved already."""
     bs.save = bs.autosave = None
+
+
+def drop_untimed(bs: Any) -> None:
+    """Leave out of the session every benchmark without one timed round: one interrupted
+    (Ctrl-C) inside ``benchmark.pedantic``, whose statistics pytest-benchmark has made but
+    never filled. Its ``pytest_benchmark_generate_json`` saves them and fails on
+    ``min()`` of no timings; an exception other than KeyboardInterrupt it marks itself."""
+    benchmarks = getattr(bs, "benchmarks", None)
+    if isinstance(benchmarks, list):
+        benchmarks[:] = [bench for bench in benchmarks if _timed(bench)]
+
+
+def _timed(bench: Any) -> bool:
+    timings = getattr(getattr(bench, "stats", None), "data", None)
+    return timings is None or len(timings) > 0
 
 
 def is_file_storage(storage: Any) -> bool:
