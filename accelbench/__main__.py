@@ -32,7 +32,7 @@ class Parser(argparse.ArgumentParser):
 
 
 # ASCII digits only: float() also takes other scripts' digits ("\u0661\u0665") and "1_5".
-ASCII_PERCENTAGE = re.compile(r"\s*([0-9]+(\.[0-9]*)?|\.[0-9]+)\s*%?\s*")
+ASCII_PERCENTAGE = re.compile(r"\s*[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)\s*%?\s*")
 
 
 def _threshold(text: str) -> float:
