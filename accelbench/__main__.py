@@ -12,7 +12,11 @@ Exit codes: 0 done, 1 a regression (with --fail-on regression), 2 bad input or u
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import json
+import os
+import re
 import sys
 from typing import NoReturn
 
@@ -28,9 +32,15 @@ class Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see: {self.prog} --help)\n")
 
 
+# ASCII digits only: float() also takes other scripts' digits ("\u0661\u0665") and "1_5".
+ASCII_PERCENTAGE = re.compile(r"\s*[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)\s*%?\s*")
+
+
 def _threshold(text: str) -> float:
     from accelbench.results.compare import parse_threshold
 
+    if not ASCII_PERCENTAGE.fullmatch(text):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a percentage (e.g. 15%)")
     try:
         return parse_threshold(text)
     except ValueError as exc:
@@ -129,19 +139,36 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as exc:  # argparse has printed its one line (or the help)
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE
     try:
-        if args.command == "report":
-            return _report(args)
-        if args.command == "compare":
-            return _compare(args)
-        if args.command == "export":
-            return _export(args)
+        return COMMANDS[args.command](args)
     except RunError as exc:
         print(f"accelbench {args.command}: {exc}", file=sys.stderr)
         return EXIT_USAGE
+
+
+def say(text: str) -> None:
+    """Print ``text`` and flush it now: a full disk or a closed pipe is a RunError (one
+    line), not a traceback when the interpreter flushes standard output at exit."""
+    try:
+        sys.stdout.write(text + "\n")
+        sys.stdout.flush()
+    except OSError as exc:
+        _silence_stdout()
+        raise RunError(f"cannot write to standard output: {exc.strerror or exc}") from None
+
+
+def _silence_stdout() -> None:
+    """Standard output onto the null device, so the final flush of its buffer cannot fail."""
+    with contextlib.suppress(OSError, ValueError, io.UnsupportedOperation):
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, sys.stdout.fileno())
+        os.close(null)
+
+
+def _sysinfo(args: argparse.Namespace) -> int:
     from accelbench.core import machine
 
     info = machine.collect()
-    print(json.dumps(info, indent=2, default=str) if args.json else machine.format_info(info))
+    say(json.dumps(info, indent=2, default=str) if args.json else machine.format_info(info))
     return EXIT_OK
 
 
@@ -156,7 +183,7 @@ def _report(args: argparse.Namespace) -> int:
     for line in skipped:
         print(f"accelbench report: {line}", file=sys.stderr)
     files = report.write_report(found, args.out, notes=skipped)
-    print(f"wrote {files.markdown}, {files.html} and {len(files.images)} plots in {args.out}")
+    say(f"wrote {files.markdown}, {files.html} and {len(files.images)} plots in {args.out}")
     return EXIT_OK
 
 
@@ -165,7 +192,7 @@ def _compare(args: argparse.Namespace) -> int:
 
     baseline, current = runs.load_run(args.baseline), runs.load_run(args.current)
     result = compare.compare_runs(baseline, current, args.threshold)
-    print(compare.render(result, baseline, current))
+    say(compare.render(result, baseline, current))
     unreliable = [c for c in result.changes if c.verdict == compare.UNRELIABLE]
     if unreliable:
         print(
@@ -192,7 +219,7 @@ def _export(args: argparse.Namespace) -> int:
         print(f"accelbench export: note: {run.path} is a {run.status}", file=sys.stderr)
     data = export.export(run, args.format)
     if args.out is None:
-        sys.stdout.write(data)
+        say(data.removesuffix("\n"))
         return EXIT_OK
     out = Path(args.out)
     problem = files.output_file_problem(out)
@@ -202,8 +229,11 @@ def _export(args: argparse.Namespace) -> int:
         files.write_atomic(out, data.encode("utf-8"))
     except OSError as exc:
         raise RunError(f"--out {out}: cannot write: {exc.strerror or exc}") from None
-    print(f"wrote {out} ({args.format}, {len(run.records)} benchmarks)")
+    say(f"wrote {out} ({args.format}, {len(run.records)} benchmarks)")
     return EXIT_OK
+
+
+COMMANDS = {"sysinfo": _sysinfo, "report": _report, "compare": _compare, "export": _export}
 
 
 def entry() -> None:

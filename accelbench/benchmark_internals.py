@@ -28,6 +28,7 @@ __all__ = [
     "autosave_name",
     "compared_entries",
     "defer_json_open",
+    "drop_untimed",
     "dumps",
     "entries",
     "hide_tables",
@@ -100,6 +101,21 @@ def hide_tables(bs: Any) -> None:
     """No per-workload tables from pytest-benchmark (its ``--benchmark-quiet`` for the
     display alone): its regression check and its errors still run and print."""
     bs.quiet = True
+
+
+def drop_untimed(bs: Any) -> None:
+    """Leave out of the session every benchmark without one timed round: one interrupted
+    (Ctrl-C) inside ``benchmark.pedantic``, whose statistics pytest-benchmark has made but
+    never filled. Its ``pytest_benchmark_generate_json`` saves them and fails on
+    ``min()`` of no timings; an exception other than KeyboardInterrupt it marks itself."""
+    benchmarks = getattr(bs, "benchmarks", None)
+    if isinstance(benchmarks, list):
+        benchmarks[:] = [bench for bench in benchmarks if _timed(bench)]
+
+
+def _timed(bench: Any) -> bool:
+    timings = getattr(getattr(bench, "stats", None), "data", None)
+    return timings is None or len(timings) > 0
 
 
 def is_file_storage(storage: Any) -> bool:

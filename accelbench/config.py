@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 from dataclasses import dataclass
 
 from accelbench import backends
@@ -14,6 +15,15 @@ from accelbench.core.sweep import DEFAULT_SWEEP, SWEEPS
 
 class OptionError(ValueError):
     """A bad option value; the message is one line for the user."""
+
+
+# ASCII digits only: str.isdigit() takes "²", float() "1_0" and other scripts' digits.
+WHOLE_NUMBER = re.compile(r"[0-9]+")
+DECIMAL_NUMBER = re.compile(r"[0-9]+(\.[0-9]*)?|\.[0-9]+")
+
+# 256 times the largest profile's batch (the CNN's full size, 256): beyond it no workload's
+# inputs fit in any device's memory, and a 20-digit batch would overflow the frameworks.
+MAX_BATCH = 65536
 
 
 def parse_list(option: str, text: str, valid: tuple[str, ...]) -> tuple[str, ...]:
@@ -35,23 +45,24 @@ def parse_choice(option: str, text: str, valid: tuple[str, ...]) -> str:
 
 
 def parse_seconds(option: str, text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise OptionError(f"{option}: {text!r} is not a number of seconds (e.g. 10)") from None
-    if not 0 <= value <= 3600:  # also refuses nan and inf
+    if not DECIMAL_NUMBER.fullmatch(text.strip()):
+        raise OptionError(f"{option}: {text!r} is not a number of seconds (e.g. 10)")
+    value = float(text)
+    if value > 3600:
         raise OptionError(f"{option}: {text!r} must be between 0 and 3600 seconds")
     return value
 
 
 def parse_batch(text: str | None) -> int | None:
-    """``--batch``: None (each profile's own batch) or a positive whole number."""
+    """``--batch``: None (each profile's own batch) or a whole number from 1 to MAX_BATCH."""
     if text is None or not text.strip():
         return None
-    value = text.strip()
-    if not value.isdigit() or int(value) < 1:
+    digits = text.strip().lstrip("0")
+    if not WHOLE_NUMBER.fullmatch(text.strip()) or not digits:
         raise OptionError(f"--batch: expected a positive whole number, not {text!r}")
-    return int(value)
+    if len(digits) > len(str(MAX_BATCH)) or int(digits) > MAX_BATCH:
+        raise OptionError(f"--batch: {text!r} is over the largest batch accepted, {MAX_BATCH}")
+    return int(digits)
 
 
 def parse_budget(text: str | None) -> float | None:

@@ -629,11 +629,30 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> Any:
         compared = internals.compared_entries(bs)
         if compared:
             state.not_comparable = baseline.keep_comparable(compared, internals.entries(bs))
-        written, state.save_errors = saving.save_run(config, bs)
+        internals.drop_untimed(bs)
+        written, state.save_errors = _save(config, bs, session)
         state.saved = [str(p) for p in written]
         if state.save_errors and session.exitstatus == pytest.ExitCode.OK:
             session.exitstatus = pytest.ExitCode.INTERNAL_ERROR
     return (yield)
+
+
+INTERRUPTED_SAVING = (
+    "interrupted while saving: what was not yet saved is not written, and the files it "
+    "would have replaced are unchanged"
+)
+
+
+def _save(config: pytest.Config, bs: Any, session: pytest.Session) -> tuple[list[Any], list[str]]:
+    """``saving.save_run``; a Ctrl-C during it ends the run as interrupted, with one line,
+    and pytest-benchmark is told to write nothing itself."""
+    try:
+        return saving.save_run(config, bs)
+    except KeyboardInterrupt:
+        internals.release_json(bs)
+        internals.release_saving(bs)
+        session.exitstatus = pytest.ExitCode.INTERRUPTED
+        return [], [INTERRUPTED_SAVING]
 
 
 def _outcome(session: pytest.Session, state: SuiteState, exitstatus: int) -> saving.Outcome:

@@ -76,3 +76,55 @@ def test_benchmark_compare_without_a_saved_run_says_how_to_save_one(suite):
     assert line.endswith(
         "; save one first with: pytest benchmarks --benchmark-only --benchmark-autosave"
     )
+
+
+ARABIC_INDIC_10, ARABIC_INDIC_15, ARABIC_INDIC_16 = "\u0661\u0660", "\u0661\u0665", "\u0661\u0666"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--batch", "²"], "ERROR: --batch: expected a positive whole number, not '²'"),
+        (
+            ["--batch", ARABIC_INDIC_16],
+            f"ERROR: --batch: expected a positive whole number, not '{ARABIC_INDIC_16}'",
+        ),
+        (
+            ["--batch", "12345678901234567890"],
+            "ERROR: --batch: '12345678901234567890' is over the largest batch accepted, 65536",
+        ),
+        (
+            ["--cooldown", ARABIC_INDIC_10],
+            f"ERROR: --cooldown: '{ARABIC_INDIC_10}' is not a number of seconds (e.g. 10)",
+        ),
+        (["--cooldown", "1_0"], "ERROR: --cooldown: '1_0' is not a number of seconds (e.g. 10)"),
+    ],
+    ids=["superscript-batch", "arabic-indic-batch", "20-digit-batch", "arabic-indic", "underscore"],
+)
+def test_numbers_are_plain_ascii_digits_within_bounds(suite, args, message):
+    """str.isdigit() takes "²" and float() other scripts' digits: they once ended in a
+    traceback, or a case that failed at its first step."""
+    add_benchmarks(suite, "test_cnn_torch.py")
+    result = suite.runpytest("--benchmark-only", *args)
+    assert result.ret == USAGE_ERROR
+    assert [line for line in result.stderr.lines if line] == [message]
+    assert "Traceback" not in result.stdout.str() + result.stderr.str()
+
+
+def test_the_largest_batch_is_accepted_and_one_more_is_a_usage_error(suite):
+    add_benchmarks(suite, "test_cnn_torch.py")
+    result = suite.runpytest("--collect-only", "-q", "--devices", "cpu", "--batch", "065536")
+    assert "benchmarks/test_cnn_torch.py::test_cnn_torch[cpu-train-batch=65536]" in (
+        result.stdout.lines
+    )
+    assert suite.runpytest("--collect-only", "--batch", "65537").ret == USAGE_ERROR
+
+
+def test_a_threshold_is_plain_ascii_digits(capsys):
+    from accelbench.__main__ import main
+
+    assert main(["compare", "a.json", "b.json", "--threshold", f"{ARABIC_INDIC_15}%"]) == 2
+    assert capsys.readouterr().err == (
+        f"python -m accelbench compare: error: argument --threshold: '{ARABIC_INDIC_15}%' is not a "
+        "percentage (e.g. 15%) (see: python -m accelbench compare --help)\n"
+    )

@@ -12,6 +12,7 @@ import pytest
 
 from accelbench.__main__ import main
 from accelbench.benchmark_internals import machine_id as get_machine_id
+from accelbench.core.measure import SynchronizedBlocks
 from accelbench.workloads.cnn import SimpleCNN
 
 from conftest import SMOKE, add_benchmarks
@@ -178,3 +179,131 @@ def test_ctrl_c_saves_the_run_marked_partial_and_it_is_never_a_baseline(cnn, mon
     assert "note: the current run is partial (interrupted after 1 of 2 cases)" in (
         capsys.readouterr().out
     )
+
+
+# Odd output paths ---------------------------------------------------------------------------
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs on this system")
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (
+            lambda path: os.mkfifo(path),
+            "ERROR: --benchmark-json out.json: out.json is a FIFO (named pipe), not a regular file",
+        ),
+        (
+            lambda path: path.symlink_to(os.devnull),
+            "ERROR: --benchmark-json out.json: out.json is a character device, not a regular file",
+        ),
+    ],
+    ids=["fifo", "link-to-a-character-device"],
+)
+def test_benchmark_json_onto_what_is_not_a_regular_file_is_refused_and_left_alone(
+    cnn, make, message
+):
+    target = cnn.path / "out.json"
+    make(target)
+    kind = os.lstat(target).st_mode
+    result = cnn.runpytest(*ONE_CASE, "--benchmark-json", "out.json")
+    assert result.ret == USAGE_ERROR
+    assert error_lines(result) == [message]
+    assert os.lstat(target).st_mode == kind
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd/1").exists(), reason="no /proc/self/fd")
+def test_benchmark_json_onto_a_link_to_standard_output_is_refused_and_left_alone(cnn):
+    """/dev/stdout is such a link; one of the test's own stands in for it, so that a
+    failure replaces nothing outside the test's folder."""
+    link = cnn.path / "stdout.json"
+    link.symlink_to("/proc/self/fd/1")
+    result = cnn.runpytest(*ONE_CASE, "--benchmark-json", "stdout.json")
+    assert result.ret == USAGE_ERROR
+    (line,) = error_lines(result)
+    assert line.startswith("ERROR: --benchmark-json stdout.json: stdout.json is ")
+    assert link.is_symlink()
+
+
+def test_an_overlong_benchmark_json_name_is_one_usage_error(cnn):
+    name = "a" * 300 + ".json"
+    result = cnn.runpytest(*ONE_CASE, "--benchmark-json", name)
+    assert result.ret == USAGE_ERROR
+    assert error_lines(result) == [
+        f"ERROR: --benchmark-json {name}: file name too long (305 characters; "
+        "this file system allows 255)"
+    ]
+
+
+# Ctrl-C at any point ------------------------------------------------------------------------
+
+
+def interrupt_in_rounds(monkeypatch, phase: str) -> None:
+    """Ctrl-C at the first step of ``phase``'s cases that runs inside the timed rounds."""
+    in_rounds = []
+    honest_call, honest_step = SynchronizedBlocks.__call__, SimpleCNN.step
+
+    def call(self):
+        in_rounds.append(self)
+        try:
+            honest_call(self)
+        finally:
+            in_rounds.pop()
+
+    def step(self):
+        if in_rounds and self.spec.phase == phase:
+            raise KeyboardInterrupt
+        return honest_step(self)
+
+    monkeypatch.setattr(SynchronizedBlocks, "__call__", call)
+    monkeypatch.setattr(SimpleCNN, "step", step)
+
+
+def test_ctrl_c_inside_the_timed_rounds_saves_the_cases_before_it_marked_partial(cnn, monkeypatch):
+    """The interrupted case has statistics but no timings: it is left out of the saved run,
+    where pytest-benchmark took min() of its empty timings (ValueError)."""
+    interrupt_in_rounds(monkeypatch, phase="infer")  # the second of the two cases
+    result = cnn.runpytest(*TWO_CASES, "--benchmark-json", "run.json", no_reraise_ctrlc=True)
+    assert result.ret == INTERRUPTED
+    output = result.stdout.str() + result.stderr.str()
+    assert "Error" not in output
+    result.stdout.fnmatch_lines(
+        ["partial run: interrupted after 1 of 2 cases; saved marked partial: run.json"]
+    )
+    saved = json.loads((cnn.path / "run.json").read_text())
+    assert [b["params"]["phase"] for b in saved["benchmarks"]] == ["train"]
+    assert saved["accelbench"]["partial"] is True
+
+
+# pytest-benchmark's own warning, "Not saving anything, no benchmarks have been run!", is
+# what a user reads then: true, and not an error.
+@pytest.mark.filterwarnings("ignore::pytest_benchmark.logger.PytestBenchmarkWarning")
+def test_ctrl_c_inside_the_timed_rounds_of_the_only_case_writes_nothing(cnn, monkeypatch):
+    interrupt_in_rounds(monkeypatch, phase="infer")
+    earlier = cnn.path / "run.json"
+    earlier.write_bytes(EARLIER)
+    result = cnn.runpytest(*ONE_CASE, "--benchmark-json", "run.json", no_reraise_ctrlc=True)
+    assert result.ret == INTERRUPTED
+    assert "Error" not in result.stdout.str() + result.stderr.str()
+    assert earlier.read_bytes() == EARLIER
+
+
+def test_ctrl_c_while_saving_is_one_line_and_the_earlier_file_stays_whole(cnn, monkeypatch):
+    earlier = cnn.path / "run.json"
+    earlier.write_bytes(EARLIER)
+
+    def fsync(fd):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    result = cnn.runpytest(*ONE_CASE, "--benchmark-json", "run.json", no_reraise_ctrlc=True)
+    assert result.ret == INTERRUPTED
+    assert "Traceback" not in result.stdout.str() + result.stderr.str()
+    assert "KeyboardInterrupt" not in result.stdout.str() + result.stderr.str()
+    result.stdout.fnmatch_lines(
+        [
+            "accelbench: interrupted while saving: what was not yet saved is not written, "
+            "and the files it would have replaced are unchanged"
+        ]
+    )
+    assert earlier.read_bytes() == EARLIER
+    assert list(cnn.path.rglob(".accelbench-tmp-*")) == []

@@ -3,24 +3,33 @@
 - ``github-action-benchmark``: its ``customBiggerIsBetter`` input, a JSON list of
   ``{name, unit, value, range, extra}`` with the median throughput (its own ``pytest``
   extractor charts 1/mean and names cases without size or dtype, so two configurations
-  of one test collide there);
+  of one test collide there). ``range`` is the throughput at the quartiles of the time per
+  step, as text (``"80000..160000"``): the interquartile range, never a "±" that a skewed
+  case would make wider than the value; ``extra`` carries the provenance.
 - ``bencher``: Bencher Metric Format, ``{name: {measure: {value, lower_value,
-  upper_value}}}`` with the ``throughput`` (items/s) and ``latency`` (ns per step)
-  measures, bounds from the interquartile range;
-- ``csv``: one row per benchmark, every identity field and figure in its own column.
+  upper_value}}}``, bounds at the quartiles, one measure per unit, each named by its unit
+  (``throughput-tokens-per-s``, ``throughput-images-per-s``, ``throughput-bytes-per-s``,
+  ``flop-per-s``, ``latency-ns-per-token``, ...), so a chart never mixes units. BMF has no
+  field for provenance: ``bencher run`` takes the commit (``--hash``) and the machine
+  (``--testbed``), and Bencher dates each report itself (docs/exports.md).
+- ``csv``: one row per benchmark, every identity field, figure and the run's provenance in
+  its own column; every text cell that a spreadsheet would read as a formula starts with
+  a single quote, and every cell is quoted.
 
 Names carry the whole identity (framework, workload, variant, phase, device, dtype, size,
-mode, and a memory format other than the default), so a smoke and a
-standard run, or fp32 and bf16, never share a series; the machine is in ``extra``
-(github-action-benchmark) and a column (CSV); Bencher takes it as the testbed
-(``bencher run --testbed``).
+mode, and a memory format other than the default), so a smoke and a standard run, or fp32
+and bf16, never share a series. The provenance of every row: the commit, the run's date,
+a machine id and a run id (``Provenance``).
 """
 
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
+from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from accelbench.results.record import IDENTITY_FIELDS, Record
@@ -48,6 +57,38 @@ def _names(run: Run) -> dict[int, str]:
     return names
 
 
+@dataclass(frozen=True)
+class Provenance:
+    """Where a row comes from, so that concatenated exports keep it: the commit measured
+    (``-dirty`` with uncommitted changes), the run's date, the machine (a hash of its host
+    name and description: the same machine gets the same id in every run) and the run (a
+    hash of the saved run)."""
+
+    commit: str
+    date: str
+    machine_id: str
+    run_id: str
+
+
+def _short_hash(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
+
+
+def provenance(run: Run) -> Provenance:
+    info = run.data.get("commit_info")
+    info = info if isinstance(info, dict) else {}
+    commit = str(info.get("id") or "")
+    if commit and info.get("dirty"):
+        commit += "-dirty"
+    host = str(run.machine_info.get("node") or "")
+    return Provenance(
+        commit=commit,
+        date=run.datetime,
+        machine_id=_short_hash(f"{host}\n{run.machine}"),
+        run_id=_short_hash(json.dumps(run.data, sort_keys=True, default=str)),
+    )
+
+
 def throughput(record: Record) -> tuple[float, float, float, str]:
     """Median throughput with its bounds at the quartiles, and its unit: items per second
     where the suite counted items, else steps per second (1 / median time per step)."""
@@ -55,14 +96,31 @@ def throughput(record: Record) -> tuple[float, float, float, str]:
         value, unit = record.throughput_per_s, f"{record.item_unit}/s"
     else:
         value, unit = 1.0 / record.median_s, "steps/s"
+    slowest, fastest = _quartiles_s(record)
+    return value, value * record.median_s / slowest, value * record.median_s / fastest, unit
+
+
+def _quartiles_s(record: Record) -> tuple[float, float]:
+    """The slowest and fastest quartile of the time per step (the median where unknown)."""
     s = record.stats
-    slowest = s.q3 if s.q3 is not None else s.median
-    fastest = s.q1 if s.q1 is not None else s.median
-    return value, value * s.median / slowest, value * s.median / fastest, unit
+    return (
+        s.q3 if s.q3 is not None else s.median,
+        s.q1 if s.q1 is not None else s.median,
+    )
 
 
-def _extra(run: Run, record: Record) -> str:
-    lines = [f"machine: {run.machine}"]
+def _figure(value: float) -> str:
+    """Four significant digits, without an exponent where the number is an ordinary size."""
+    return f"{float(f'{value:.4g}'):.10g}"
+
+
+def interquartile_range(low: float, high: float) -> str:
+    """``"80000..160000"``: a throughput's bounds at the quartiles, as text."""
+    return f"{_figure(low)}..{_figure(high)}"
+
+
+def _extra(run: Run, record: Record, origin: Provenance) -> str:
+    lines = [f"machine: {run.machine}", f"machine id: {origin.machine_id}"]
     if record.key is not None:
         lines.append(f"device: {record.label}")
     s = record.stats
@@ -73,11 +131,17 @@ def _extra(run: Run, record: Record) -> str:
     lines += sorted(f"flag: {flag}" for flag in record.flags)
     if run.partial:
         lines.append(f"run: {run.status}")
+    lines += [
+        f"commit: {origin.commit or 'unknown'}",
+        f"date: {origin.date or 'unknown'}",
+        f"run id: {origin.run_id}",
+    ]
     return "\n".join(lines)
 
 
 def github_action_benchmark(run: Run) -> str:
     names = _names(run)
+    origin = provenance(run)
     out = []
     for r in run.records:
         value, low, high, unit = throughput(r)
@@ -86,27 +150,51 @@ def github_action_benchmark(run: Run) -> str:
                 "name": names[id(r)],
                 "unit": unit,
                 "value": value,
-                "range": f"± {float(f'{(high - low) / 2:.3g}'):g}",
-                "extra": _extra(run, r),
+                "range": interquartile_range(low, high),
+                "extra": _extra(run, r, origin),
             }
         )
     return json.dumps(out, indent=2) + "\n"
 
 
+def _per_second(unit: str) -> str:
+    return f"throughput-{unit.lower()}-per-s"
+
+
+def _singular(unit: str) -> str:
+    return unit[:-1] if unit.endswith("s") else unit
+
+
+def _bounds(value: float, low: float, high: float) -> dict[str, float]:
+    return {"value": value, "lower_value": low, "upper_value": high}
+
+
+def bencher_measures(record: Record) -> Iterator[tuple[str, dict[str, float]]]:
+    """A record's Bencher measures, one per unit, each named by its unit: its throughput
+    (items or steps per second), FLOP/s and bytes/s where known, and latency per item."""
+    value, low, high, unit = throughput(record)
+    item = unit.removesuffix("/s")
+    yield _per_second(item), _bounds(value, low, high)
+    scale = value * record.median_s  # items per step (1 for steps)
+    if record.tflops_per_s:
+        flops = record.tflops_per_s * 1e12
+        yield "flop-per-s", _bounds(flops, flops * low / value, flops * high / value)
+    bytes_per_s = record.bytes_per_s
+    if bytes_per_s and item != "bytes":
+        yield (
+            _per_second("bytes"),
+            _bounds(bytes_per_s, bytes_per_s * low / value, bytes_per_s * high / value),
+        )
+    slowest, fastest = _quartiles_s(record)
+    yield (
+        f"latency-ns-per-{_singular(item)}",
+        _bounds(record.median_s * 1e9 / scale, fastest * 1e9 / scale, slowest * 1e9 / scale),
+    )
+
+
 def bencher(run: Run) -> str:
     names = _names(run)
-    out: dict[str, Any] = {}
-    for r in run.records:
-        value, low, high, _unit = throughput(r)
-        s = r.stats
-        out[names[id(r)]] = {
-            "throughput": {"value": value, "lower_value": low, "upper_value": high},
-            "latency": {
-                "value": s.median * 1e9,
-                "lower_value": (s.q1 if s.q1 is not None else s.median) * 1e9,
-                "upper_value": (s.q3 if s.q3 is not None else s.median) * 1e9,
-            },
-        }
+    out: dict[str, Any] = {names[id(r)]: dict(bencher_measures(r)) for r in run.records}
     return json.dumps(out, indent=2) + "\n"
 
 
@@ -129,17 +217,35 @@ CSV_COLUMNS = (
     "run_status",
     "machine",
     "fullname",
+    "commit",
+    "date",
+    "machine_id",
+    "run_id",
 )
+
+# A cell starting with one of these is a formula to a spreadsheet (OWASP, CSV injection).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def escape_cell(text: str) -> str:
+    """Text a spreadsheet shows as text: a leading single quote where it would start a
+    formula (OWASP's advice for CSV injection)."""
+    return f"'{text}" if text.startswith(FORMULA_STARTS) else text
 
 
 def _cell(value: Any) -> str:
-    return "" if value is None else f"{value:.6g}" if isinstance(value, float) else str(value)
+    if value is None:
+        return ""
+    if isinstance(value, (int, float)):
+        return f"{value:.6g}" if isinstance(value, float) else str(value)
+    return escape_cell(str(value))
 
 
 def csv_table(run: Run) -> str:
     names = _names(run)
+    origin = provenance(run)
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
+    writer = csv.writer(buffer, lineterminator="\n", quoting=csv.QUOTE_ALL)
     writer.writerow(CSV_COLUMNS)
     for r in run.records:
         value, _low, _high, unit = throughput(r)
@@ -164,6 +270,10 @@ def csv_table(run: Run) -> str:
             "run_status": run.status or "complete",
             "machine": run.machine,
             "fullname": r.fullname,
+            "commit": origin.commit,
+            "date": origin.date,
+            "machine_id": origin.machine_id,
+            "run_id": origin.run_id,
         }
         writer.writerow([_cell(row[c]) for c in CSV_COLUMNS])
     return buffer.getvalue()
