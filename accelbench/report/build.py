@@ -38,12 +38,12 @@ from accelbench.results.record import (
 from accelbench.results.runs import Run, RunError
 from accelbench.results.text import (
     RENDERERS,
+    format_bounded_share,
     format_compact,
     format_exponent,
     format_figure,
     format_rate,
     format_seconds,
-    format_share,
     format_speedup,
     render_generic,
 )
@@ -51,6 +51,7 @@ from accelbench.workloads.ceiling import COPY, MATMUL
 
 MARKDOWN_NAME = "report.md"
 HTML_NAME = "report.html"
+NOT_APPLICABLE = "—"  # the CPU's own speedup over the CPU: it is the reference
 PLAIN_RUN_HINT = (
     "saved by plain pytest-benchmark, not by this suite's benchmarks? "
     "run: pytest benchmarks --benchmark-only --benchmark-autosave"
@@ -368,10 +369,11 @@ def _ceiling_table(
                 dtype,
                 f"{p.matmul_n}^3" if p.matmul_n else "-",
                 format_figure(p.matmul_tflops),
-                format_speedup(speedup.get((device, dtype, MATMUL))),
+                speedup_cell(device, speedup.get((device, dtype, MATMUL))),
                 f"{p.copy_bytes / 2**20:.4g} MiB" if p.copy_bytes else "-",
                 format_figure(p.copy_gb_per_s),
-                format_speedup(speedup.get((device, dtype, COPY))),
+                speedup_cell(device, speedup.get((device, dtype, COPY))),
+                ", ".join(m for m in (p.matmul_mark, p.copy_mark) if m) or "-",
             ]
         )
     header = [
@@ -383,17 +385,25 @@ def _ceiling_table(
         "copy (read+write)",
         "copy GB/s",
         "copy vs CPU",
+        "marks",
     ]
     doc.table(Table(header, body, numeric={3, 4, 5, 6, 7}))
     note = (
-        "A workload's *of ceiling* is its TFLOP/s over the matmul TFLOP/s of the same device "
-        "and dtype in this run; *of copy ceiling*, for a workload that counts the bytes it "
-        "moves, its GB/s over the copy GB/s. Copy bandwidth counts bytes read plus bytes "
-        "written."
+        "Each ceiling is its case's fastest round. A workload's *of ceiling* is its TFLOP/s "
+        "over the matmul TFLOP/s of the same device and dtype in this run; *of copy ceiling*, "
+        "for a workload that counts the bytes it moves, its GB/s over the copy GB/s. Copy "
+        "bandwidth counts bytes read plus bytes written. A case faster than its ceiling gets "
+        "no share but *over* and the reason (ceiling busy or noisy, too small, or below the "
+        "case)."
     )
     if any(r["ceiling"] and r["size"] == "smoke" for r in rows):
         note += " At the smoke size both fit in caches: these are not the machine's real peaks."
     doc.paragraph(note)
+
+
+def speedup_cell(device: str, value: float | None) -> str:
+    """A speedup over the CPU; for the CPU itself, the reference, none."""
+    return NOT_APPLICABLE if device == "cpu" else format_speedup(value)
 
 
 def _workload_table(rows: list[dict[str, Any]]) -> Table:
@@ -432,8 +442,8 @@ def _workload_table(rows: list[dict[str, Any]]) -> Table:
             iqr,
             format_rate(r["throughput_per_s"], r["item_unit"]),
             format_figure(r["tflops_per_s"]),
-            format_share(r["ceiling_share"]),
-            format_speedup(r["speedup"]),
+            format_bounded_share(r["ceiling_share"], r["ceiling_share_mark"]),
+            speedup_cell(r["device"], r["speedup"]),
         ]
         line += [format_seconds(r["compile_time_s"])] if compiled else []
         body.append(line)
@@ -447,7 +457,11 @@ def _with_bandwidth(table: Table, rows: list[dict[str, Any]]) -> Table:
         return table
     header = [*table.header, "GB/s", "of copy ceiling"]
     body = [
-        [*cells, format_figure((r["bytes_per_s"] or 0) / 1e9), format_share(r["bandwidth_share"])]
+        [
+            *cells,
+            format_figure((r["bytes_per_s"] or 0) / 1e9),
+            format_bounded_share(r["bandwidth_share"], r["bandwidth_share_mark"]),
+        ]
         for cells, r in zip(table.rows, rows)
     ]
     width = len(table.header)
