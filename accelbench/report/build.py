@@ -25,7 +25,7 @@ from typing import Any
 
 from accelbench.core.spec import BATCH_KEY, LENGTH_KEY
 from accelbench.report import crossover, data_parallel, plots
-from accelbench.report.document import Document, Table
+from accelbench.report.document import Document, Markup, Table, code_span, escape
 from accelbench.results import files, views
 from accelbench.results.record import (
     CONDITION_FLAGS,
@@ -133,23 +133,25 @@ def _build(runs: list[Run], usable: list[Run], out: Path, notes: list[str]) -> l
     doc = Document("accelbench report")
     images: list[Path] = []
     listing = [
-        f"`{r.path}`: {r.machine}, saved {r.saved}" + (f" - **{r.status}**" if r.partial else "")
+        f"{code_span(r.path)}: {escape(r.machine)}, saved {escape(r.saved)}"
+        + (f" - **{escape(r.status)}**" if r.partial else "")
         for r in runs
     ]
     doc.paragraph(f"From {len(runs)} saved run{'s' if len(runs) > 1 else ''}:")
     doc.bullets(listing)
     left_out = [
-        f"`{r.path}`: no benchmark carries accelbench's extra_info ({PLAIN_RUN_HINT})"
+        f"{code_span(r.path)}: no benchmark carries accelbench's extra_info ({PLAIN_RUN_HINT})"
         for r in runs
         if not r.measured
     ]
-    left_out += notes
+    left_out += [escape(note) for note in notes]
     if left_out:
         doc.paragraph("Left out:")
         doc.bullets(left_out)
     for index, run in enumerate(usable, start=1):
         prefix = f"run{index}-" if len(usable) > 1 else ""
-        title = f"Run {index}: {run.machine}" if len(usable) > 1 else f"Run: {run.machine}"
+        machine = escape(run.machine)
+        title = f"Run {index}: {machine}" if len(usable) > 1 else f"Run: {machine}"
         images += _run_section(doc, run, title, out, prefix)
     if len(usable) > 1:
         images += _machines_section(doc, usable, out)
@@ -164,15 +166,16 @@ def _run_section(doc: Document, run: Run, title: str, out: Path, prefix: str) ->
     doc.heading(2, title)
     if run.partial:
         doc.paragraph(
-            f"**Partial run** ({run.partial_reason}): the run did not go to its end, so "
+            f"**Partial run** ({escape(run.partial_reason)}): the run did not go to its end, so "
             "cases are missing and it is not a complete picture of this machine."
         )
     sizes = sorted({r["size"] for r in rows})
     dtypes = sorted({r["dtype"] for r in rows})
     modes = sorted({r["mode"] for r in rows}, key=mode_order)
     doc.paragraph(
-        f"`{run.path}` - saved {run.saved} - size {', '.join(sizes)} - dtype "
-        f"{', '.join(dtypes)} - mode {', '.join(modes)} - {len(rows)} benchmarks. "
+        f"{code_span(run.path)} - saved {escape(run.saved)} - size {escape(', '.join(sizes))} - "
+        f"dtype {escape(', '.join(dtypes))} - mode {escape(', '.join(modes))} - {len(rows)} "
+        "benchmarks. "
         "Times are medians per step in steady state (blocks of k steps, one synchronize each)."
     )
     doc.bullets(_device_lines(run))
@@ -194,7 +197,7 @@ def _run_section(doc: Document, run: Run, title: str, out: Path, prefix: str) ->
         if not row["ceiling"]:
             groups.setdefault((row["framework"], row["workload"]), []).append(row)
     for (framework, workload), group in groups.items():
-        doc.heading(3, f"{framework} {workload}")
+        doc.heading(3, escape(f"{framework} {workload}"))
         doc.table(_with_conditions(_with_bandwidth(_workload_table(group), group), group, rows))
     if any(r["noisy"] for r in rows):
         doc.paragraph(
@@ -225,8 +228,9 @@ def _run_section(doc: Document, run: Run, title: str, out: Path, prefix: str) ->
     series = views.attention_series(run.records)
     if series:
         attention_png = plots.attention_plot(series, out / f"{prefix}attention.png", run.machine)
-        doc.image(attention_png, "Attention time against sequence length (log-log)")
-        images.append(attention_png)
+        if attention_png:
+            doc.image(attention_png, "Attention time against sequence length (log-log)")
+            images.append(attention_png)
         doc.table(
             Table(
                 ["implementation and device", "lengths", "fitted slope (time ~ L^p)"],
@@ -252,7 +256,7 @@ def _run_section(doc: Document, run: Run, title: str, out: Path, prefix: str) ->
         doc.bullets(
             [
                 f"{len(run.plain)} benchmarks without accelbench's extra_info "
-                f"(no device, throughput or FLOPs known): {', '.join(run.plain)}"
+                f"(no device, throughput or FLOPs known): {escape(', '.join(run.plain))}"
             ]
         )
     return images
@@ -276,7 +280,7 @@ def _conditions_section(doc: Document, run: Run, rows: list[dict[str, Any]]) -> 
             "far more than any regression threshold; the affected cases are marked in the "
             "*conditions* column."
         )
-        doc.bullets([str(w) for w in warnings])
+        doc.bullets([escape(w) for w in warnings])
     else:
         doc.paragraph(
             "Nothing flagged: the machine was not busy, on battery, in Low Power Mode or "
@@ -286,10 +290,12 @@ def _conditions_section(doc: Document, run: Run, rows: list[dict[str, Any]]) -> 
         return
     facts = []
     if isinstance(saved.get("busy_rule"), str):
-        facts.append(f"rule: {saved['busy_rule']}")
+        facts.append(f"rule: {escape(saved['busy_rule'])}")
     others, cores = saved.get("others_cores_max"), saved.get("cores")
     if isinstance(others, (int, float)):
-        facts.append(f"other processes used at most {others:.2f} of {cores} cores during a case")
+        facts.append(
+            f"other processes used at most {others:.2f} of {escape(cores)} cores during a case"
+        )
     load = saved.get("load_average_before")
     if isinstance(load, dict) and isinstance(load.get("1min"), (int, float)):
         facts.append(f"1-minute load average before the run: {load['1min']:.2f}")
@@ -316,7 +322,7 @@ def _energy_section(
         return []
     doc.heading(3, "Energy")
     if not measured_rows:
-        doc.paragraph("; ".join(reasons) + ".")
+        doc.paragraph(escape("; ".join(reasons) + "."))
         return []
     body = []
     for r in measured_rows:
@@ -354,7 +360,7 @@ def _device_lines(run: Run) -> list[str]:
     for name, facts in run.device_facts().items():
         if name not in seen and facts.get("reason"):
             lines.append(f"{name}: not usable ({facts['reason']})")
-    return lines
+    return [escape(line) for line in lines]
 
 
 def _ceiling_table(
@@ -430,7 +436,7 @@ def _workload_table(rows: list[dict[str, Any]]) -> Table:
         iqr = "-"
         if r["iqr_s"] is not None:
             iqr = f"{format_seconds(r['iqr_s'])} ({r['iqr_s'] / r['median_s']:.0%})"
-            iqr += " *noisy*" if r["noisy"] else ""
+            iqr = Markup(iqr + " *noisy*") if r["noisy"] else iqr
         line = [
             r["phase"],
             r["variant"] or "-",
@@ -477,7 +483,7 @@ def _with_conditions(
         return table
     header = [*table.header, "conditions"]
     body = [
-        [*cells, ", ".join(f"*{flag}*" for flag in r["flags"]) or "-"]
+        [*cells, Markup(", ".join(f"*{escape(flag)}*" for flag in r["flags"]) or "-")]
         for cells, r in zip(table.rows, rows)
     ]
     return Table(header, body, numeric=table.numeric)
@@ -508,7 +514,7 @@ def _other_sections(doc: Document, run: Run) -> None:
             doc.code(value)
         else:
             key, table = value
-            doc.paragraph(f"`{key}` (as saved in the run):")
+            doc.paragraph(f"{code_span(key)} (as saved in the run):")
             doc.table(table)
 
 
