@@ -22,7 +22,7 @@ DEVICES = ("cpu", "mps", "cuda")
 SCRIPT = "<script>alert(1)</script>"
 MATHTEXT = r"GPU $\undefinedmacro{x}$ \frac"
 LEGIBLE_SCALE = 0.7  # a plot shown below 70% of its own size has unreadable labels
-VIEWPORT = (1280, 900)
+VIEWPORT = (1024, 768)
 
 
 def report_of(tmp_path: Path, entries: list[dict], **run: str) -> Path:
@@ -115,7 +115,7 @@ def crowded_entries() -> list[dict]:
     for device in DEVICES:
         entries += ceiling(device, 10.0, 100.0)
         for layers in range(1, 15):
-            variant = f"layers={layers}-heads=16-ffn=4096-vocabulary=32000"
+            variant = f"layers={layers}-heads=16-ffn=4096-vocabulary=32000-context=8192-rope=yarn"
             median = 1e-3 * layers * (4 if device == "cpu" else 1)
             entries.append(record("transformer", device, "train", median, variant=variant))
         for mode, median in (("eager", 2e-2), ("compile", 1e-2)):

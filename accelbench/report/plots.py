@@ -172,7 +172,7 @@ def speedup_plot(device_rows: list[dict[str, Any]], path: Path, title: str) -> P
     _log_if_wide(ax, [r["speedup"] for r in rows] + [1.0], headroom=1.3, axis="x")
     ax.axvline(1.0, color="0.3", linewidth=1, linestyle="--", label="CPU (1x)")
     ax.set_xlabel("speedup over the CPU (x, higher is faster)")
-    ax.set_title(f"Speedup over the CPU, median time per step\n{plain(title)}", fontsize=10)
+    fig.suptitle(f"Speedup over the CPU, median time per step\n{plain(title)}", fontsize=10)
     _legend(fig, len(devices) + 1)
     return _save(fig, path)
 
@@ -191,7 +191,7 @@ def throughput_plot(device_rows: list[dict[str, Any]], path: Path, title: str) -
     positive = [r["throughput_per_s"] for r in rows]
     ax.set_xlim(min(positive) / 3, max(positive) * 12)
     ax.set_xlabel("per second (log scale)")
-    ax.set_title(f"Throughput per device (unit beside each case)\n{plain(title)}", fontsize=10)
+    fig.suptitle(f"Throughput per device (unit beside each case)\n{plain(title)}", fontsize=10)
     _legend(fig, len(devices))
     return _save(fig, path)
 
@@ -209,7 +209,7 @@ def energy_plot(device_rows: list[dict[str, Any]], path: Path, title: str) -> Pa
     _grouped_bars(ax, names, list(table.items()), _short, horizontal=True)
     _log_if_wide(ax, [r["energy"].items_per_joule for r in rows], headroom=1.3, axis="x")
     ax.set_xlabel("items per joule (higher is more efficient)")
-    ax.set_title(f"Energy efficiency over the timed rounds (NVML)\n{plain(title)}", fontsize=10)
+    fig.suptitle(f"Energy efficiency over the timed rounds (NVML)\n{plain(title)}", fontsize=10)
     _legend(fig, len(devices))
     return _save(fig, path)
 
