@@ -96,7 +96,8 @@ def test_speedup_is_the_cpu_median_over_the_device_median(report):
     assert one(rows, phase="infer", device=LABELS["cuda"])["speedup over CPU"] == "12.00x"
     assert one(rows, phase="train", device=LABELS["mps"])["speedup over CPU"] == "4.00x"
     assert one(rows, phase="infer", device=LABELS["mps"])["speedup over CPU"] == "3.00x"
-    assert one(rows, phase="train", device=LABELS["cpu"])["speedup over CPU"] == "1.00x"
+    # the CPU is the reference: no speedup of its own, not 1.00x
+    assert one(rows, phase="train", device=LABELS["cpu"])["speedup over CPU"] == "—"
 
 
 def test_each_row_shows_median_iqr_throughput_and_tflops(report):
@@ -126,7 +127,7 @@ def test_ceilings_table_gives_tflops_and_copy_bandwidth_per_device(report):
     assert cuda["copy (read+write)"] == "512 MiB"
     # matmul: 10 / 2.5 and 50 / 2.5; copy: 100 / 50 and 4000 / 50
     speedups = [(r["matmul vs CPU"], r["copy vs CPU"]) for r in rows]
-    assert speedups == [("1.00x", "1.00x"), ("4.00x", "2.00x"), ("20.00x", "80.00x")]
+    assert speedups == [("—", "—"), ("4.00x", "2.00x"), ("20.00x", "80.00x")]
 
 
 def test_case_rows_reuse_the_summarys_speedups():

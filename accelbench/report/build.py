@@ -25,7 +25,7 @@ from typing import Any
 
 from accelbench.core.spec import BATCH_KEY, LENGTH_KEY
 from accelbench.report import crossover, data_parallel, plots
-from accelbench.report.document import Document, Table
+from accelbench.report.document import Document, Markup, Table, code_span, escape
 from accelbench.results import files, views
 from accelbench.results.record import (
     CONDITION_FLAGS,
@@ -38,12 +38,12 @@ from accelbench.results.record import (
 from accelbench.results.runs import Run, RunError
 from accelbench.results.text import (
     RENDERERS,
+    format_bounded_share,
     format_compact,
     format_exponent,
     format_figure,
     format_rate,
     format_seconds,
-    format_share,
     format_speedup,
     render_generic,
 )
@@ -51,6 +51,7 @@ from accelbench.workloads.ceiling import COPY, MATMUL
 
 MARKDOWN_NAME = "report.md"
 HTML_NAME = "report.html"
+NOT_APPLICABLE = "—"  # the CPU's own speedup over the CPU: it is the reference
 PLAIN_RUN_HINT = (
     "saved by plain pytest-benchmark, not by this suite's benchmarks? "
     "run: pytest benchmarks --benchmark-only --benchmark-autosave"
@@ -132,23 +133,25 @@ def _build(runs: list[Run], usable: list[Run], out: Path, notes: list[str]) -> l
     doc = Document("accelbench report")
     images: list[Path] = []
     listing = [
-        f"`{r.path}`: {r.machine}, saved {r.saved}" + (f" - **{r.status}**" if r.partial else "")
+        f"{code_span(r.path)}: {escape(r.machine)}, saved {escape(r.saved)}"
+        + (f" - **{escape(r.status)}**" if r.partial else "")
         for r in runs
     ]
     doc.paragraph(f"From {len(runs)} saved run{'s' if len(runs) > 1 else ''}:")
     doc.bullets(listing)
     left_out = [
-        f"`{r.path}`: no benchmark carries accelbench's extra_info ({PLAIN_RUN_HINT})"
+        f"{code_span(r.path)}: no benchmark carries accelbench's extra_info ({PLAIN_RUN_HINT})"
         for r in runs
         if not r.measured
     ]
-    left_out += notes
+    left_out += [escape(note) for note in notes]
     if left_out:
         doc.paragraph("Left out:")
         doc.bullets(left_out)
     for index, run in enumerate(usable, start=1):
         prefix = f"run{index}-" if len(usable) > 1 else ""
-        title = f"Run {index}: {run.machine}" if len(usable) > 1 else f"Run: {run.machine}"
+        machine = escape(run.machine)
+        title = f"Run {index}: {machine}" if len(usable) > 1 else f"Run: {machine}"
         images += _run_section(doc, run, title, out, prefix)
     if len(usable) > 1:
         images += _machines_section(doc, usable, out)
@@ -163,15 +166,16 @@ def _run_section(doc: Document, run: Run, title: str, out: Path, prefix: str) ->
     doc.heading(2, title)
     if run.partial:
         doc.paragraph(
-            f"**Partial run** ({run.partial_reason}): the run did not go to its end, so "
+            f"**Partial run** ({escape(run.partial_reason)}): the run did not go to its end, so "
             "cases are missing and it is not a complete picture of this machine."
         )
     sizes = sorted({r["size"] for r in rows})
     dtypes = sorted({r["dtype"] for r in rows})
     modes = sorted({r["mode"] for r in rows}, key=mode_order)
     doc.paragraph(
-        f"`{run.path}` - saved {run.saved} - size {', '.join(sizes)} - dtype "
-        f"{', '.join(dtypes)} - mode {', '.join(modes)} - {len(rows)} benchmarks. "
+        f"{code_span(run.path)} - saved {escape(run.saved)} - size {escape(', '.join(sizes))} - "
+        f"dtype {escape(', '.join(dtypes))} - mode {escape(', '.join(modes))} - {len(rows)} "
+        "benchmarks. "
         "Times are medians per step in steady state (blocks of k steps, one synchronize each)."
     )
     doc.bullets(_device_lines(run))
@@ -193,7 +197,7 @@ def _run_section(doc: Document, run: Run, title: str, out: Path, prefix: str) ->
         if not row["ceiling"]:
             groups.setdefault((row["framework"], row["workload"]), []).append(row)
     for (framework, workload), group in groups.items():
-        doc.heading(3, f"{framework} {workload}")
+        doc.heading(3, escape(f"{framework} {workload}"))
         doc.table(_with_conditions(_with_bandwidth(_workload_table(group), group), group, rows))
     if any(r["noisy"] for r in rows):
         doc.paragraph(
@@ -224,8 +228,9 @@ def _run_section(doc: Document, run: Run, title: str, out: Path, prefix: str) ->
     series = views.attention_series(run.records)
     if series:
         attention_png = plots.attention_plot(series, out / f"{prefix}attention.png", run.machine)
-        doc.image(attention_png, "Attention time against sequence length (log-log)")
-        images.append(attention_png)
+        if attention_png:
+            doc.image(attention_png, "Attention time against sequence length (log-log)")
+            images.append(attention_png)
         doc.table(
             Table(
                 ["implementation and device", "lengths", "fitted slope (time ~ L^p)"],
@@ -251,7 +256,7 @@ def _run_section(doc: Document, run: Run, title: str, out: Path, prefix: str) ->
         doc.bullets(
             [
                 f"{len(run.plain)} benchmarks without accelbench's extra_info "
-                f"(no device, throughput or FLOPs known): {', '.join(run.plain)}"
+                f"(no device, throughput or FLOPs known): {escape(', '.join(run.plain))}"
             ]
         )
     return images
@@ -275,7 +280,7 @@ def _conditions_section(doc: Document, run: Run, rows: list[dict[str, Any]]) -> 
             "far more than any regression threshold; the affected cases are marked in the "
             "*conditions* column."
         )
-        doc.bullets([str(w) for w in warnings])
+        doc.bullets([escape(w) for w in warnings])
     else:
         doc.paragraph(
             "Nothing flagged: the machine was not busy, on battery, in Low Power Mode or "
@@ -285,10 +290,12 @@ def _conditions_section(doc: Document, run: Run, rows: list[dict[str, Any]]) -> 
         return
     facts = []
     if isinstance(saved.get("busy_rule"), str):
-        facts.append(f"rule: {saved['busy_rule']}")
+        facts.append(f"rule: {escape(saved['busy_rule'])}")
     others, cores = saved.get("others_cores_max"), saved.get("cores")
     if isinstance(others, (int, float)):
-        facts.append(f"other processes used at most {others:.2f} of {cores} cores during a case")
+        facts.append(
+            f"other processes used at most {others:.2f} of {escape(cores)} cores during a case"
+        )
     load = saved.get("load_average_before")
     if isinstance(load, dict) and isinstance(load.get("1min"), (int, float)):
         facts.append(f"1-minute load average before the run: {load['1min']:.2f}")
@@ -315,7 +322,7 @@ def _energy_section(
         return []
     doc.heading(3, "Energy")
     if not measured_rows:
-        doc.paragraph("; ".join(reasons) + ".")
+        doc.paragraph(escape("; ".join(reasons) + "."))
         return []
     body = []
     for r in measured_rows:
@@ -353,7 +360,7 @@ def _device_lines(run: Run) -> list[str]:
     for name, facts in run.device_facts().items():
         if name not in seen and facts.get("reason"):
             lines.append(f"{name}: not usable ({facts['reason']})")
-    return lines
+    return [escape(line) for line in lines]
 
 
 def _ceiling_table(
@@ -368,10 +375,11 @@ def _ceiling_table(
                 dtype,
                 f"{p.matmul_n}^3" if p.matmul_n else "-",
                 format_figure(p.matmul_tflops),
-                format_speedup(speedup.get((device, dtype, MATMUL))),
+                speedup_cell(device, speedup.get((device, dtype, MATMUL))),
                 f"{p.copy_bytes / 2**20:.4g} MiB" if p.copy_bytes else "-",
                 format_figure(p.copy_gb_per_s),
-                format_speedup(speedup.get((device, dtype, COPY))),
+                speedup_cell(device, speedup.get((device, dtype, COPY))),
+                ", ".join(m for m in (p.matmul_mark, p.copy_mark) if m) or "-",
             ]
         )
     header = [
@@ -383,17 +391,25 @@ def _ceiling_table(
         "copy (read+write)",
         "copy GB/s",
         "copy vs CPU",
+        "marks",
     ]
     doc.table(Table(header, body, numeric={3, 4, 5, 6, 7}))
     note = (
-        "A workload's *of ceiling* is its TFLOP/s over the matmul TFLOP/s of the same device "
-        "and dtype in this run; *of copy ceiling*, for a workload that counts the bytes it "
-        "moves, its GB/s over the copy GB/s. Copy bandwidth counts bytes read plus bytes "
-        "written."
+        "Each ceiling is its case's fastest round. A workload's *of ceiling* is its TFLOP/s "
+        "over the matmul TFLOP/s of the same device and dtype in this run; *of copy ceiling*, "
+        "for a workload that counts the bytes it moves, its GB/s over the copy GB/s. Copy "
+        "bandwidth counts bytes read plus bytes written. A case faster than its ceiling gets "
+        "no share but *over* and the reason (ceiling busy or noisy, too small, or below the "
+        "case)."
     )
     if any(r["ceiling"] and r["size"] == "smoke" for r in rows):
         note += " At the smoke size both fit in caches: these are not the machine's real peaks."
     doc.paragraph(note)
+
+
+def speedup_cell(device: str, value: float | None) -> str:
+    """A speedup over the CPU; for the CPU itself, the reference, none."""
+    return NOT_APPLICABLE if device == "cpu" else format_speedup(value)
 
 
 def _workload_table(rows: list[dict[str, Any]]) -> Table:
@@ -420,7 +436,7 @@ def _workload_table(rows: list[dict[str, Any]]) -> Table:
         iqr = "-"
         if r["iqr_s"] is not None:
             iqr = f"{format_seconds(r['iqr_s'])} ({r['iqr_s'] / r['median_s']:.0%})"
-            iqr += " *noisy*" if r["noisy"] else ""
+            iqr = Markup(iqr + " *noisy*") if r["noisy"] else iqr
         line = [
             r["phase"],
             r["variant"] or "-",
@@ -432,8 +448,8 @@ def _workload_table(rows: list[dict[str, Any]]) -> Table:
             iqr,
             format_rate(r["throughput_per_s"], r["item_unit"]),
             format_figure(r["tflops_per_s"]),
-            format_share(r["ceiling_share"]),
-            format_speedup(r["speedup"]),
+            format_bounded_share(r["ceiling_share"], r["ceiling_share_mark"]),
+            speedup_cell(r["device"], r["speedup"]),
         ]
         line += [format_seconds(r["compile_time_s"])] if compiled else []
         body.append(line)
@@ -447,7 +463,11 @@ def _with_bandwidth(table: Table, rows: list[dict[str, Any]]) -> Table:
         return table
     header = [*table.header, "GB/s", "of copy ceiling"]
     body = [
-        [*cells, format_figure((r["bytes_per_s"] or 0) / 1e9), format_share(r["bandwidth_share"])]
+        [
+            *cells,
+            format_figure((r["bytes_per_s"] or 0) / 1e9),
+            format_bounded_share(r["bandwidth_share"], r["bandwidth_share_mark"]),
+        ]
         for cells, r in zip(table.rows, rows)
     ]
     width = len(table.header)
@@ -463,7 +483,7 @@ def _with_conditions(
         return table
     header = [*table.header, "conditions"]
     body = [
-        [*cells, ", ".join(f"*{flag}*" for flag in r["flags"]) or "-"]
+        [*cells, Markup(", ".join(f"*{escape(flag)}*" for flag in r["flags"]) or "-")]
         for cells, r in zip(table.rows, rows)
     ]
     return Table(header, body, numeric=table.numeric)
@@ -494,7 +514,7 @@ def _other_sections(doc: Document, run: Run) -> None:
             doc.code(value)
         else:
             key, table = value
-            doc.paragraph(f"`{key}` (as saved in the run):")
+            doc.paragraph(f"{code_span(key)} (as saved in the run):")
             doc.table(table)
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from accelbench.report.document import Document, Table
-from accelbench.report.plots import DPI
+from accelbench.report.plots import DPI, line_style, plain
 from accelbench.results.data_parallel import ONE_WORKER, data_parallel_rows
 from accelbench.results.runs import Run
 from accelbench.results.text import format_rate, format_seconds, format_signed_share
@@ -85,7 +85,7 @@ def efficiency_plot(
             label = f"{r['workload']} {r['phase']} {r['dtype']} on {device}"
             label += f" ({r['baseline']})" if r["baseline"] != ONE_WORKER else ""
             label = f"run {index + 1}: {label}" if several else label
-            lines.setdefault(label, []).append((r["workers"], r["efficiency"]))
+            lines.setdefault(plain(label), []).append((r["workers"], r["efficiency"]))
     if not lines:
         return None
     fig = Figure(figsize=(8.0, 4.6 + 0.2 * len(lines)), dpi=DPI, layout="constrained")
@@ -100,6 +100,7 @@ def efficiency_plot(
             marker="osD^v<>ph*"[i % 10],
             color=colors[i % len(colors)],
             label=label,
+            **line_style(len(points)),
         )
     ax.axhline(100, color="0.3", linewidth=1, linestyle="--", label="ideal (100%)")
     ax.set_xscale("log", base=2)

@@ -2,6 +2,12 @@
 
 Both formats come from the same blocks, so the page and the Markdown never disagree. In
 HTML the images are embedded as base64 ``data:`` URIs: the page is one file to share.
+
+Block text is Markdown. Text from a saved run (names, machine labels, reasons) goes in
+through ``escape``, so ``<script>`` or ``*`` in it stays text in both formats; table cells
+are escaped here unless the report marks them ``Markup``. On the page, tables, plots and
+preformatted text scroll inside their own box, and plots are shown at their own size, never
+scaled down.
 """
 
 from __future__ import annotations
@@ -12,20 +18,46 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-_CODE_SPAN = re.compile(r"`([^`]+)`")
-_EMPHASIS = re.compile(r"\*([^*\s][^*]*)\*")
+# A backslash escape, a `code span` or *emphasis*: the Markdown this module writes and reads.
+_INLINE = re.compile(r"\\([!-/:-@\[-`{-~])|`([^`]+)`|\*([^*\s][^*]*)\*")
+# What Markdown or HTML would read in text: always a backslash, backquote, *, <, >, &, | or $
+# (GitHub's math); a _ not inside a word; a ] that would close a link; a # opening the text.
+_SPECIAL = re.compile(r"[\\`*<>&|$]|(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])|\](?=[(\[:])|^#")
+
+
+class Markup(str):
+    """Text the report wrote as Markdown on purpose (``*noisy*``): ``escape`` leaves it be."""
+
+
+def escape(text: object) -> str:
+    """Any text as Markdown that shows exactly that text: each character Markdown or HTML
+    would read (``<``, ``*``, backquote, backslash, ...) backslash-escaped."""
+    if isinstance(text, Markup):
+        return text
+    return _SPECIAL.sub(lambda match: "\\" + match.group(), str(text))
+
+
+def code_span(text: object) -> str:
+    """Text as a `code span`; where it holds a backquote or ``<``, escaped text instead."""
+    text = str(text)
+    return escape(text) if re.search(r"[`<]", text) else f"`{text}`"
+
 
 CSS = """
 body { font-family: -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; margin: 2em auto;
        max-width: 72em; padding: 0 1em; color: #1f2328; line-height: 1.45; }
-table { border-collapse: collapse; margin: 0.6em 0 1.2em; font-size: 0.9em; }
+p, li, h1, h2, h3, figcaption { overflow-wrap: anywhere; }
+.scroll { overflow-x: auto; max-width: 100%; margin: 0.6em 0 1.2em; }
+table { border-collapse: collapse; font-size: 0.9em; }
 th, td { border: 1px solid #d0d7de; padding: 0.25em 0.6em; }
 th { background: #f6f8fa; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
 code, pre { background: #f6f8fa; border-radius: 4px; }
 code { padding: 0.1em 0.3em; }
 pre { padding: 0.8em; overflow-x: auto; font-size: 0.85em; }
-img { max-width: 100%; border: 1px solid #eee; margin: 0.5em 0; }
+figure { margin: 0.5em 0; }
+figure .scroll { margin: 0; }
+img { max-width: none; border: 1px solid #eee; display: block; }
 h2 { border-bottom: 1px solid #d0d7de; padding-bottom: 0.2em; margin-top: 1.8em; }
 """
 
@@ -79,7 +111,8 @@ class Document:
                 path, alt = value  # type: ignore[misc]
                 out += [f"![{alt}]({path.name})", ""]
             elif kind == "code":
-                out += ["```text", str(value), "```", ""]
+                fence = "`" * max(3, _longest_backquote_run(str(value)) + 1)
+                out += [f"{fence}text", str(value), fence, ""]
         return "\n".join(out).rstrip() + "\n"
 
     # HTML -----------------------------------------------------------------------------------
@@ -107,7 +140,8 @@ class Document:
                 path, alt = value  # type: ignore[misc]
                 data = base64.b64encode(Path(path).read_bytes()).decode("ascii")
                 out.append(
-                    f'<figure><img alt="{html.escape(alt)}" src="data:image/png;base64,{data}">'
+                    f'<figure><div class="scroll"><img alt="{html.escape(alt)}" '
+                    f'src="data:image/png;base64,{data}"></div>'
                     f"<figcaption>{html.escape(alt)}</figcaption></figure>"
                 )
             elif kind == "code":
@@ -116,8 +150,14 @@ class Document:
         return "\n".join(out) + "\n"
 
 
+def _longest_backquote_run(text: str) -> int:
+    return max((len(run) for run in re.findall("`+", text)), default=0)
+
+
 def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+    """A table cell as Markdown: escaped unless ``Markup``, a ``|`` escaped either way."""
+    cell = escape(text).replace("\n", " ")
+    return cell.replace("|", "\\|") if isinstance(text, Markup) else cell
 
 
 def _markdown_table(table: Table) -> list[str]:
@@ -129,21 +169,33 @@ def _markdown_table(table: Table) -> list[str]:
 
 
 def _inline(text: str) -> str:
-    """Escape for HTML, turning Markdown `code spans` into <code> and *emphasis* into <em>."""
-    parts = _CODE_SPAN.split(text)
-    return "".join(
-        f"<code>{html.escape(p)}</code>" if i % 2 else _EMPHASIS.sub(r"<em>\1</em>", html.escape(p))
-        for i, p in enumerate(parts)
-    )
+    """Markdown text as HTML: backslash escapes as the character, `code spans` as <code>,
+    *emphasis* as <em>, everything else escaped."""
+    out, done = [], 0
+    for match in _INLINE.finditer(text):
+        out.append(html.escape(text[done : match.start()]))
+        escaped, code, emphasis = match.groups()
+        if escaped is not None:
+            out.append(html.escape(escaped))
+        elif code is not None:
+            out.append(f"<code>{html.escape(code)}</code>")
+        else:
+            out.append(f"<em>{_inline(emphasis)}</em>")
+        done = match.end()
+    out.append(html.escape(text[done:]))
+    return "".join(out)
+
+
+def _html_cell(text: str, numeric: bool) -> str:
+    css = ' class="num"' if numeric else ""
+    return f"<td{css}>{_inline(escape(text))}</td>"
 
 
 def _html_table(table: Table) -> str:
-    head = "".join(f"<th>{_inline(h)}</th>" for h in table.header)
-    body = []
-    for row in table.rows:
-        cells = "".join(
-            f'<td class="num">{_inline(c)}</td>' if i in table.numeric else f"<td>{_inline(c)}</td>"
-            for i, c in enumerate(row)
-        )
-        body.append(f"<tr>{cells}</tr>")
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+    head = "".join(f"<th>{_inline(escape(h))}</th>" for h in table.header)
+    body = [
+        "<tr>" + "".join(_html_cell(c, i in table.numeric) for i, c in enumerate(row)) + "</tr>"
+        for row in table.rows
+    ]
+    table = f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+    return f'<div class="scroll">{table}</div>'

@@ -3,6 +3,11 @@
 No pyplot: figures are plain ``Figure`` objects, so nothing here touches global state or
 needs a display. matplotlib is imported on first use, so ``compare`` never pays for it.
 Each function returns the path it wrote, or None when there is nothing to draw.
+
+Plots are drawn at the size the page shows them (``PAGE_WIDTH_IN`` wide at most; many cases
+make a bar chart taller, not wider), so no label is scaled down. Text from a saved run goes
+through ``plain``: matplotlib reads no mathtext in it. A series of one point is a marker,
+not a line, and a plot where every series is one point is left to the table beside it.
 """
 
 from __future__ import annotations
@@ -19,13 +24,28 @@ if TYPE_CHECKING:
 
 DPI = 120
 WIDE_RATIO = 30  # a y range over this many-fold is drawn on a log axis
+# The report page's text column is 70em, 1120 px at 16 px; a plot this wide fits it unscaled.
+PAGE_WIDTH_IN = 9.0
+MAX_HEIGHT_IN = 40.0
 
 
-def _figure(groups: int, per_group: int) -> Any:
+def plain(text: object) -> str:
+    """Text from a saved run as matplotlib shows it literally: ``$`` escaped, so no
+    ``$...$`` or backslash in a name is read as mathtext."""
+    return str(text).replace("$", r"\$")
+
+
+def line_style(points: int) -> dict[str, str]:
+    """A series of one point is a marker alone: a line needs two."""
+    return {"linestyle": "-" if points > 1 else "none"}
+
+
+def _bars_figure(groups: int, per_group: int) -> Any:
+    """A page-wide figure for horizontal bars: one row per bar, growing in height."""
     from matplotlib.figure import Figure
 
-    width = min(24.0, max(6.5, 1.6 + 0.32 * groups * max(2, per_group)))
-    return Figure(figsize=(width, 4.8), dpi=DPI, layout="constrained")
+    height = min(MAX_HEIGHT_IN, 1.8 + 0.2 * groups * max(2, per_group))
+    return Figure(figsize=(PAGE_WIDTH_IN, height), dpi=DPI, layout="constrained")
 
 
 def _save(fig: Any, path: Path) -> Path:
@@ -74,6 +94,8 @@ def _grouped_bars(
     import matplotlib as mpl
 
     colors = mpl.colormaps["tab10"].colors
+    groups = [plain(g) for g in groups]
+    series = [(plain(name), values) for name, values in series]
     width = 0.8 / max(1, len(series))
     crowded = len(series) * len(groups) > 12
     for i, (name, values) in enumerate(series):
@@ -144,13 +166,13 @@ def speedup_plot(device_rows: list[dict[str, Any]], path: Path, title: str) -> P
         return None
     names, table = _case_table(rows, lambda r: r["speedup"])
     devices = list(table)
-    fig = _figure(len(names), len(devices))
+    fig = _bars_figure(len(names), len(devices))
     ax = fig.add_subplot()
-    _grouped_bars(ax, names, list(table.items()), lambda v: f"{v:.3g}x")
-    _log_if_wide(ax, [r["speedup"] for r in rows] + [1.0], headroom=1.3)
-    ax.axhline(1.0, color="0.3", linewidth=1, linestyle="--", label="CPU (1x)")
-    ax.set_ylabel("speedup over the CPU (x, higher is faster)")
-    ax.set_title(f"Speedup over the CPU, median time per step\n{title}", fontsize=10)
+    _grouped_bars(ax, names, list(table.items()), lambda v: f"{v:.3g}x", horizontal=True)
+    _log_if_wide(ax, [r["speedup"] for r in rows] + [1.0], headroom=1.3, axis="x")
+    ax.axvline(1.0, color="0.3", linewidth=1, linestyle="--", label="CPU (1x)")
+    ax.set_xlabel("speedup over the CPU (x, higher is faster)")
+    fig.suptitle(f"Speedup over the CPU, median time per step\n{plain(title)}", fontsize=10)
     _legend(fig, len(devices) + 1)
     return _save(fig, path)
 
@@ -162,14 +184,14 @@ def throughput_plot(device_rows: list[dict[str, Any]], path: Path, title: str) -
         return None
     names, table = _case_table(rows, lambda r: r["throughput_per_s"], unit="/s")
     devices = list(table)
-    fig = _figure(len(names), len(devices))
+    fig = _bars_figure(len(names), len(devices))
     ax = fig.add_subplot()
-    _grouped_bars(ax, names, list(table.items()), _short)
-    ax.set_yscale("log")
+    _grouped_bars(ax, names, list(table.items()), _short, horizontal=True)
+    ax.set_xscale("log")
     positive = [r["throughput_per_s"] for r in rows]
-    ax.set_ylim(min(positive) / 3, max(positive) * 12)
-    ax.set_ylabel("per second (log scale)")
-    ax.set_title(f"Throughput per device (unit beside each case)\n{title}", fontsize=10)
+    ax.set_xlim(min(positive) / 3, max(positive) * 12)
+    ax.set_xlabel("per second (log scale)")
+    fig.suptitle(f"Throughput per device (unit beside each case)\n{plain(title)}", fontsize=10)
     _legend(fig, len(devices))
     return _save(fig, path)
 
@@ -182,12 +204,12 @@ def energy_plot(device_rows: list[dict[str, Any]], path: Path, title: str) -> Pa
         return None
     names, table = _case_table(rows, lambda r: r["energy"].items_per_joule, unit="/J")
     devices = list(table)
-    fig = _figure(len(names), len(devices))
+    fig = _bars_figure(len(names), len(devices))
     ax = fig.add_subplot()
-    _grouped_bars(ax, names, list(table.items()), _short)
-    _log_if_wide(ax, [r["energy"].items_per_joule for r in rows], headroom=1.3)
-    ax.set_ylabel("items per joule (higher is more efficient)")
-    ax.set_title(f"Energy efficiency over the timed rounds (NVML)\n{title}", fontsize=10)
+    _grouped_bars(ax, names, list(table.items()), _short, horizontal=True)
+    _log_if_wide(ax, [r["energy"].items_per_joule for r in rows], headroom=1.3, axis="x")
+    ax.set_xlabel("items per joule (higher is more efficient)")
+    fig.suptitle(f"Energy efficiency over the timed rounds (NVML)\n{plain(title)}", fontsize=10)
     _legend(fig, len(devices))
     return _save(fig, path)
 
@@ -216,12 +238,15 @@ def _case_table(
     return names, table
 
 
-def attention_plot(series: list[Series], path: Path, title: str) -> Path:
+def attention_plot(series: list[Series], path: Path, title: str) -> Path | None:
     """Median time per step against sequence length, log-log, one line per implementation
-    and device, with the fitted exponent in the legend."""
+    and device, with the fitted exponent in the legend; None where no series has two
+    lengths (the table beside it says all)."""
     import matplotlib as mpl
     from matplotlib.figure import Figure
 
+    if all(len(set(s.lengths)) < 2 for s in series):
+        return None
     fig = Figure(figsize=(8.0, 4.8 + 0.2 * len(series)), dpi=DPI, layout="constrained")
     ax = fig.add_subplot()
     colors = mpl.colormaps["tab10"].colors
@@ -235,7 +260,8 @@ def attention_plot(series: list[Series], path: Path, title: str) -> Path:
             [t * 1e3 for t in s.medians_s],
             marker=markers[i % len(markers)],
             color=colors[i % len(colors)],
-            label=f"{s.label}: {slope}",
+            label=f"{plain(s.label)}: {slope}",
+            **line_style(len(s.lengths)),
         )
     from matplotlib.ticker import ScalarFormatter
 
@@ -247,7 +273,7 @@ def attention_plot(series: list[Series], path: Path, title: str) -> Path:
     ax.set_xlabel("sequence length L (log scale)")
     ax.set_ylabel("median time per step (ms, log scale)")
     ax.set_title(
-        f"Attention time against sequence length (slope 2: time grows as L^2)\n{title}",
+        f"Attention time against sequence length (slope 2: time grows as L^2)\n{plain(title)}",
         fontsize=10,
     )
     ax.grid(which="both", alpha=0.3)
@@ -281,15 +307,15 @@ def machines_plot(table: MachineTable, path: Path) -> Path | None:
             for i in keep
         ]
         series.append((label, rel))
-    height = min(40.0, 1.6 + 0.16 * len(keep) * max(2, len(table.columns)))
-    fig = Figure(figsize=(10, height), dpi=DPI, layout="constrained")
+    height = min(MAX_HEIGHT_IN, 1.6 + 0.16 * len(keep) * max(2, len(table.columns)))
+    fig = Figure(figsize=(PAGE_WIDTH_IN, height), dpi=DPI, layout="constrained")
     ax = fig.add_subplot()
     names = [table.cases[i] for i in keep]
     _grouped_bars(ax, names, series, lambda v: f"{v:.3g}x", horizontal=True)
     values = [v for _, rel in series for v in rel if v]
     _log_if_wide(ax, values, headroom=1.5, axis="x")
     ax.axvline(1.0, color="0.3", linewidth=1, linestyle="--")
-    ax.set_xlabel(f"throughput relative to {table.columns[ref]} (x, higher is faster)")
+    ax.set_xlabel(f"throughput relative to {plain(table.columns[ref])} (x, higher is faster)")
     ax.set_title("Across machines: the same cases side by side", fontsize=10)
     _legend(fig, len(series))
     return _save(fig, path)
@@ -310,7 +336,7 @@ def _sweep_panels(rows: Sequence[dict[str, Any]]) -> tuple[list[tuple[str, ...]]
     names = []
     for workload, variant, phase, dtype, size in keys:
         extra = [v for v, vary in zip((dtype, size), varying) if vary]
-        names.append(" ".join(p for p in (workload, variant, phase, *extra) if p))
+        names.append(plain(" ".join(p for p in (workload, variant, phase, *extra) if p)))
     return keys, names
 
 
@@ -323,7 +349,8 @@ def _panel_grid(count: int, height: float = 3.2) -> tuple[Any, list[Any]]:
 
     columns = 2 if count > 1 else 1
     grid_rows = math.ceil(count / columns)
-    fig = Figure(figsize=(5.2 * columns, 1.2 + height * grid_rows), dpi=DPI, layout="constrained")
+    width = PAGE_WIDTH_IN / 2 * columns
+    fig = Figure(figsize=(width, 1.2 + height * grid_rows), dpi=DPI, layout="constrained")
     axes = fig.subplots(grid_rows, columns, squeeze=False).ravel().tolist()
     for ax in axes[count:]:
         ax.set_visible(False)
@@ -347,7 +374,7 @@ def _once(labelled: set[tuple[str, str]], line: tuple[str, str]) -> str | None:
     if line in labelled:
         return None
     labelled.add(line)
-    return f"{line[0]}, {line[1]}"
+    return plain(f"{line[0]}, {line[1]}")
 
 
 def batch_speedup_plot(rows: list[dict[str, Any]], path: Path, title: str) -> Path | None:
@@ -375,6 +402,7 @@ def batch_speedup_plot(rows: list[dict[str, Any]], path: Path, title: str) -> Pa
                 marker="osD^v<>ph*"[i % 10],
                 color=colors[i % len(colors)],
                 label=_once(labelled, line),
+                **line_style(len(r["speedup_batches"])),
             )
             if r["crossover_batch"]:
                 ax.plot([r["crossover_batch"]], [1.0], marker="|", markersize=14, color="0.2")
@@ -388,7 +416,7 @@ def batch_speedup_plot(rows: list[dict[str, Any]], path: Path, title: str) -> Pa
         ax.set_title(name, fontsize=9)
     fig.suptitle(
         "Speedup over the CPU against batch size (above the dashed line: the accelerator is "
-        f"faster; |: crossover)\n{title}",
+        f"faster; |: crossover)\n{plain(title)}",
         fontsize=10,
     )
     _legend(fig, len(lines))
@@ -420,6 +448,7 @@ def batch_throughput_plot(rows: list[dict[str, Any]], path: Path, title: str) ->
                 marker="osD^v<>ph*"[i % 10],
                 color=color,
                 label=_once(labelled, line),
+                **line_style(len(r["batches"])),
             )
             if r["saturation_batch"] in r["batches"]:
                 at = r["throughput_per_s"][r["batches"].index(r["saturation_batch"])]
@@ -432,7 +461,7 @@ def batch_throughput_plot(rows: list[dict[str, Any]], path: Path, title: str) ->
         ax.set_ylabel(f"{here[0]['item_unit']}/s (log scale)", fontsize=8)
         ax.set_title(name, fontsize=9)
     fig.suptitle(
-        f"Throughput against batch size (ring: first batch at 90% of the best)\n{title}",
+        f"Throughput against batch size (ring: first batch at 90% of the best)\n{plain(title)}",
         fontsize=10,
     )
     _legend(fig, len(lines))

@@ -91,6 +91,14 @@ def format_share(share: float | None) -> str:
     return f"{pct:.0f}%" if pct >= 10 else f"{pct:.2g}%"
 
 
+def format_bounded_share(share: float | None, mark: str | None) -> str:
+    """A share of a ceiling with its mark (``views.bounded_share``): ``52%``, ``52% (ceiling
+    busy)``, or where the case ran over the ceiling, no figure: ``over: ceiling busy``."""
+    if share is None:
+        return f"over: {mark}" if mark else "-"
+    return format_share(share) + (f" ({mark})" if mark else "")
+
+
 def format_signed_share(share: float | None) -> str:
     """A signed percentage: +3.1%, -0.4% (a share below zero is noise, shown as measured)."""
     return "-" if share is None else f"{share * 100:+.1f}%"
@@ -314,9 +322,9 @@ def render_llm(rows: list[dict[str, Any]]) -> str:
             format_rate(r["tokens_per_s"], "tokens"),
             format_seconds(r["time_per_token_s"]),
             format_figure(r["gb_per_s"]),
-            format_share(r["copy_share"]),
+            format_bounded_share(r["copy_share"], r.get("copy_share_mark")),
             format_figure(r["tflops_per_s"]),
-            format_share(r["matmul_share"]),
+            format_bounded_share(r["matmul_share"], r.get("matmul_share_mark")),
             *([format_speedup(r["speedup_over_cpu"])] if versus else []),
         ]
         for r in rows
@@ -326,13 +334,42 @@ def render_llm(rows: list[dict[str, Any]]) -> str:
         "tg<m> @ d<n>: m tokens generated after n; of copy / of matmul: share of this run's "
         "ceiling on the same device and dtype; vs cpu: tokens/s over the CPU's, eager)"
     )
-    lines = [title, format_table(header, body)]
+    lines = [title, format_table(header, body), *ceilings_used(rows)]
+    if any(r.get(f"{k}_share_mark") for r in rows for k in ("copy", "matmul")):
+        lines.append(SHARE_MARKS_LEGEND)
     if not all(r["ceilings_measured"] for r in rows):
         lines.append(
             "no ceiling measured for some device or dtype: add benchmarks/test_ceiling.py "
             "to the run for the shares (with eager among --mode: the ceilings run eagerly only)"
         )
     return "\n".join(lines)
+
+
+SHARE_MARKS_LEGEND = (
+    "share marks: over: the case ran faster than the ceiling, so the ceiling does not bound "
+    "it and no share is given; ceiling busy/noisy: the ceiling was measured while the "
+    "machine was busy or with noisy rounds; ceiling too small: measured below the standard "
+    "size, inside the caches; ceiling below this case: re-run the ceiling on a quiet machine"
+)
+
+
+def ceilings_used(rows: list[dict[str, Any]]) -> list[str]:
+    """One line naming the ceilings the shares were taken against, per device and dtype."""
+    used: dict[tuple[str, str], dict[str, str]] = {}
+    for r in rows:
+        figures = used.setdefault((r["device"], r["dtype"]), {})
+        if r.get("copy_ceiling"):
+            figures["copy"] = f"copy {format_figure(r['copy_ceiling'])} GB/s"
+        if r.get("matmul_ceiling"):
+            figures["matmul"] = f"matmul {format_figure(r['matmul_ceiling'])} TFLOP/s"
+    parts = [
+        f"{device} {dtype}: {', '.join(figures[k] for k in sorted(figures))}"
+        for (device, dtype), figures in used.items()
+        if figures
+    ]
+    if not parts:
+        return []
+    return ["ceilings used (the fastest round of each ceiling case): " + "; ".join(parts)]
 
 
 def describe_crossover(row: dict[str, Any]) -> str:
@@ -460,6 +497,20 @@ def render_data_parallel(rows: list[dict[str, Any]]) -> str:
     return f"{title}\n{format_table(header, body)}"
 
 
+def _marked_ratio(row: dict[str, Any], name: str) -> str:
+    """``2.00x``, or with its mark: ``214.02x (noisy, implausible)``."""
+    mark = row.get(f"{name}_mark")
+    return format_speedup(row[name]) + (f" ({mark})" if mark and row[name] else "")
+
+
+MODE_MARKS_LEGEND = (
+    "ratio marks: noisy, busy, ...: one of the two cases was; recompiled: the compiled case "
+    "recompiled in its timed rounds; implausible: outside "
+    f"{views.PLAUSIBLE_MODE_RATIO[0]:g}x-{views.PLAUSIBLE_MODE_RATIO[1]:g}x, more likely the "
+    "measurement than the mode: re-run before trusting it"
+)
+
+
 def render_modes(rows: list[dict[str, Any]]) -> str:
     """Per device, each way a case ran: its median, throughput and speedup over the CPU run
     the same way, then compile/eager and layout/nchw where the run has them, and the
@@ -482,8 +533,8 @@ def render_modes(rows: list[dict[str, Any]]) -> str:
             format_throughput(r["throughput_per_s"], r["item_unit"], r["tflops_per_s"]),
             format_speedup(r["speedup_over_cpu"]),
         ]
-        line += [format_speedup(r["compile_over_eager"])] if compiled else []
-        line += [format_speedup(r["layout_over_default"])] if layouts else []
+        line += [_marked_ratio(r, "compile_over_eager")] if compiled else []
+        line += [_marked_ratio(r, "layout_over_default")] if layouts else []
         if compiled:
             recompiles = r["recompiles_timed"]
             line += [
@@ -498,7 +549,10 @@ def render_modes(rows: list[dict[str, Any]]) -> str:
         "layout/nchw = NCHW over channels_last; compile time: first call until compiled "
         "steps were steady, outside the timed rounds)"
     )
-    return f"{title}\n{format_table(header, body)}"
+    text = f"{title}\n{format_table(header, body)}"
+    if any(r.get("compile_over_eager_mark") or r.get("layout_over_default_mark") for r in rows):
+        text += "\n" + MODE_MARKS_LEGEND
+    return text
 
 
 RENDERERS: dict[str, Callable[[list[dict[str, Any]]], str]] = {

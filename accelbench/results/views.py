@@ -51,7 +51,7 @@ from accelbench.results.record import (
     mode_order,
     natural_key,
 )
-from accelbench.workloads.ceiling import COPY, MATMUL, Ceiling
+from accelbench.workloads.ceiling import BYTES_PER_ELEMENT, COPY, MATMUL, Ceiling, copy_bytes
 
 if TYPE_CHECKING:
     from accelbench.results.runs import Run
@@ -281,6 +281,30 @@ def framework_rows(records: Iterable[Record]) -> list[dict[str, Any]]:
 # Execution modes side by side ------------------------------------------------------------
 
 
+# Compiling fuses kernels and drops launches, a different layout changes the kernels: either
+# moves a step by a few times. A ratio outside this range (214x and 0.06x were printed on a
+# busy 2-core VM) says more about the measurement than the mode.
+PLAUSIBLE_MODE_RATIO = (0.1, 20.0)
+IMPLAUSIBLE = "implausible"
+RECOMPILED = "recompiled"
+
+
+def mode_ratio_mark(reference: Record | None, record: Record) -> str | None:
+    """Why a ratio of two ways of running a case deserves less trust: either side marked
+    (noisy, busy, ...), recompiles in the timed rounds, or a ratio outside
+    ``PLAUSIBLE_MODE_RATIO``; None when there is no ratio or nothing to say."""
+    ratio = speedup(reference, record)
+    if reference is None or ratio is None:
+        return None
+    marks = list(dict.fromkeys([*reference.marks, *record.marks]))
+    if record.recompiles_timed:
+        marks.append(RECOMPILED)
+    low, high = PLAUSIBLE_MODE_RATIO
+    if not low <= ratio <= high:
+        marks.append(IMPLAUSIBLE)
+    return ", ".join(marks) or None
+
+
 def mode_rows(records: Iterable[Record]) -> list[dict[str, Any]]:
     """One row per record of a run that has any case compiled or in another layout (none
     otherwise), with three ratios of median times per step (above 1: faster):
@@ -290,6 +314,8 @@ def mode_rows(records: Iterable[Record]) -> list[dict[str, Any]]:
     - ``compile_over_eager``: a compiled case against the eager one, same device and layout;
     - ``layout_over_default``: a channels_last case against the default layout, same device
       and mode;
+
+    each of the last two with its ``_mark`` (``mode_ratio_mark``),
 
     and the compilation time, measured apart from the timed rounds.
     """
@@ -320,7 +346,9 @@ def mode_rows(records: Iterable[Record]) -> list[dict[str, Any]]:
             tflops_per_s=record.tflops_per_s,
             speedup_over_cpu=speedup(cpu, record),
             compile_over_eager=speedup(eager, record),
+            compile_over_eager_mark=mode_ratio_mark(eager, record),
             layout_over_default=speedup(default, record),
+            layout_over_default_mark=mode_ratio_mark(default, record),
             compile_time_s=record.compile_time_s,
             recompiles_timed=record.recompiles_timed,
             graph_breaks=record.graph_breaks,
@@ -330,6 +358,13 @@ def mode_rows(records: Iterable[Record]) -> list[dict[str, Any]]:
 
 
 # The language model (llama-bench's names) ------------------------------------------------
+
+
+def share_fields(kind: str, share: Share, name: str = "") -> dict[str, Any]:
+    """A share as saved row fields: ``<kind>_share`` (or ``name``), its ``_mark`` and the
+    ``<kind>_ceiling`` it was taken against (TFLOP/s for the matmul, GB/s for the copy)."""
+    name = name or f"{kind}_share"
+    return {name: share.value, f"{name}_mark": share.mark, f"{kind}_ceiling": share.ceiling}
 
 
 def llm_test_name(phase: str, context: int | None, generated: int | None) -> str:
@@ -345,8 +380,9 @@ def llm_rows(records: Iterable[Record]) -> list[dict[str, Any]]:
     """One row per language-model case, with its shares of the same run's ceilings.
 
     Decode (tg) reads every weight once per token, so its figure to look at is GB/s as a
-    share of the copy ceiling (``bandwidth_share``); prompt processing (pp) is compute-bound,
-    so TFLOP/s as a share of the matmul ceiling (``ceiling_share``). The context length is
+    share of the copy ceiling (``copy_share``); prompt processing (pp) is compute-bound,
+    so TFLOP/s as a share of the matmul ceiling (``matmul_share``): each with its mark and
+    the ceiling it was taken against (``share_fields``). The context length is
     the variant's (``ctx-L=512``). Shares need ``benchmarks/test_ceiling.py`` in the run.
     ``speedup_over_cpu``: an accelerator's tokens/s over the CPU's eager tokens/s for the same
     test (eager is the CPU's only mode, so a graph case is set against it too: each device as
@@ -376,9 +412,9 @@ def llm_rows(records: Iterable[Record]) -> list[dict[str, Any]]:
                 # A step is one token, or in graph mode a round of them.
                 "time_per_token_s": 1 / r.throughput_per_s if decode else None,
                 "gb_per_s": rate / 1e9 if rate else None,
-                "copy_share": bandwidth_share(r, peaks) if decode else None,
+                **share_fields("copy", copy_share(r, peaks) if decode else Share()),
                 "tflops_per_s": None if decode else r.tflops_per_s,
-                "matmul_share": None if decode else ceiling_share(r, peaks),
+                **share_fields("matmul", Share() if decode else matmul_share(r, peaks)),
                 "ceilings_measured": (r.device, key.dtype) in peaks,
                 "speedup_over_cpu": None
                 if r.device == "cpu"
@@ -524,58 +560,123 @@ def compute_all(records: Iterable[Record]) -> dict[str, list[dict[str, Any]]]:
 
 @dataclass(frozen=True)
 class CeilingFigures:
-    """The measured peaks of one device in one dtype, within one run."""
+    """The measured peaks of one device in one dtype, within one run: each from the ceiling
+    case's fastest round (a round is a block of steps of one large op, so its rate was
+    sustained over the block). ``*_mark``: why the peak may not bound the device's other
+    cases (``ceiling_mark``), or None."""
 
     device: str
     dtype: str
     label: str
     matmul_tflops: float | None = None
     matmul_n: int | None = None
+    matmul_mark: str | None = None
     copy_gb_per_s: float | None = None
     copy_bytes: float | None = None
+    copy_mark: str | None = None
+
+
+CEILING_BELOW = "ceiling below this case"
+CEILING_TOO_SMALL = "ceiling too small"
+
+
+def fastest_step_s(record: Record) -> float:
+    """The time per step of a record's fastest round (its median where none was saved)."""
+    return record.stats.min or record.median_s
+
+
+def ceiling_too_small(record: Record) -> bool:
+    """Whether a ceiling case ran below the standard size, the smallest one past the caches
+    (``Ceiling.SIZES``): a smoke copy of 8 MB sits in a CPU's cache and outruns its memory."""
+    standard = Ceiling.SIZES["standard"]
+    if _key(record).variant == MATMUL:
+        return (record.matmul_n or 0) < standard.matmul_n
+    dtype = _key(record).dtype
+    if dtype not in BYTES_PER_ELEMENT:
+        return False
+    return (record.bytes_per_step or 0) < copy_bytes(standard.copy_elements, dtype)
+
+
+def ceiling_mark(record: Record) -> str | None:
+    """Why a ceiling case may not be the device's best: measured busy, noisy or otherwise
+    marked (``ceiling busy``), or below the standard size (``ceiling too small``)."""
+    if record.marks:
+        return f"ceiling {', '.join(record.marks)}"
+    return CEILING_TOO_SMALL if ceiling_too_small(record) else None
 
 
 def ceilings(records: Iterable[Record]) -> dict[tuple[str, str], CeilingFigures]:
-    """Per (device, dtype): the best matmul TFLOP/s and copy GB/s among the ceiling cases."""
+    """Per (device, dtype): the best matmul TFLOP/s and copy GB/s among the ceiling cases,
+    each at its fastest round."""
     found: dict[tuple[str, str], dict[str, Any]] = {}
     for r in measured(records):
         if not is_ceiling(r):
             continue
         key = (r.device, _key(r).dtype)
         entry = found.setdefault(key, {"label": r.label})
-        if _key(r).variant == MATMUL and r.tflops_per_s:
-            if r.tflops_per_s > entry.get("matmul_tflops", 0):
-                entry["matmul_tflops"] = r.tflops_per_s
-                entry["matmul_n"] = r.matmul_n
-        elif _key(r).variant == COPY and r.bytes_per_s:
-            rate = r.bytes_per_s / 1e9
+        fastest = fastest_step_s(r)
+        if _key(r).variant == MATMUL and r.flops_per_step:
+            tflops = r.flops_per_step / fastest / 1e12
+            if tflops > entry.get("matmul_tflops", 0):
+                entry.update(matmul_tflops=tflops, matmul_n=r.matmul_n, matmul_mark=ceiling_mark(r))
+        elif _key(r).variant == COPY and r.bytes_per_step:
+            rate = r.bytes_per_step / fastest / 1e9
             if rate > entry.get("copy_gb_per_s", 0):
-                entry["copy_gb_per_s"] = rate
-                entry["copy_bytes"] = r.bytes_per_step
+                entry.update(
+                    copy_gb_per_s=rate, copy_bytes=r.bytes_per_step, copy_mark=ceiling_mark(r)
+                )
     return {k: CeilingFigures(device=k[0], dtype=k[1], **v) for k, v in found.items()}
 
 
-def ceiling_share(record: Record, peaks: dict[tuple[str, str], CeilingFigures]) -> float | None:
+@dataclass(frozen=True)
+class Share:
+    """A figure as a share of a ceiling, by the one rule every table uses: ``value`` is the
+    share, None where there is no ceiling or where it would be over 100% (a ceiling that
+    does not bound the case is no ceiling); ``mark`` says why it deserves less trust or why
+    it is missing (``ceiling busy``, ``ceiling too small``, ``ceiling below this case``);
+    ``ceiling`` is the figure it was taken against."""
+
+    value: float | None = None
+    mark: str | None = None
+    ceiling: float | None = None
+
+
+def bounded_share(figure: float | None, ceiling: float | None, mark: str | None) -> Share:
+    """``figure`` over ``ceiling``; over 100%, a mark with its reason instead of a figure."""
+    if not figure or not ceiling:
+        return Share()
+    share = figure / ceiling
+    if share > 1:
+        return Share(None, mark or CEILING_BELOW, ceiling)
+    return Share(share, mark, ceiling)
+
+
+def _peak(record: Record, peaks: dict[tuple[str, str], CeilingFigures]) -> CeilingFigures | None:
+    return None if is_ceiling(record) else peaks.get((record.device, _key(record).dtype))
+
+
+def matmul_share(record: Record, peaks: dict[tuple[str, str], CeilingFigures]) -> Share:
     """The record's TFLOP/s over the matmul TFLOP/s of the same device and dtype in its run."""
-    peak = peaks.get((record.device, _key(record).dtype))
-    if not record.tflops_per_s or not peak or not peak.matmul_tflops or is_ceiling(record):
-        return None
-    return record.tflops_per_s / peak.matmul_tflops
+    peak = _peak(record, peaks)
+    if peak is None:
+        return Share()
+    return bounded_share(record.tflops_per_s, peak.matmul_tflops, peak.matmul_mark)
 
 
-def bandwidth_share(record: Record, peaks: dict[tuple[str, str], CeilingFigures]) -> float | None:
+def copy_share(record: Record, peaks: dict[tuple[str, str], CeilingFigures]) -> Share:
     """A record's bytes/s (where it counts the bytes it moves: a decoded token) over the copy
     ceiling of the same device and dtype in its run, which counts the bytes a copy reads plus
-    those it writes. None for the ceiling cases themselves."""
-    peak = peaks.get((record.device, _key(record).dtype))
-    if not record.bytes_per_s or not peak or not peak.copy_gb_per_s or is_ceiling(record):
-        return None
-    return record.bytes_per_s / 1e9 / peak.copy_gb_per_s
+    those it writes. Nothing for the ceiling cases themselves."""
+    peak = _peak(record, peaks)
+    if peak is None:
+        return Share()
+    rate = record.bytes_per_s / 1e9 if record.bytes_per_s else None
+    return bounded_share(rate, peak.copy_gb_per_s, peak.copy_mark)
 
 
 def case_rows(records: Iterable[Record]) -> list[dict[str, Any]]:
     """One row per measured record with every figure the report shows; the speedup over the
-    CPU by the summary's rule (the CPU's own is 1)."""
+    CPU by the summary's rule (none for the CPU itself: it is the reference)."""
     records = measured(records)
     by_case: dict[CaseKey, dict[str, Record]] = {}
     for r in records:
@@ -598,9 +699,9 @@ def case_rows(records: Iterable[Record]) -> list[dict[str, Any]]:
                 "item_unit": r.item_unit,
                 "tflops_per_s": r.tflops_per_s,
                 "bytes_per_s": r.bytes_per_s,
-                "ceiling_share": ceiling_share(r, peaks),
-                "bandwidth_share": bandwidth_share(r, peaks),
-                "speedup": speedup(by_case[key.case].get("cpu"), r),
+                **share_fields("matmul", matmul_share(r, peaks), "ceiling_share"),
+                **share_fields("copy", copy_share(r, peaks), "bandwidth_share"),
+                "speedup": None if r.device == "cpu" else speedup(by_case[key.case].get("cpu"), r),
                 "ceiling": is_ceiling(r),
                 "compile_time_s": r.compile_time_s,
                 "recompiles_timed": r.recompiles_timed,
