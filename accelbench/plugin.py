@@ -403,8 +403,9 @@ def pytest_collection_finish(session: pytest.Session) -> None:
 
 def _short(reason: str) -> str:
     """A reason's first clause: ``CUDA not available`` of ``CUDA not available: no usable
-    NVIDIA GPU (...)``; the whole reason is printed with -v."""
-    return reason.split(": ", 1)[0]
+    NVIDIA GPU (...)``, ``MLX is not installed`` of ``MLX is not installed (pip install
+    ...)``; the whole reason is printed with -v."""
+    return reason.split(": ", 1)[0].split(" (", 1)[0]
 
 
 def _by_device(found: Counter[tuple[str, str]]) -> list[str]:
@@ -624,12 +625,12 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> Any:
     bs = internals.session(config)
     if state is not None and bs is not None:
         state.outcome = _outcome(session, state, exitstatus)
-        if state.saves_by_default and not internals.ran_any(bs):
-            internals.release_saving(bs)  # nothing to save, and no word about it
         compared = internals.compared_entries(bs)
         if compared:
             state.not_comparable = baseline.keep_comparable(compared, internals.entries(bs))
         internals.drop_untimed(bs)
+        if state.saves_by_default and not internals.ran_any(bs):
+            internals.release_saving(bs)  # nothing to save, and no word about it
         written, state.save_errors = _save(config, bs, session)
         state.saved = [str(p) for p in written]
         if state.save_errors and session.exitstatus == pytest.ExitCode.OK:
@@ -717,7 +718,11 @@ def _write_summary(terminalreporter: Any, config: pytest.Config) -> None:
     records, _unusable = parse_entries(internals.entries(bs) if bs is not None else [])
     computed = views.compute_all(records)
     full = _full_output(config)
-    lines = [text.render_all(computed)]
+    shown = computed if full else _brief(computed)
+    lines = [text.render_all(shown)]
+    left_out = [key for key, rows in computed.items() if rows and not shown.get(key)]
+    if left_out:
+        lines.append(f"(also measured: {', '.join(left_out)}; shown with -v, and by report)")
     lines += _not_measured_lines(state, full)
     lines += _comparison_lines(state)
     if state.outcome.partial and records:
@@ -745,6 +750,17 @@ def _write_summary(terminalreporter: Any, config: pytest.Config) -> None:
     if headline:
         wrapped = "\n".join(_wrap(line, "  ") for line in headline.splitlines())
         terminalreporter.write_line("\n" + wrapped, bold=True)
+
+
+def _brief(computed: dict[str, list[dict[str, Any]]]) -> dict[str, list[dict[str, Any]]]:
+    """The sections of the short summary: all but energy, and scaling only where a curve
+    has two lengths or more (a run of single lengths, as quick's, has no curve)."""
+    curves = any(len(row["lengths"]) > 1 for row in computed.get("scaling", []))
+    return {
+        key: rows
+        for key, rows in computed.items()
+        if key != "energy" and (key != "scaling" or curves)
+    }
 
 
 def _not_measured_lines(state: SuiteState, full: bool) -> list[str]:

@@ -235,6 +235,11 @@ def test_a_cuda_session_saves_energy_and_prints_images_per_joule(
         *SMOKE, "--devices", "cpu,cuda", "-k", "infer", "--benchmark-json", "run.json"
     )
     result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(["(also measured: energy; shown with -v, and by report)"])
+    result = suite.runpytest(
+        *SMOKE, "--devices", "cpu,cuda", "-k", "infer", "--benchmark-json", "run.json", "-v"
+    )
+    result.assert_outcomes(passed=2)
     result.stdout.fnmatch_lines(
         [
             "energy over the timed rounds*",

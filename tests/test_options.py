@@ -125,6 +125,6 @@ def test_a_threshold_is_plain_ascii_digits(capsys):
 
     assert main(["compare", "a.json", "b.json", "--threshold", f"{ARABIC_INDIC_15}%"]) == 2
     assert capsys.readouterr().err == (
-        f"python -m accelbench compare: error: argument --threshold: '{ARABIC_INDIC_15}%' is not a "
-        "percentage (e.g. 15%) (see: python -m accelbench compare --help)\n"
+        f"accelbench compare: error: argument --threshold: '{ARABIC_INDIC_15}%' is not a "
+        "percentage (e.g. 15%) (see: accelbench compare --help)\n"
     )

@@ -185,7 +185,7 @@ def marks_legend(found: set[str]) -> str:
         )
     conditions = [f for f in FLAG_WORDS if f in found]
     if conditions:
-        legend.append(f"{', '.join(conditions)}: see the warning at the top of this summary")
+        legend.append(f"{', '.join(conditions)}: see the WARNING after the tables")
     return "marks: " + "; ".join(legend)
 
 
