@@ -720,7 +720,7 @@ def _write_summary(terminalreporter: Any, config: pytest.Config) -> None:
     full = _full_output(config)
     shown = computed if full else _brief(computed)
     lines = [text.render_all(shown)]
-    left_out = [key for key, rows in computed.items() if rows and not shown.get(key)]
+    left_out = [key for key in BRIEF_LEAVES_OUT if computed.get(key) and key not in shown]
     if left_out:
         lines.append(f"(also measured: {', '.join(left_out)}; shown with -v, and by report)")
     lines += _not_measured_lines(state, full)
@@ -731,12 +731,13 @@ def _write_summary(terminalreporter: Any, config: pytest.Config) -> None:
     elif state.saved:
         lines.append(f"saved: {', '.join(state.saved)}")
     body = "\n".join(line for line in lines if line)
-    reasons = state.skip_reasons.items()
+    # The short summary has said why each device could not run, just above.
+    unusable = {d: sorted(r) for d, r in state.skip_reasons.items()} if full else {}
     headline = text.render_headline(
-        computed,
-        [d for d in state.config.devices if d != "cpu"],
-        {d: sorted(r if full else {_short(x) for x in r}) for d, r in reasons},
+        computed, [d for d in state.config.devices if d != "cpu"], unusable
     )
+    if not full and headline == NO_ACCELERATOR:
+        headline += " (why: 'not measured' above)"
     if not (body or headline):
         return
     terminalreporter.write_sep("=", "accelbench summary")
@@ -752,6 +753,9 @@ def _write_summary(terminalreporter: Any, config: pytest.Config) -> None:
         terminalreporter.write_line("\n" + wrapped, bold=True)
 
 
+BRIEF_LEAVES_OUT = ("energy",)  # sections of the full summary (-v) only
+
+
 def _brief(computed: dict[str, list[dict[str, Any]]]) -> dict[str, list[dict[str, Any]]]:
     """The sections of the short summary: all but energy, and scaling only where a curve
     has two lengths or more (a run of single lengths, as quick's, has no curve)."""
@@ -759,8 +763,11 @@ def _brief(computed: dict[str, list[dict[str, Any]]]) -> dict[str, list[dict[str
     return {
         key: rows
         for key, rows in computed.items()
-        if key != "energy" and (key != "scaling" or curves)
+        if key not in BRIEF_LEAVES_OUT and (key != "scaling" or curves)
     }
+
+
+NO_ACCELERATOR = "headline: no accelerator was usable, so no speedup"
 
 
 def _not_measured_lines(state: SuiteState, full: bool) -> list[str]:

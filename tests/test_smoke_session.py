@@ -28,7 +28,7 @@ def test_smoke_run_saves_timings_and_prints_speedup_table(suite, monkeypatch, fr
             "not measured (2 cases; every reason in full: -v):",
             "  mps: MPS not available (2 cases)",
             "saved: run.json*",
-            "headline: no accelerator was usable, so no speedup: mps: MPS not available",
+            "headline: no accelerator was usable, so no speedup (why: 'not measured' above)",
         ]
     )
     saved = json.loads((suite.path / "run.json").read_text())
