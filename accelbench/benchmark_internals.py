@@ -33,6 +33,7 @@ __all__ = [
     "json_option_path",
     "machine_id",
     "release_json",
+    "reload_compared",
     "session",
 ]
 
@@ -115,3 +116,11 @@ def compared_entries(bs: Any) -> dict[Any, dict[str, dict[str, Any]]]:
     entries removed from it are left out of its comparison and ``--benchmark-compare-fail``."""
     mapping = getattr(bs, "compared_mapping", None)
     return mapping if isinstance(mapping, dict) else {}
+
+
+def reload_compared(bs: Any, path: str) -> None:
+    """Compare with the saved run at ``path`` instead of the one loaded when pytest was
+    configured: pytest-benchmark loads ``compared_mapping`` in its ``handle_loading``,
+    which reads ``compare`` (a name or a path, as ``--benchmark-compare=`` takes)."""
+    bs.compare = path
+    bs.handle_loading()

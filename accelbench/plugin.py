@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,14 +18,14 @@ import pytest
 from accelbench import backends
 from accelbench import benchmark_internals as internals
 from accelbench.config import OptionError, SuiteConfig, parse_list
-from accelbench.core import conditions, launch, machine
+from accelbench.core import conditions, launch, machine, openmp, stability
 from accelbench.core.runner import CaseSkipped, run_case
 from accelbench.core.sizes import BUDGETS, DEFAULT_PROFILE, PROFILES
 from accelbench.core.spec import DTYPES, EAGER, MEMORY_FORMATS, MODES, NCHW, CaseSpec
 from accelbench.core.sweep import DEFAULT_SWEEP, SWEEPS, case_variants
 from accelbench.results import baseline, files, saving, text, views
 from accelbench.results.record import parse_entries
-from accelbench.results.runs import RESULTS_FORMAT
+from accelbench.results.runs import RESULTS_FORMAT, RunError
 
 
 @dataclass
@@ -36,6 +37,9 @@ class SuiteState:
     chosen: baseline.BaselineChoice | None = None
     machine_note: str = ""
     not_comparable: baseline.NotComparable = field(default_factory=baseline.NotComparable)
+    not_gated: baseline.NotComparable = field(default_factory=baseline.NotComparable)
+    no_counterpart: list[str] = field(default_factory=list)
+    compare_auto: bool = False  # --benchmark-compare without a name: chosen by the suite
     save_errors: list[str] = field(default_factory=list)
     saved: list[str] = field(default_factory=list)
     run_watch: conditions.RunWatch | None = None
@@ -125,6 +129,13 @@ def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginMa
         help="Sleep this long before each case, so heat and other load can settle. "
         "Default: %(default)r",
     )
+    group.addoption(
+        "--gate-smoke",
+        action="store_true",
+        default=False,
+        help="Let --benchmark-compare-fail judge smoke-size cases too (their steps are too "
+        "short for a shared machine). Default: smoke-size cases are left out of the gate",
+    )
     pluginmanager.register(DeferJsonOpen(parser), "accelbench-defer-json-open")
 
 
@@ -153,6 +164,7 @@ def pytest_configure(config: pytest.Config) -> None:
         )
     except OptionError as exc:
         raise pytest.UsageError(str(exc)) from None
+    openmp.prefer_passive_wait()  # before any framework loads OpenMP (at collection)
     state = config.stash[STATE] = SuiteState(suite, run_watch=conditions.RunWatch(suite.cooldown_s))
     compare = config.getoption("benchmark_compare", None)
     if config.getoption("benchmark_compare_fail", None) and not compare:
@@ -168,6 +180,7 @@ def pytest_configure(config: pytest.Config) -> None:
         )
     _check_outputs(config)
     if compare:
+        state.compare_auto = compare is True
         state.chosen = _choose_baseline(config, suite, compare)
 
 
@@ -208,7 +221,10 @@ def _choose_baseline(
             raise pytest.UsageError(
                 f"--benchmark-compare={compare}: no saved run by that name in {folder}"
             )
-        return baseline.named_baseline(named[0])
+        try:
+            return baseline.named_baseline(named[0])
+        except RunError as exc:
+            raise pytest.UsageError(f"--benchmark-compare={compare}: {exc}") from None
     choice = baseline.choose_baseline(folder, suite.size, suite.dtype)
     if choice.path is None:
         skipped = f", {len(choice.skipped)} partial or unreadable" if choice.skipped else ""
@@ -273,6 +289,29 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         items[:] = keep
 
 
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """With ``--benchmark-compare`` unnamed: now that the cases are known, compare with the
+    newest complete run that holds them (``baseline.choose_baseline``), not merely the
+    newest of this size and dtype (a ceiling-only run holds none of a CNN run's cases)."""
+    config = session.config
+    state = config.stash.get(STATE, None)
+    bs = internals.session(config)
+    if state is None or not state.compare_auto or state.chosen is None or bs is None:
+        return
+    storage = baseline.file_storage(str(config.getoption("benchmark_storage", "")))
+    if storage is None or state.chosen.path is None:
+        return
+    wanted = [item.nodeid for item in session.items]
+    suite = state.config
+    choice = baseline.choose_baseline(
+        storage / internals.machine_id(), suite.size, suite.dtype, wanted
+    )
+    if choice.path is not None:
+        state.chosen = choice
+        if choice.path.resolve() != Path(str(bs.compare)).resolve():
+            internals.reload_compared(bs, str(choice.path.resolve()))
+
+
 @pytest.fixture
 def variant() -> str:
     return ""
@@ -331,6 +370,9 @@ def measure(
             pytest.skip(str(exc))
         if isinstance(info.get("conditions"), dict):
             state.case_conditions.append(info["conditions"])
+        if not benchmark.disabled and getattr(benchmark, "stats", None) is not None:
+            stability.mark(info, benchmark.stats.stats.data)
+        info.update(openmp.facts())
         benchmark.extra_info.update(info)
         return info
 
@@ -437,7 +479,12 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> Any:
         state.outcome = _outcome(session, state, exitstatus)
         compared = internals.compared_entries(bs)
         if compared:
-            state.not_comparable = baseline.keep_comparable(compared, internals.entries(bs))
+            current = internals.entries(bs)
+            state.no_counterpart = baseline.without_counterpart(compared, current)
+            state.not_comparable = baseline.keep_comparable(compared, current)
+            state.not_gated = baseline.keep_gate_material(
+                compared, current, bool(config.getoption("gate_smoke", False))
+            )
         written, state.save_errors = saving.save_run(config, bs)
         state.saved = [str(p) for p in written]
         if state.save_errors and session.exitstatus == pytest.ExitCode.OK:
@@ -540,4 +587,15 @@ def _comparison_lines(state: SuiteState) -> list[str]:
             "in identity, left out of the comparison and of --benchmark-compare-fail:"
         )
         lines += state.not_comparable.lines()
+    if state.not_gated:
+        lines.append(
+            f"not gate material: {len(state.not_gated)} case(s) left out of the comparison "
+            "and of --benchmark-compare-fail:"
+        )
+        lines += state.not_gated.lines()
+    if state.no_counterpart:
+        lines.append(
+            f"no counterpart in the baseline ({len(state.no_counterpart)}), not compared: "
+            + ", ".join(state.no_counterpart)
+        )
     return lines

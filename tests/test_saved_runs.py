@@ -86,7 +86,8 @@ def test_autosave_twice_then_compare_and_gate_on_a_planted_slowdown(suite, monke
     )
 
     step_s[0] = 2 * baseline["median"]
-    result = suite.runpytest(*run, "--benchmark-compare", "--benchmark-compare-fail=median:15%")
+    gate = ["--benchmark-compare", "--benchmark-compare-fail=median:15%", "--gate-smoke"]
+    result = suite.runpytest(*run, *gate)
     assert result.ret == 1
     result.stderr.fnmatch_lines(
         [
@@ -112,7 +113,8 @@ def test_the_gate_calls_a_regression_on_a_busy_run_unreliable(suite, monkeypatch
 
     fake_load(others_cores=1.8)
     step_s[0] = 0.002
-    result = suite.runpytest(*run, "--benchmark-compare", "--benchmark-compare-fail=median:15%")
+    gate = ["--benchmark-compare", "--benchmark-compare-fail=median:15%", "--gate-smoke"]
+    result = suite.runpytest(*run, *gate)
     assert result.ret == 1
     result.stdout.fnmatch_lines(
         [

@@ -18,6 +18,14 @@ baseline's, in percent (positive: slower). The verdict:
   the machine was busy, on battery, in Low Power Mode or throttled (its condition flags,
   ``Record.condition_flags``): the change may be the machine, not the code. It does not
   fail ``--fail-on regression``.
+- ``unstable``: either run's rounds are unstable (bimodal, too spread or too few; the rule
+  is ``accelbench.core.stability``), so its median cannot carry a verdict; never a
+  regression or an improvement, whatever the change.
+- ``not gated``: a smoke-size case: its steps are so short that a shared machine moves them
+  by orders of magnitude; gate material only when asked (``--gate-smoke``).
+
+Either run holding the same benchmark twice, or a median that is not a measurement (0,
+subnormal, infinite), is refused with one line (``RunError``): no verdict from such evidence.
 
 Works on any pytest-benchmark run; this suite's identity is used where present.
 """
@@ -37,8 +45,21 @@ NOISE = "noise"
 UNCHANGED = "unchanged"
 NOT_COMPARABLE = "not comparable"
 UNRELIABLE = "unreliable"
-VERDICTS = (REGRESSION, IMPROVEMENT, UNRELIABLE, NOISE, NOT_COMPARABLE, UNCHANGED)  # report order
+UNSTABLE = "unstable"
+NOT_GATED = "not gated"
+VERDICTS = (  # report order
+    REGRESSION,
+    IMPROVEMENT,
+    UNRELIABLE,
+    UNSTABLE,
+    NOISE,
+    NOT_COMPARABLE,
+    NOT_GATED,
+    UNCHANGED,
+)
 DEFAULT_THRESHOLD_PCT = 15.0
+SMOKE_SIZE = "smoke"
+GATE_SMOKE_HINT = "smoke size, never gated unless asked (--gate-smoke)"
 
 
 @dataclass(frozen=True)
@@ -124,6 +145,38 @@ def conditions_note(baseline: Record, current: Record) -> str:
     return f"the machine was {', '.join(FLAG_WORDS[f] for f in flags)} in {where}"
 
 
+def unstable_note(baseline: Record, current: Record) -> str:
+    """Why either record's rounds cannot carry a verdict ("bimodal rounds: ... in the
+    current run"), or ''."""
+    notes = [
+        f"{record.stability_reason or 'unstable rounds'} in the {which} run"
+        for which, record in (("baseline", baseline), ("current", current))
+        if record.unstable
+    ]
+    return "; ".join(notes)
+
+
+def not_gate_material(baseline: Record, current: Record, gate_smoke: bool) -> tuple[str, str]:
+    """(verdict, why) for a comparable pair that must not reach a gate: ``unstable`` rounds in
+    either run, or a smoke-size case unless ``gate_smoke``; ("", "") for gate material."""
+    note = unstable_note(baseline, current)
+    if note:
+        return UNSTABLE, note
+    if not gate_smoke and SMOKE_SIZE in (
+        baseline.key.size if baseline.key else "",
+        current.key.size if current.key else "",
+    ):
+        return NOT_GATED, GATE_SMOKE_HINT
+    return "", ""
+
+
+def duplicates(run: Run) -> list[str]:
+    """The fullnames ``run`` holds more than once."""
+    seen: set[str] = set()
+    twice = [r.fullname for r in run.records if r.fullname in seen or seen.add(r.fullname)]
+    return sorted(set(twice))
+
+
 def judge_with_conditions(
     change_verdict: str, baseline: Record, current: Record
 ) -> tuple[str, str]:
@@ -135,8 +188,19 @@ def judge_with_conditions(
     return change_verdict, ""
 
 
-def compare_runs(baseline: Run, current: Run, threshold_pct: float) -> Comparison:
-    """Match by fullname and judge each pair; ``RunError`` when the runs share no benchmark."""
+def compare_runs(
+    baseline: Run, current: Run, threshold_pct: float, gate_smoke: bool = False
+) -> Comparison:
+    """Match by fullname and judge each pair; ``RunError`` when the runs share no benchmark
+    or either holds a benchmark twice (which copy would the verdict be of?)."""
+    for run in (baseline, current):
+        twice = duplicates(run)
+        if twice:
+            more = f" (and {len(twice) - 1} more)" if len(twice) > 1 else ""
+            raise RunError(
+                f"{run.path}: holds {twice[0]} more than once{more}; "
+                "not a usable saved run (one entry per benchmark)"
+            )
     base = {r.fullname: r for r in baseline.records}
     cur = {r.fullname: r for r in current.records}
     common = sorted(set(base) & set(cur))
@@ -151,6 +215,8 @@ def compare_runs(baseline: Run, current: Run, threshold_pct: float) -> Compariso
         unlike = not_comparable(base[fullname], cur[fullname])
         judged, note = NOT_COMPARABLE, unlike
         if not unlike:
+            judged, note = not_gate_material(base[fullname], cur[fullname], gate_smoke)
+        if not judged:
             judged, note = judge_with_conditions(
                 verdict(b, c, threshold_pct), base[fullname], cur[fullname]
             )
@@ -224,6 +290,11 @@ def render(comparison: Comparison, baseline: Run, current: Run) -> str:
         f"regression: slower by more than {t} and the interquartile ranges do not overlap "
         "(baseline q3 < current q1); noise: beyond the threshold but overlapping",
     ]
+    if comparison.count(UNSTABLE):
+        lines.append(
+            "unstable: rounds that cannot carry a verdict (bimodal, spread or too few; "
+            "accelbench.core.stability), never counted as a regression or an improvement"
+        )
     if comparison.count(UNRELIABLE):
         lines.append(
             "unreliable: a regression or improvement measured while the machine was busy, on "
