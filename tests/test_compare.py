@@ -24,7 +24,6 @@ from accelbench.results.compare import (
 
 from conftest import ROOT
 
-
 STANDARD = "standard"  # smoke-size cases are not gated unless asked: see test_verdicts.py
 
 

@@ -67,7 +67,7 @@ def test_saved_json_carries_extra_info_machine_info_and_the_speedup_summary(suit
     assert list(suite.path.rglob(".accelbench-tmp-*")) == []  # written whole, then renamed
 
 
-def test_autosave_twice_then_compare_and_gate_on_a_planted_slowdown(suite, monkeypatch):
+def test_autosave_twice_then_compare_and_gate_on_a_planted_slowdown(suite, monkeypatch, ten_rounds):
     """Timed with a fake clock that only a step moves: the baseline's step lasts 1 ms, the
     slowed one twice that, however busy the machine is."""
     step_s = planted_steps(monkeypatch, 0.001)
@@ -104,7 +104,9 @@ def test_autosave_twice_then_compare_and_gate_on_a_planted_slowdown(suite, monke
     assert "Traceback" not in result.stdout.str() + result.stderr.str()
 
 
-def test_the_gate_calls_a_regression_on_a_busy_run_unreliable(suite, monkeypatch, fake_load):
+def test_the_gate_calls_a_regression_on_a_busy_run_unreliable(
+    suite, monkeypatch, ten_rounds, fake_load
+):
     step_s = planted_steps(monkeypatch, 0.001)
     run = [*RUN, "--benchmark-timer", "virtualclock.clock"]
     add_benchmarks(suite, "test_cnn_torch.py")

@@ -21,6 +21,8 @@ baseline's, in percent (positive: slower). The verdict:
 - ``unstable``: either run's rounds are unstable (bimodal, too spread or too few; the rule
   is ``accelbench.core.stability``), so its median cannot carry a verdict; never a
   regression or an improvement, whatever the change.
+- ``not comparable`` too: rounds of k steps that differ more than twice between the runs
+  (``timed_differently``): one measured a step's latency, the other its steady state.
 - ``not gated``: a smoke-size case: its steps are so short that a shared machine moves them
   by orders of magnitude; gate material only when asked (``--gate-smoke``).
 
@@ -59,6 +61,7 @@ VERDICTS = (  # report order
 )
 DEFAULT_THRESHOLD_PCT = 15.0
 SMOKE_SIZE = "smoke"
+MAX_BLOCK_RATIO = 2  # steps per round may differ this much between runs, and no more
 GATE_SMOKE_HINT = "smoke size, never gated unless asked (--gate-smoke)"
 
 
@@ -156,12 +159,30 @@ def unstable_note(baseline: Record, current: Record) -> str:
     return "; ".join(notes)
 
 
+def timed_differently(baseline: Record, current: Record) -> str:
+    """Why two records' medians measure different things, or '': rounds of k steps that
+    differ more than ``MAX_BLOCK_RATIO``-fold between the runs. A round of one step measures
+    a step's latency, a round of many its steady state (the device, or the CPU's thread
+    pool, kept busy between steps); for a tiny step the two differ by several times."""
+    k_then, k_now = baseline.steps_per_round, current.steps_per_round
+    if not k_then or not k_now or max(k_then, k_now) <= MAX_BLOCK_RATIO * min(k_then, k_now):
+        return ""
+    return (
+        f"timed in rounds of {k_then} step{'s' * (k_then > 1)} in the baseline run and "
+        f"{k_now} in the current run: steady state against latency"
+    )
+
+
 def not_gate_material(baseline: Record, current: Record, gate_smoke: bool) -> tuple[str, str]:
     """(verdict, why) for a comparable pair that must not reach a gate: ``unstable`` rounds in
-    either run, or a smoke-size case unless ``gate_smoke``; ("", "") for gate material."""
+    either run, rounds of very different lengths (``not comparable``), or a smoke-size case
+    unless ``gate_smoke``; ("", "") for gate material."""
     note = unstable_note(baseline, current)
     if note:
         return UNSTABLE, note
+    note = timed_differently(baseline, current)
+    if note:
+        return NOT_COMPARABLE, note
     if not gate_smoke and SMOKE_SIZE in (
         baseline.key.size if baseline.key else "",
         current.key.size if current.key else "",

@@ -228,6 +228,7 @@ class Record:
     energy: Energy | None = None
     extra: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
     stability_reason: str = ""  # why the rounds are unstable (flag ``unstable``), or ""
+    steps_per_round: int | None = None  # k: steps timed together between synchronizes
 
     @property
     def unstable(self) -> bool:
@@ -505,6 +506,7 @@ KNOWN_EXTRA = {
     "flags",
     "energy",
     "stability",
+    "steps_per_round",
 }
 
 
@@ -604,6 +606,7 @@ def parse_entry(entry: Any, *, partial: bool = False) -> Record:
         energy=_energy(info.get("energy")),
         extra=MappingProxyType({k: v for k, v in info.items() if k not in KNOWN_EXTRA}),
         stability_reason=_stability(info.get("stability"), saved_flags),
+        steps_per_round=count("extra_info.steps_per_round", info.get("steps_per_round")) or None,
     )
 
 
