@@ -482,9 +482,10 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> Any:
             current = internals.entries(bs)
             state.no_counterpart = baseline.without_counterpart(compared, current)
             state.not_comparable = baseline.keep_comparable(compared, current)
-            state.not_gated = baseline.keep_gate_material(
-                compared, current, bool(config.getoption("gate_smoke", False))
-            )
+            if config.getoption("benchmark_compare_fail", None):  # only a gate judges
+                state.not_gated = baseline.keep_gate_material(
+                    compared, current, bool(config.getoption("gate_smoke", False))
+                )
         written, state.save_errors = saving.save_run(config, bs)
         state.saved = [str(p) for p in written]
         if state.save_errors and session.exitstatus == pytest.ExitCode.OK:
