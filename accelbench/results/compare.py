@@ -34,6 +34,7 @@ Works on any pytest-benchmark run; this suite's identity is used where present.
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 
 from accelbench.core.conditions import FLAG_WORDS
@@ -193,9 +194,8 @@ def not_gate_material(baseline: Record, current: Record, gate_smoke: bool) -> tu
 
 def duplicates(run: Run) -> list[str]:
     """The fullnames ``run`` holds more than once."""
-    seen: set[str] = set()
-    twice = [r.fullname for r in run.records if r.fullname in seen or seen.add(r.fullname)]
-    return sorted(set(twice))
+    counts = Counter(r.fullname for r in run.records)
+    return sorted(name for name, n in counts.items() if n > 1)
 
 
 def judge_with_conditions(
