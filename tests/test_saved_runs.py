@@ -104,9 +104,11 @@ def test_autosave_twice_then_compare_and_gate_on_a_planted_slowdown(suite, monke
     assert "Traceback" not in result.stdout.str() + result.stderr.str()
 
 
-def test_the_gate_calls_a_regression_on_a_busy_run_unreliable(
+def test_the_gate_leaves_a_case_measured_on_a_busy_machine_out_as_unreliable(
     suite, monkeypatch, ten_rounds, fake_load
 ):
+    """As ``python -m accelbench compare`` does: the change may be the machine, not the
+    code (issue 22: two runs of one commit on a busy machine must not fail the gate)."""
     step_s = planted_steps(monkeypatch, 0.001)
     run = [*RUN, "--benchmark-timer", "virtualclock.clock"]
     add_benchmarks(suite, "test_cnn_torch.py")
@@ -117,11 +119,13 @@ def test_the_gate_calls_a_regression_on_a_busy_run_unreliable(
     step_s[0] = 0.002
     gate = ["--benchmark-compare", "--benchmark-compare-fail=median:15%", "--gate-smoke"]
     result = suite.runpytest(*run, *gate)
-    assert result.ret == 1
+    assert result.ret == 0
     result.stdout.fnmatch_lines(
         [
             "WARNING: the machine was busy during 1 of 1 cases*",
-            "accelbench: performance regressed beyond --benchmark-compare-fail (see above); "
-            "unreliable: the run was marked busy*",
+            "not gate material: 1 case(s) left out of the comparison and of "
+            "--benchmark-compare-fail:",
+            "  unreliable: the machine was busy in the current run: test_cnn_torch[[]cpu-infer[]]",
         ]
     )
+    assert "Performance has regressed" not in result.stderr.str()

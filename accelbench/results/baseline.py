@@ -12,7 +12,9 @@ out of the comparison and listed as not comparable; a case the baseline lacks is
 
 What is not gate material leaves pytest-benchmark's comparison (and so
 ``--benchmark-compare-fail``) with its reason: a case whose rounds are unstable in either
-run (``accelbench.core.stability``), and a smoke-size case unless ``--gate-smoke``.
+run (``accelbench.core.stability``), rounds of very different lengths, a case measured
+while the machine was busy (or on battery, throttled), and a smoke-size case unless
+``--gate-smoke``.
 """
 
 from __future__ import annotations
@@ -23,7 +25,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from accelbench.results.compare import NOT_GATED, duplicates, not_comparable, not_gate_material
+from accelbench.results.compare import (
+    NOT_GATED,
+    UNRELIABLE,
+    conditions_note,
+    duplicates,
+    not_comparable,
+    not_gate_material,
+)
 from accelbench.results.record import Record, Unusable, parse_entry
 from accelbench.results.runs import Run, RunError, load_run
 
@@ -197,8 +206,11 @@ def keep_gate_material(
     gate_smoke: bool = False,
 ) -> NotComparable:
     """Take out of ``compared_mapping`` every saved entry whose pair with this run's entry
-    is not gate material (``compare.not_gate_material``: unstable rounds in either run, a
-    smoke-size case unless ``gate_smoke``); returns them grouped by reason. Run after
+    is not gate material (``compare.not_gate_material``: unstable rounds in either run,
+    rounds of very different lengths, a smoke-size case unless ``gate_smoke``), or was
+    measured under conditions that make any change ``unreliable`` (busy, on battery,
+    throttled: ``compare.conditions_note``, as ``accelbench compare`` never fails on those);
+    returns them grouped by reason. Run after
     ``keep_comparable``; entries that do not read were taken out there."""
     now = _current_records(current)
     out = NotComparable()
@@ -211,6 +223,8 @@ def keep_gate_material(
             except Unusable:
                 continue
             verdict, why = not_gate_material(then, now[fullname], gate_smoke)
+            if not verdict and conditions_note(then, now[fullname]):
+                verdict, why = UNRELIABLE, conditions_note(then, now[fullname])
             if verdict:
                 out.add(why if verdict == NOT_GATED else f"{verdict}: {why}", now[fullname].name)
                 del saved[fullname]
