@@ -7,9 +7,12 @@ runnable process, one of the pool's threads is descheduled, and the others spin 
 their whole time slice waiting for it: every parallel op of a step waits a scheduler slice
 of milliseconds. A 0.1 ms attention step measured 30-120 ms on a 2-core VM with two other
 busy processes (a 100x-1000x swing, varying from run to run), and 0.1-0.3 ms with
-``OMP_WAIT_POLICY=PASSIVE`` under the same load; on an idle machine the two agree within
-noise. So the suite asks for passive waiting unless the user chose a policy, and records
-what was in force when the framework was loaded.
+``OMP_WAIT_POLICY=PASSIVE`` under the same load (a smoke CNN step: 170-600 ms against
+11-58 ms). Passive waiting costs a wake-up of the sleeping threads per parallel region,
+microseconds, which an idle machine pays too; a swing of 100x is the worse error for a
+suite meant to run on shared machines. So the suite asks for passive waiting unless the
+user chose a policy (``OMP_WAIT_POLICY=ACTIVE`` restores spinning), and every case records
+what was in force when the framework was loaded (``omp_wait_policy``).
 
 OpenMP reads the variable once, when the library is loaded (at ``import torch``): it must
 be set before that, which is why the plugin calls ``prefer_passive_wait`` when pytest is
