@@ -22,8 +22,9 @@ The rule, on the timed rounds as time per step, sorted (n of them):
   the mix of rounds changes, even where the quartiles overlap by chance.
 
 A case that fails any of these is *unstable*: saved with the reason (``extra_info``'s
-``stability`` and the ``unstable`` flag) and never handed to a gate as a regression or an
-improvement. It says nothing about the code, only that this run cannot tell.
+``stability``; its record carries the ``unstable`` flag) and never handed to a gate as a
+regression or an improvement. It says nothing about the code, only that this run cannot
+tell.
 """
 
 from __future__ import annotations
@@ -114,10 +115,9 @@ def judge(round_times_s: Sequence[float]) -> Stability:
 
 
 def mark(info: dict[str, Any], round_times_s: Sequence[float]) -> Stability:
-    """Judge a case's timed rounds and save the judgement in its ``info`` (extra_info):
-    ``stability`` always, and the ``unstable`` flag beside the conditions' flags."""
+    """Judge a case's timed rounds and save the judgement in its ``info`` (extra_info) as
+    ``stability``; reading it back gives the record the ``unstable`` flag (the saved
+    ``flags`` stay the conditions' own)."""
     judged = judge(round_times_s)
     info["stability"] = judged.as_extra_info()
-    if not judged.stable:
-        info["flags"] = [*info.get("flags", []), UNSTABLE]
     return judged

@@ -511,8 +511,8 @@ KNOWN_EXTRA = {
 
 
 def _stability(raw: Any, flags: frozenset[str]) -> str:
-    """The saved reason a case's rounds are unstable ("" when stable or not judged); the
-    ``unstable`` flag and a reason go together."""
+    """The saved reason a case's rounds are unstable ("" when stable or not judged); a saved
+    ``unstable`` flag needs a judgement that says so."""
     if raw is None:
         if UNSTABLE in flags:
             raise Unusable("extra_info.flags says unstable but extra_info.stability is missing")
@@ -523,7 +523,7 @@ def _stability(raw: Any, flags: frozenset[str]) -> str:
     if not isinstance(stable, bool):
         raise Unusable(f"extra_info.stability.stable is {_kind(stable)}, not true or false")
     reason = text("extra_info.stability.reason", raw.get("reason"))
-    if stable == bool(reason) or stable == (UNSTABLE in flags):
+    if stable == bool(reason) or (stable and UNSTABLE in flags):
         raise Unusable(
             "extra_info.stability contradicts itself (stable with a reason, unstable without "
             "one, or disagreeing with the unstable flag)"
@@ -565,6 +565,7 @@ def parse_entry(entry: Any, *, partial: bool = False) -> Record:
     matmul_n = count("extra_info.shapes.n", shapes.get("n"))
     generated = count("extra_info.shapes.generate", shapes.get("generate"))
     saved_flags = _flags(info.get("flags"))
+    stability_reason = _stability(info.get("stability"), saved_flags)
     return Record(
         fullname=fullname,
         name=name,
@@ -602,10 +603,10 @@ def parse_entry(entry: Any, *, partial: bool = False) -> Record:
         ),
         recompiles_timed=count("extra_info.recompiles_timed", info.get("recompiles_timed")),
         graph_breaks=count("extra_info.graph_breaks", info.get("graph_breaks")),
-        flags=frozenset(flags | saved_flags),
+        flags=frozenset(flags | saved_flags | ({UNSTABLE} if stability_reason else set())),
         energy=_energy(info.get("energy")),
         extra=MappingProxyType({k: v for k, v in info.items() if k not in KNOWN_EXTRA}),
-        stability_reason=_stability(info.get("stability"), saved_flags),
+        stability_reason=stability_reason,
         steps_per_round=count("extra_info.steps_per_round", info.get("steps_per_round")) or None,
     )
 
