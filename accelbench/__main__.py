@@ -109,6 +109,12 @@ def build_parser() -> Parser:
         default=None,
         help="exit 1 when any benchmark regressed. Default: never fail",
     )
+    compare.add_argument(
+        "--gate-smoke",
+        action="store_true",
+        help="judge smoke-size cases too (their steps are too short for a shared machine). "
+        "Default: smoke-size cases are 'not gated'",
+    )
 
     from accelbench.results.export import FORMATS
 
@@ -191,8 +197,15 @@ def _compare(args: argparse.Namespace) -> int:
     from accelbench.results import compare, runs
 
     baseline, current = runs.load_run(args.baseline), runs.load_run(args.current)
-    result = compare.compare_runs(baseline, current, args.threshold)
+    result = compare.compare_runs(baseline, current, args.threshold, args.gate_smoke)
     say(compare.render(result, baseline, current))
+    unstable = [c for c in result.changes if c.verdict == compare.UNSTABLE]
+    if unstable:
+        print(
+            f"accelbench compare: {len(unstable)} unstable, never a verdict: "
+            f"{unstable[0].name} ({unstable[0].note})",
+            file=sys.stderr,
+        )
     unreliable = [c for c in result.changes if c.verdict == compare.UNRELIABLE]
     if unreliable:
         print(

@@ -38,6 +38,7 @@ __all__ = [
     "ran_any",
     "release_json",
     "release_saving",
+    "reload_compared",
     "session",
 ]
 
@@ -114,6 +115,9 @@ def drop_untimed(bs: Any) -> None:
 
 
 def _timed(bench: Any) -> bool:
+    """Timed, or marked as failed (which pytest-benchmark leaves out of what it writes)."""
+    if getattr(bench, "has_error", False):
+        return True
     timings = getattr(getattr(bench, "stats", None), "data", None)
     return timings is None or len(timings) > 0
 
@@ -162,3 +166,11 @@ def compared_entries(bs: Any) -> dict[Any, dict[str, dict[str, Any]]]:
     entries removed from it are left out of its comparison and ``--benchmark-compare-fail``."""
     mapping = getattr(bs, "compared_mapping", None)
     return mapping if isinstance(mapping, dict) else {}
+
+
+def reload_compared(bs: Any, path: str) -> None:
+    """Compare with the saved run at ``path`` instead of the one loaded when pytest was
+    configured: pytest-benchmark loads ``compared_mapping`` in its ``handle_loading``,
+    which reads ``compare`` (a name or a path, as ``--benchmark-compare=`` takes)."""
+    bs.compare = path
+    bs.handle_loading()

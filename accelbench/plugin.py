@@ -13,6 +13,7 @@ import textwrap
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,7 +21,7 @@ import pytest
 from accelbench import backends
 from accelbench import benchmark_internals as internals
 from accelbench.config import OptionError, SuiteConfig, parse_list
-from accelbench.core import conditions, launch, machine
+from accelbench.core import conditions, launch, machine, openmp, stability
 from accelbench.core.run_budget import RunBudget, format_duration
 from accelbench.core.runner import CaseSkipped, run_case, unusable_reason
 from accelbench.core.sizes import BUDGETS, DEFAULT_PROFILE, PROFILES
@@ -28,7 +29,7 @@ from accelbench.core.spec import DTYPES, EAGER, MEMORY_FORMATS, MODES, NCHW, Cas
 from accelbench.core.sweep import DEFAULT_SWEEP, SWEEPS, case_variants
 from accelbench.results import baseline, files, saving, text, views
 from accelbench.results.record import parse_entries
-from accelbench.results.runs import RESULTS_FORMAT
+from accelbench.results.runs import RESULTS_FORMAT, RunError
 
 
 @dataclass
@@ -40,6 +41,9 @@ class SuiteState:
     chosen: baseline.BaselineChoice | None = None
     machine_note: str = ""
     not_comparable: baseline.NotComparable = field(default_factory=baseline.NotComparable)
+    not_gated: baseline.NotComparable = field(default_factory=baseline.NotComparable)
+    no_counterpart: list[str] = field(default_factory=list)
+    compare_auto: bool = False  # --benchmark-compare without a name: chosen by the suite
     save_errors: list[str] = field(default_factory=list)
     saved: list[str] = field(default_factory=list)
     run_watch: conditions.RunWatch | None = None
@@ -156,6 +160,13 @@ def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginMa
         help="Sleep this long before each case, so heat and other load can settle. "
         "Default: %(default)r",
     )
+    group.addoption(
+        "--gate-smoke",
+        action="store_true",
+        default=False,
+        help="Let --benchmark-compare-fail judge smoke-size cases too (their steps are too "
+        "short for a shared machine). Default: smoke-size cases are left out of the gate",
+    )
     pluginmanager.register(DeferJsonOpen(parser), "accelbench-defer-json-open")
 
 
@@ -185,6 +196,7 @@ def pytest_configure(config: pytest.Config) -> None:
         )
     except OptionError as exc:
         raise pytest.UsageError(str(exc)) from None
+    openmp.prefer_passive_wait()  # before any framework loads OpenMP (at collection)
     state = config.stash[STATE] = SuiteState(
         suite,
         run_watch=conditions.RunWatch(suite.cooldown_s),
@@ -205,6 +217,7 @@ def pytest_configure(config: pytest.Config) -> None:
         )
     _check_outputs(config)
     if compare:
+        state.compare_auto = compare is True
         state.chosen = _choose_baseline(config, suite, compare)
 
 
@@ -261,7 +274,10 @@ def _choose_baseline(
             raise pytest.UsageError(
                 f"--benchmark-compare={compare}: no saved run by that name in {folder}"
             )
-        return baseline.named_baseline(named[0])
+        try:
+            return baseline.named_baseline(named[0])
+        except RunError as exc:
+            raise pytest.UsageError(f"--benchmark-compare={compare}: {exc}") from None
     choice = baseline.choose_baseline(folder, suite.size, suite.dtype)
     if choice.path is None:
         skipped = f", {len(choice.skipped)} partial or unreadable" if choice.skipped else ""
@@ -386,6 +402,12 @@ def _case_spec(
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
+    """Now that the cases are known: the baseline that holds them, and the plan."""
+    _baseline_for_cases(session)
+    _print_plan(session)
+
+
+def _print_plan(session: pytest.Session) -> None:
     """Say up front what the run will measure, what it cannot, and within what time."""
     config = session.config
     if STATE not in config.stash or config.option.collectonly or not launch.current().is_leader:
@@ -461,6 +483,29 @@ def _wrap(line: str, indent: str = "") -> str:
     return textwrap.fill(line, width=width, subsequent_indent=lead + "    ", break_on_hyphens=False)
 
 
+def _baseline_for_cases(session: pytest.Session) -> None:
+    """With ``--benchmark-compare`` unnamed: now that the cases are known, compare with the
+    newest complete run that holds them (``baseline.choose_baseline``), not merely the
+    newest of this size and dtype (a ceiling-only run holds none of a CNN run's cases)."""
+    config = session.config
+    state = config.stash.get(STATE, None)
+    bs = internals.session(config)
+    if state is None or not state.compare_auto or state.chosen is None or bs is None:
+        return
+    storage = baseline.file_storage(str(config.getoption("benchmark_storage", "")))
+    if storage is None or state.chosen.path is None:
+        return
+    wanted = [item.nodeid for item in session.items]
+    suite = state.config
+    choice = baseline.choose_baseline(
+        storage / internals.machine_id(), suite.size, suite.dtype, wanted
+    )
+    if choice.path is not None:
+        state.chosen = choice
+        if choice.path.resolve() != Path(str(bs.compare)).resolve():
+            internals.reload_compared(bs, str(choice.path.resolve()))
+
+
 @pytest.fixture
 def variant() -> str:
     return ""
@@ -521,6 +566,9 @@ def measure(
             budget.record(spec.framework, device, time.monotonic() - started)
         if isinstance(info.get("conditions"), dict):
             state.case_conditions.append(info["conditions"])
+        if not benchmark.disabled and getattr(benchmark, "stats", None) is not None:
+            stability.mark(info, benchmark.stats.stats.data)
+        info.update(openmp.facts())
         benchmark.extra_info.update(info)
         return info
 
@@ -627,7 +675,13 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> Any:
         state.outcome = _outcome(session, state, exitstatus)
         compared = internals.compared_entries(bs)
         if compared:
-            state.not_comparable = baseline.keep_comparable(compared, internals.entries(bs))
+            current = internals.entries(bs)
+            state.no_counterpart = baseline.without_counterpart(compared, current)
+            state.not_comparable = baseline.keep_comparable(compared, current)
+            if config.getoption("benchmark_compare_fail", None):  # only a gate judges
+                state.not_gated = baseline.keep_gate_material(
+                    compared, current, bool(config.getoption("gate_smoke", False))
+                )
         internals.drop_untimed(bs)
         if state.saves_by_default and not internals.ran_any(bs):
             internals.release_saving(bs)  # nothing to save, and no word about it
@@ -809,4 +863,15 @@ def _comparison_lines(state: SuiteState) -> list[str]:
             "in identity, left out of the comparison and of --benchmark-compare-fail:"
         )
         lines += state.not_comparable.lines()
+    if state.not_gated:
+        lines.append(
+            f"not gate material: {len(state.not_gated)} case(s) left out of the comparison "
+            "and of --benchmark-compare-fail:"
+        )
+        lines += state.not_gated.lines()
+    if state.no_counterpart:
+        lines.append(
+            f"no counterpart in the baseline ({len(state.no_counterpart)}), not compared: "
+            + ", ".join(state.no_counterpart)
+        )
     return lines

@@ -47,6 +47,22 @@ def no_step_limit(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(runner, "_too_slow", {})
 
 
+@pytest.fixture
+def ten_rounds(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every case times exactly 10 rounds of one step each: how many rounds a budget allows
+    depends on how fast the machine is, and a verdict needs at least 5
+    (``accelbench.core.stability``); a test of a verdict must not depend on the machine."""
+    import dataclasses
+
+    from accelbench.core.sizes import BUDGETS
+
+    for name, budget in list(BUDGETS.items()):
+        fixed = dataclasses.replace(
+            budget, min_rounds=10, max_rounds=10, measure_s=1e3, block_target_s=1e-9
+        )
+        monkeypatch.setitem(BUDGETS, name, fixed)
+
+
 def _plant_load(monkeypatch: pytest.MonkeyPatch, others_cores: float) -> None:
     """Every CPU window the conditions measure from now on says other processes used
     ``others_cores`` of 2 cores (and the suite one core)."""

@@ -123,7 +123,8 @@ def test_the_slowdown_with_nan_quartiles_is_a_regression_once_the_quartiles_are_
         median = entry["stats"]["median"]
         entry["stats"].update(q1=median * 0.99, q3=median * 1.01)
     good, current = write(tmp_path / "good.json", good_run()), write(tmp_path / "slow.json", slow)
-    assert main(["compare", str(good), str(current), "--fail-on", "regression"]) == 1
+    gate = ["compare", str(good), str(current), "--fail-on", "regression", "--gate-smoke"]
+    assert main(gate) == 1
     assert "2 compared: 2 regression" in capsys.readouterr().out
 
 
@@ -204,5 +205,5 @@ def test_a_run_saved_by_the_previous_version_is_reported_and_compared(tmp_path, 
     old = str(FIXTURES / "saved_e794f7d.json")
     assert main(["report", old, "--out", str(tmp_path / "out")]) == 0
     assert "mode eager" in (tmp_path / "out" / "report.md").read_text()
-    assert main(["compare", old, old, "--fail-on", "regression"]) == 0
+    assert main(["compare", old, old, "--fail-on", "regression", "--gate-smoke"]) == 0
     assert "1 compared: 1 unchanged" in capsys.readouterr().out

@@ -66,7 +66,8 @@ def test_the_baseline_is_the_newest_complete_run_of_this_runs_size_and_dtype(sui
     assert result.ret == 0
     result.stdout.fnmatch_lines(
         [
-            "compared with */0001_smoke.json (the newest complete run at smoke, fp32)",
+            "compared with */0001_smoke.json (the newest complete run at smoke, fp32 that holds "
+            "all 1 of this run's cases)",
             "  skipped 0004_partial.json: partial run (interrupted after 1 of 2 cases), "
             "never a baseline",
         ]

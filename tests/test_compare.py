@@ -24,6 +24,8 @@ from accelbench.results.compare import (
 
 from conftest import ROOT
 
+STANDARD = "standard"  # smoke-size cases are not gated unless asked: see test_verdicts.py
+
 
 def spread(median: float, iqr: float) -> Spread:
     return Spread(median=median, q1=median - iqr / 2, q3=median + iqr / 2)
@@ -63,13 +65,14 @@ def test_a_change_within_the_threshold_is_unchanged_however_tight_the_spreads():
 
 
 def records(scale: dict[str, float] | None = None) -> list[dict]:
-    """Four benchmarks with tight spreads (2% IQR); ``scale`` multiplies named ones' times."""
+    """Four standard-size benchmarks with tight spreads (2% IQR); ``scale`` multiplies named
+    ones' times."""
     scale = scale or {}
     base = [
-        record("cnn", "cpu", "train", 8e-3),
-        record("cnn", "cpu", "infer", 3e-3),
-        record("cnn", "cuda", "train", 5e-4),
-        record("cnn", "cuda", "infer", 2e-4),
+        record("cnn", "cpu", "train", 8e-3, size=STANDARD),
+        record("cnn", "cpu", "infer", 3e-3, size=STANDARD),
+        record("cnn", "cuda", "train", 5e-4, size=STANDARD),
+        record("cnn", "cuda", "infer", 2e-4, size=STANDARD),
     ]
     out = []
     for r in base:
@@ -189,12 +192,12 @@ def test_the_same_test_at_another_size_is_not_comparable_and_does_not_fail(
     tmp_path, baseline, capsys
 ):
     other = records({"test_cnn_torch[cpu-train]": 10})
-    other[0]["extra_info"]["size"] = "standard"
+    other[0]["extra_info"]["size"] = "full"
     current = write(tmp_path / "current.json", saved_run(other))
 
     assert main(["compare", str(baseline), str(current), "--fail-on", "regression"]) == 0
     out = capsys.readouterr().out
-    assert "not comparable (size smoke -> standard)" in out
+    assert "not comparable (size standard -> full)" in out
 
 
 @pytest.mark.parametrize(

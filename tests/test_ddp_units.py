@@ -311,7 +311,9 @@ def test_the_worker_count_is_part_of_the_identity(tmp_path):
         tmp_path / "after.json",
         saved_run([ddp_record("resnet18", 1, 0.1), ddp_record("resnet18", 2, 0.25)]),
     )
-    result = compare.compare_runs(load_run(before), load_run(after), threshold_pct=10)
+    result = compare.compare_runs(
+        load_run(before), load_run(after), threshold_pct=10, gate_smoke=True
+    )
     verdicts = {c.name: c.verdict for c in result.changes}
     assert verdicts == {
         "test_ddp_resnet18[cpu-train-workers=1]": compare.UNCHANGED,

@@ -67,7 +67,7 @@ def test_saved_json_carries_extra_info_machine_info_and_the_speedup_summary(suit
     assert list(suite.path.rglob(".accelbench-tmp-*")) == []  # written whole, then renamed
 
 
-def test_autosave_twice_then_compare_and_gate_on_a_planted_slowdown(suite, monkeypatch):
+def test_autosave_twice_then_compare_and_gate_on_a_planted_slowdown(suite, monkeypatch, ten_rounds):
     """Timed with a fake clock that only a step moves: the baseline's step lasts 1 ms, the
     slowed one twice that, however busy the machine is."""
     step_s = planted_steps(monkeypatch, 0.001)
@@ -86,7 +86,8 @@ def test_autosave_twice_then_compare_and_gate_on_a_planted_slowdown(suite, monke
     )
 
     step_s[0] = 2 * baseline["median"]
-    result = suite.runpytest(*run, "--benchmark-compare", "--benchmark-compare-fail=median:15%")
+    gate = ["--benchmark-compare", "--benchmark-compare-fail=median:15%", "--gate-smoke"]
+    result = suite.runpytest(*run, *gate)
     assert result.ret == 1
     result.stderr.fnmatch_lines(
         [
@@ -103,7 +104,11 @@ def test_autosave_twice_then_compare_and_gate_on_a_planted_slowdown(suite, monke
     assert "Traceback" not in result.stdout.str() + result.stderr.str()
 
 
-def test_the_gate_calls_a_regression_on_a_busy_run_unreliable(suite, monkeypatch, fake_load):
+def test_the_gate_leaves_a_case_measured_on_a_busy_machine_out_as_unreliable(
+    suite, monkeypatch, ten_rounds, fake_load
+):
+    """As ``python -m accelbench compare`` does: the change may be the machine, not the
+    code (issue 22: two runs of one commit on a busy machine must not fail the gate)."""
     step_s = planted_steps(monkeypatch, 0.001)
     run = [*RUN, "--benchmark-timer", "virtualclock.clock"]
     add_benchmarks(suite, "test_cnn_torch.py")
@@ -112,12 +117,15 @@ def test_the_gate_calls_a_regression_on_a_busy_run_unreliable(suite, monkeypatch
 
     fake_load(others_cores=1.8)
     step_s[0] = 0.002
-    result = suite.runpytest(*run, "--benchmark-compare", "--benchmark-compare-fail=median:15%")
-    assert result.ret == 1
+    gate = ["--benchmark-compare", "--benchmark-compare-fail=median:15%", "--gate-smoke"]
+    result = suite.runpytest(*run, *gate)
+    assert result.ret == 0
     result.stdout.fnmatch_lines(
         [
+            "not gate material: 1 case(s) left out of the comparison and of "
+            "--benchmark-compare-fail:",
+            "  unreliable: the machine was busy in the current run: test_cnn_torch[[]cpu-infer[]]",
             "WARNING: the machine was busy during 1 of 1 cases*",
-            "accelbench: performance regressed beyond --benchmark-compare-fail (see above); "
-            "unreliable: the run was marked busy*",
         ]
     )
+    assert "Performance has regressed" not in result.stderr.str()

@@ -4,9 +4,17 @@ cases are comparable with this run's.
 pytest-benchmark compares with the newest file in its storage and matches benchmarks by
 test name only, but the name carries neither the size nor the dtype nor the mode: a smoke
 baseline against a standard run reads as a slowdown of 1,000x. Here the baseline is the
-newest *complete* saved run of this run's size and dtype (else the newest complete one),
-never a partial (interrupted) one, and a pair of cases whose identities differ is taken out
-of the comparison and listed as not comparable.
+newest *complete* saved run that holds this run's cases (their fullnames are known once
+pytest has collected them) at this run's size and dtype; where none holds them all, the
+complete run that holds most of them (the newest of those); never a partial (interrupted)
+run, nor one that holds a benchmark twice. A pair of cases whose identities differ is taken
+out of the comparison and listed as not comparable; a case the baseline lacks is named.
+
+What is not gate material leaves pytest-benchmark's comparison (and so
+``--benchmark-compare-fail``) with its reason: a case whose rounds are unstable in either
+run (``accelbench.core.stability``), rounds of very different lengths, a case measured
+while the machine was busy (or on battery, throttled), and a smoke-size case unless
+``--gate-smoke``.
 """
 
 from __future__ import annotations
@@ -17,7 +25,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from accelbench.results.compare import not_comparable
+from accelbench.results.compare import (
+    NOT_GATED,
+    UNRELIABLE,
+    conditions_note,
+    duplicates,
+    not_comparable,
+    not_gate_material,
+)
 from accelbench.results.record import Record, Unusable, parse_entry
 from accelbench.results.runs import Run, RunError, load_run
 
@@ -45,12 +60,28 @@ def _matches(run: Run, size: str, dtype: str) -> bool:
     return any(r.key.size == size and r.key.dtype == dtype for r in run.measured if r.key)
 
 
-def choose_baseline(folder: Path, size: str, dtype: str) -> BaselineChoice:
-    """The newest complete run in ``folder`` (one machine's storage) at ``size`` and
-    ``dtype``; else the newest complete run, whose cases will then read as not comparable.
-    Partial runs and files that do not read are skipped, each with a line saying why."""
+def _held(run: Run, wanted: frozenset[str], size: str, dtype: str) -> int:
+    """How many of the ``wanted`` fullnames ``run`` holds at ``size`` and ``dtype`` (an
+    entry without this suite's identity counts by its name alone)."""
+    return sum(
+        r.fullname in wanted and (r.key is None or (r.key.size, r.key.dtype) == (size, dtype))
+        for r in run.records
+    )
+
+
+def choose_baseline(
+    folder: Path, size: str, dtype: str, wanted: Iterable[str] | None = None
+) -> BaselineChoice:
+    """The newest complete run in ``folder`` (one machine's storage) that holds all of
+    ``wanted`` (this run's fullnames) at ``size`` and ``dtype``; where none does, the one
+    that holds most of them (the newest of those). Without ``wanted``: the newest complete
+    run at ``size`` and ``dtype``. Where no run holds any: the newest complete run, whose
+    cases will then read as not comparable. Partial runs, runs holding a benchmark twice and
+    files that do not read are skipped, each with a line saying why."""
     skipped: list[str] = []
     fallback: Run | None = None
+    want = frozenset(wanted or ())
+    best: tuple[int, Run] | None = None
     for path in sorted(folder.glob(SAVED_RUN_GLOB), key=lambda p: p.name, reverse=True):
         try:
             run = load_run(path)
@@ -60,11 +91,31 @@ def choose_baseline(folder: Path, size: str, dtype: str) -> BaselineChoice:
         if run.partial:
             skipped.append(f"skipped {path.name}: {run.status}, never a baseline")
             continue
-        if _matches(run, size, dtype):
-            return BaselineChoice(run.path, f"the newest complete run at {size}, {dtype}", skipped)
+        twice = duplicates(run)
+        if twice:
+            skipped.append(f"skipped {path.name}: holds {twice[0]} more than once")
+            continue
+        if not want:
+            if _matches(run, size, dtype):
+                why = f"the newest complete run at {size}, {dtype}"
+                return BaselineChoice(run.path, why, skipped)
+        else:
+            held = _held(run, want, size, dtype)
+            if held == len(want):
+                why = f"the newest complete run at {size}, {dtype} that holds all {held} of "
+                return BaselineChoice(run.path, why + "this run's cases", skipped)
+            if held and (best is None or held > best[0]):
+                best = (held, run)
         fallback = fallback or run
+    if best is not None:
+        why = (
+            f"no complete saved run holds all {len(want)} of this run's cases at {size}, "
+            f"{dtype}: the one holding most ({best[0]})"
+        )
+        return BaselineChoice(best[1].path, why, skipped)
     if fallback is not None:
-        why = f"no complete saved run at {size}, {dtype}: the newest complete run"
+        held = "holds this run's cases" if want else "is"
+        why = f"no complete saved run {held} at {size}, {dtype}: the newest complete run"
         return BaselineChoice(fallback.path, why, skipped)
     return BaselineChoice(None, "no complete saved run", skipped)
 
@@ -78,11 +129,15 @@ def explicit_baseline(folder: Path, value: str) -> list[Path]:
 
 
 def named_baseline(path: Path) -> BaselineChoice:
-    """The run ``--benchmark-compare=NNNN`` names, said to be partial where it is one."""
+    """The run ``--benchmark-compare=NNNN`` names, said to be partial where it is one;
+    ``RunError`` when it holds a benchmark twice (which copy would be the baseline?)."""
     try:
         run = load_run(path)
     except RunError as exc:
         return BaselineChoice(path, f"named by --benchmark-compare; {exc}")
+    twice = duplicates(run)
+    if twice:
+        raise RunError(f"{path}: holds {twice[0]} more than once; not a usable baseline")
     why = "named by --benchmark-compare" + (f"; a {run.status}" if run.partial else "")
     return BaselineChoice(path, why)
 
@@ -132,6 +187,57 @@ def keep_comparable(
                 out.add(reason, now[fullname].name)
                 del saved[fullname]
     return out
+
+
+def _current_records(current: Iterable[dict[str, Any]]) -> dict[str, Record]:
+    now: dict[str, Record] = {}
+    for entry in current:
+        try:
+            record = parse_entry(entry)
+        except Unusable:
+            continue
+        now[record.fullname] = record
+    return now
+
+
+def keep_gate_material(
+    compared_mapping: dict[Any, dict[str, dict[str, Any]]],
+    current: Iterable[dict[str, Any]],
+    gate_smoke: bool = False,
+) -> NotComparable:
+    """Take out of ``compared_mapping`` every saved entry whose pair with this run's entry
+    is not gate material (``compare.not_gate_material``: unstable rounds in either run,
+    rounds of very different lengths, a smoke-size case unless ``gate_smoke``), or was
+    measured under conditions that make any change ``unreliable`` (busy, on battery,
+    throttled: ``compare.conditions_note``, as ``accelbench compare`` never fails on those);
+    returns them grouped by reason. Run after
+    ``keep_comparable``; entries that do not read were taken out there."""
+    now = _current_records(current)
+    out = NotComparable()
+    for saved in compared_mapping.values():
+        for fullname in list(saved):
+            if fullname not in now:
+                continue
+            try:
+                then = parse_entry(saved[fullname])
+            except Unusable:
+                continue
+            verdict, why = not_gate_material(then, now[fullname], gate_smoke)
+            if not verdict and conditions_note(then, now[fullname]):
+                verdict, why = UNRELIABLE, conditions_note(then, now[fullname])
+            if verdict:
+                out.add(why if verdict == NOT_GATED else f"{verdict}: {why}", now[fullname].name)
+                del saved[fullname]
+    return out
+
+
+def without_counterpart(
+    compared_mapping: dict[Any, dict[str, dict[str, Any]]], current: Iterable[dict[str, Any]]
+) -> list[str]:
+    """This run's cases (names) that no saved entry of the comparison matches by fullname."""
+    held = {fullname for saved in compared_mapping.values() for fullname in saved}
+    now = _current_records(current)
+    return sorted(r.name for fullname, r in now.items() if fullname not in held)
 
 
 def _leaves(value: Any, prefix: str = "") -> dict[str, Any]:

@@ -18,12 +18,23 @@ baseline's, in percent (positive: slower). The verdict:
   the machine was busy, on battery, in Low Power Mode or throttled (its condition flags,
   ``Record.condition_flags``): the change may be the machine, not the code. It does not
   fail ``--fail-on regression``.
+- ``unstable``: either run's rounds are unstable (bimodal, too spread or too few; the rule
+  is ``accelbench.core.stability``), so its median cannot carry a verdict; never a
+  regression or an improvement, whatever the change.
+- ``not comparable`` too: rounds of k steps that differ more than twice between the runs
+  (``timed_differently``): one measured a step's latency, the other its steady state.
+- ``not gated``: a smoke-size case: its steps are so short that a shared machine moves them
+  by orders of magnitude; gate material only when asked (``--gate-smoke``).
+
+Either run holding the same benchmark twice, or a median that is not a measurement (0,
+subnormal, infinite), is refused with one line (``RunError``): no verdict from such evidence.
 
 Works on any pytest-benchmark run; this suite's identity is used where present.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 
 from accelbench.core.conditions import FLAG_WORDS
@@ -37,8 +48,22 @@ NOISE = "noise"
 UNCHANGED = "unchanged"
 NOT_COMPARABLE = "not comparable"
 UNRELIABLE = "unreliable"
-VERDICTS = (REGRESSION, IMPROVEMENT, UNRELIABLE, NOISE, NOT_COMPARABLE, UNCHANGED)  # report order
+UNSTABLE = "unstable"
+NOT_GATED = "not gated"
+VERDICTS = (  # report order
+    REGRESSION,
+    IMPROVEMENT,
+    UNRELIABLE,
+    UNSTABLE,
+    NOISE,
+    NOT_COMPARABLE,
+    NOT_GATED,
+    UNCHANGED,
+)
 DEFAULT_THRESHOLD_PCT = 15.0
+SMOKE_SIZE = "smoke"
+MAX_BLOCK_RATIO = 2  # steps per round may differ this much between runs, and no more
+GATE_SMOKE_HINT = "smoke size, never gated unless asked (--gate-smoke)"
 
 
 @dataclass(frozen=True)
@@ -124,6 +149,55 @@ def conditions_note(baseline: Record, current: Record) -> str:
     return f"the machine was {', '.join(FLAG_WORDS[f] for f in flags)} in {where}"
 
 
+def unstable_note(baseline: Record, current: Record) -> str:
+    """Why either record's rounds cannot carry a verdict ("bimodal rounds: ... in the
+    current run"), or ''."""
+    notes = [
+        f"{record.stability_reason or 'unstable rounds'} in the {which} run"
+        for which, record in (("baseline", baseline), ("current", current))
+        if record.unstable
+    ]
+    return "; ".join(notes)
+
+
+def timed_differently(baseline: Record, current: Record) -> str:
+    """Why two records' medians measure different things, or '': rounds of k steps that
+    differ more than ``MAX_BLOCK_RATIO``-fold between the runs. A round of one step measures
+    a step's latency, a round of many its steady state (the device, or the CPU's thread
+    pool, kept busy between steps); for a tiny step the two differ by several times."""
+    k_then, k_now = baseline.steps_per_round, current.steps_per_round
+    if not k_then or not k_now or max(k_then, k_now) <= MAX_BLOCK_RATIO * min(k_then, k_now):
+        return ""
+    return (
+        f"timed in rounds of {k_then} step{'s' * (k_then > 1)} in the baseline run and "
+        f"{k_now} in the current run: steady state against latency"
+    )
+
+
+def not_gate_material(baseline: Record, current: Record, gate_smoke: bool) -> tuple[str, str]:
+    """(verdict, why) for a comparable pair that must not reach a gate: ``unstable`` rounds in
+    either run, rounds of very different lengths (``not comparable``), or a smoke-size case
+    unless ``gate_smoke``; ("", "") for gate material."""
+    note = unstable_note(baseline, current)
+    if note:
+        return UNSTABLE, note
+    note = timed_differently(baseline, current)
+    if note:
+        return NOT_COMPARABLE, note
+    if not gate_smoke and SMOKE_SIZE in (
+        baseline.key.size if baseline.key else "",
+        current.key.size if current.key else "",
+    ):
+        return NOT_GATED, GATE_SMOKE_HINT
+    return "", ""
+
+
+def duplicates(run: Run) -> list[str]:
+    """The fullnames ``run`` holds more than once."""
+    counts = Counter(r.fullname for r in run.records)
+    return sorted(name for name, n in counts.items() if n > 1)
+
+
 def judge_with_conditions(
     change_verdict: str, baseline: Record, current: Record
 ) -> tuple[str, str]:
@@ -131,12 +205,24 @@ def judge_with_conditions(
     if change_verdict in (REGRESSION, IMPROVEMENT):
         note = conditions_note(baseline, current)
         if note:
-            return UNRELIABLE, f"{note}; a {change_verdict} otherwise"
+            article = "an" if change_verdict == IMPROVEMENT else "a"
+            return UNRELIABLE, f"{note}; {article} {change_verdict} otherwise"
     return change_verdict, ""
 
 
-def compare_runs(baseline: Run, current: Run, threshold_pct: float) -> Comparison:
-    """Match by fullname and judge each pair; ``RunError`` when the runs share no benchmark."""
+def compare_runs(
+    baseline: Run, current: Run, threshold_pct: float, gate_smoke: bool = False
+) -> Comparison:
+    """Match by fullname and judge each pair; ``RunError`` when the runs share no benchmark
+    or either holds a benchmark twice (which copy would the verdict be of?)."""
+    for run in (baseline, current):
+        twice = duplicates(run)
+        if twice:
+            more = f" (and {len(twice) - 1} more)" if len(twice) > 1 else ""
+            raise RunError(
+                f"{run.path}: holds {twice[0]} more than once{more}; "
+                "not a usable saved run (one entry per benchmark)"
+            )
     base = {r.fullname: r for r in baseline.records}
     cur = {r.fullname: r for r in current.records}
     common = sorted(set(base) & set(cur))
@@ -151,6 +237,8 @@ def compare_runs(baseline: Run, current: Run, threshold_pct: float) -> Compariso
         unlike = not_comparable(base[fullname], cur[fullname])
         judged, note = NOT_COMPARABLE, unlike
         if not unlike:
+            judged, note = not_gate_material(base[fullname], cur[fullname], gate_smoke)
+        if not judged:
             judged, note = judge_with_conditions(
                 verdict(b, c, threshold_pct), base[fullname], cur[fullname]
             )
@@ -224,6 +312,11 @@ def render(comparison: Comparison, baseline: Run, current: Run) -> str:
         f"regression: slower by more than {t} and the interquartile ranges do not overlap "
         "(baseline q3 < current q1); noise: beyond the threshold but overlapping",
     ]
+    if comparison.count(UNSTABLE):
+        lines.append(
+            "unstable: rounds that cannot carry a verdict (bimodal, spread or too few; "
+            "accelbench.core.stability), never counted as a regression or an improvement"
+        )
     if comparison.count(UNRELIABLE):
         lines.append(
             "unreliable: a regression or improvement measured while the machine was busy, on "

@@ -26,11 +26,15 @@ from typing import Any
 
 from accelbench.core.conditions import FLAGS as CONDITION_FLAGS
 from accelbench.core.launch import parse_workers_variant
+from accelbench.core.stability import UNSTABLE  # rounds no verdict can rest on
 
 DEFAULT_MODE = "eager"  # runs saved before cases had a mode ran eagerly
 DEFAULT_LAYOUTS = ("", "nchw")  # the default layout is saved as ""; "nchw" reads the same
 NOISY_IQR_SHARE = 0.10  # IQR above 10% of the median: noisy, as torch.utils.benchmark flags it
 MAX_SECONDS = 1e6  # a median of more than 11 days per step is not a measurement
+# A median below a picosecond per step is not a measurement either (no clock resolves it;
+# a subnormal such as 5e-324 makes throughput infinite, which JSON cannot hold).
+MIN_SECONDS = 1e-12
 MAX_FIGURE = 1e30  # throughput, FLOP/s, errors: anything larger is corrupt
 MAX_COUNT = 10**30  # items, FLOPs, bytes per step, memory
 MAX_ROUNDS = 10**9
@@ -193,7 +197,9 @@ class Record:
     which has statistics only. ``flags`` holds ``noisy`` (IQR over 10% of the median),
     ``partial`` (the run it belongs to was interrupted) and any flag the suite saved with
     the case (``extra_info["flags"]``): the conditions it ran under, ``busy``, ``battery``,
-    ``low-power`` or ``throttled`` (``accelbench.core.conditions``).
+    ``low-power`` or ``throttled`` (``accelbench.core.conditions``), and ``unstable``
+    (rounds no verdict can rest on, ``accelbench.core.stability``; the reason in
+    ``stability_reason``).
     """
 
     fullname: str
@@ -221,6 +227,13 @@ class Record:
     flags: frozenset[str] = frozenset()
     energy: Energy | None = None
     extra: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    stability_reason: str = ""  # why the rounds are unstable (flag ``unstable``), or ""
+    steps_per_round: int | None = None  # k: steps timed together between synchronizes
+
+    @property
+    def unstable(self) -> bool:
+        """Rounds no regression verdict can rest on (``accelbench.core.stability``)."""
+        return UNSTABLE in self.flags
 
     @property
     def measured(self) -> bool:
@@ -359,6 +372,10 @@ def _stats(raw: Any) -> Stats:
     assert median is not None
     if median <= 0:
         raise Unusable("stats.median is 0: no time was measured")
+    if median < MIN_SECONDS:
+        raise Unusable(
+            f"stats.median is {median:g} s, below {MIN_SECONDS:g} s per step: not a measurement"
+        )
     seconds = {
         name: number(f"stats.{name}", raw.get(name), high=MAX_SECONDS, unit=" s")
         for name in ("q1", "q3", "iqr", "mean", "stddev", "min", "max")
@@ -488,7 +505,30 @@ KNOWN_EXTRA = {
     "graph_breaks",
     "flags",
     "energy",
+    "stability",
+    "steps_per_round",
 }
+
+
+def _stability(raw: Any, flags: frozenset[str]) -> str:
+    """The saved reason a case's rounds are unstable ("" when stable or not judged); a saved
+    ``unstable`` flag needs a judgement that says so."""
+    if raw is None:
+        if UNSTABLE in flags:
+            raise Unusable("extra_info.flags says unstable but extra_info.stability is missing")
+        return ""
+    if not isinstance(raw, dict):
+        raise Unusable(f"extra_info.stability is {_kind(raw)}, not an object")
+    stable = raw.get("stable")
+    if not isinstance(stable, bool):
+        raise Unusable(f"extra_info.stability.stable is {_kind(stable)}, not true or false")
+    reason = text("extra_info.stability.reason", raw.get("reason"))
+    if stable == bool(reason) or (stable and UNSTABLE in flags):
+        raise Unusable(
+            "extra_info.stability contradicts itself (stable with a reason, unstable without "
+            "one, or disagreeing with the unstable flag)"
+        )
+    return reason
 
 
 def parse_entry(entry: Any, *, partial: bool = False) -> Record:
@@ -524,6 +564,8 @@ def parse_entry(entry: Any, *, partial: bool = False) -> Record:
         shapes = {}
     matmul_n = count("extra_info.shapes.n", shapes.get("n"))
     generated = count("extra_info.shapes.generate", shapes.get("generate"))
+    saved_flags = _flags(info.get("flags"))
+    stability_reason = _stability(info.get("stability"), saved_flags)
     return Record(
         fullname=fullname,
         name=name,
@@ -561,9 +603,11 @@ def parse_entry(entry: Any, *, partial: bool = False) -> Record:
         ),
         recompiles_timed=count("extra_info.recompiles_timed", info.get("recompiles_timed")),
         graph_breaks=count("extra_info.graph_breaks", info.get("graph_breaks")),
-        flags=frozenset(flags | _flags(info.get("flags"))),
+        flags=frozenset(flags | saved_flags | ({UNSTABLE} if stability_reason else set())),
         energy=_energy(info.get("energy")),
         extra=MappingProxyType({k: v for k, v in info.items() if k not in KNOWN_EXTRA}),
+        stability_reason=stability_reason,
+        steps_per_round=count("extra_info.steps_per_round", info.get("steps_per_round")) or None,
     )
 
 
