@@ -150,8 +150,9 @@ def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginMa
         "--bench-tables",
         action="store_true",
         default=False,
-        help="Print pytest-benchmark's per-workload tables and every skip reason in full "
-        "(also with -v); by default the summary is about a screen, the headline last",
+        help="Print pytest-benchmark's per-workload tables, the frameworks and energy "
+        "sections and every skip reason in full (also with -v); by default the summary is "
+        "about a screen, the headline last",
     )
     group.addoption(
         "--cooldown",
@@ -791,7 +792,7 @@ def _write_summary(terminalreporter: Any, config: pytest.Config) -> None:
         computed, [d for d in state.config.devices if d != "cpu"], unusable
     )
     if not full and headline == NO_ACCELERATOR:
-        headline += " (why: 'not measured' above)"
+        headline += " (the plan at the top says why)"
     if not (body or headline):
         return
     terminalreporter.write_sep("=", "accelbench summary")
@@ -807,12 +808,13 @@ def _write_summary(terminalreporter: Any, config: pytest.Config) -> None:
         terminalreporter.write_line("\n" + wrapped, bold=True)
 
 
-BRIEF_LEAVES_OUT = ("energy",)  # sections of the full summary (-v) only
+# Sections of the full summary (-v) only: the speedup table has every framework's figures.
+BRIEF_LEAVES_OUT = ("frameworks", "energy")
 
 
 def _brief(computed: dict[str, list[dict[str, Any]]]) -> dict[str, list[dict[str, Any]]]:
-    """The sections of the short summary: all but energy, and scaling only where a curve
-    has two lengths or more (a run of single lengths, as quick's, has no curve)."""
+    """The sections of the short summary: all but ``BRIEF_LEAVES_OUT``, and scaling only
+    where a curve has two lengths or more (a run of single lengths, as quick's, has none)."""
     curves = any(len(row["lengths"]) > 1 for row in computed.get("scaling", []))
     return {
         key: rows
@@ -836,13 +838,16 @@ def _not_measured_lines(state: SuiteState, full: bool) -> list[str]:
             f"not measured ({count}):",
             *(_wrap(f"  {r} ({_cases(n)})") for r, n in counts.most_common()),
         ]
-    unusable = Counter((d, r) for d, _label, r in state.skipped if r in state.unusable)
+    unusable = [device for device, _label, reason in state.skipped if reason in state.unusable]
     others: dict[tuple[str, str], list[str]] = {}
     for device, label, reason in state.skipped:
         if reason not in state.unusable:
             others.setdefault((device, _short(reason)), []).append(label)
     lines = [f"not measured ({count}; every reason in full: -v):"]
-    lines += [_wrap(f"  {line}") for line in _by_device(unusable)]
+    if unusable:
+        devices = ", ".join(sorted(set(unusable)))
+        said = f"{_cases(len(unusable))}; the plan at the top says why"
+        lines.append(f"  cannot run here: {devices} ({said})")
     lines += [
         _wrap(f"  {device}: {cause} ({_cases(len(labels))}: {', '.join(labels)})")
         for (device, cause), labels in others.items()

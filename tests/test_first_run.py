@@ -116,9 +116,10 @@ def test_the_summary_is_short_and_ends_on_the_headline(suite):
     summary = out[out.index("accelbench summary") :].splitlines()
     said = [line for line in summary[1:] if line.strip() and not line.startswith("=")]
     assert (
-        said[-1] == "headline: no accelerator was usable, so no speedup (why: 'not measured' above)"
+        said[-1]
+        == "headline: no accelerator was usable, so no speedup (the plan at the top says why)"
     )
-    assert said[-2] == "  mps: MPS not available (1 case)"
+    assert said[-2] == "  cannot run here: mps (1 case; the plan at the top says why)"
     assert len(out.splitlines()) < 40
 
 
@@ -131,8 +132,8 @@ def test_prose_is_wrapped_to_the_terminal(suite, monkeypatch):
         [
             "accelbench plan: --bench-size quick: 1 case to measure",
             "    (torch on cpu), within --budget 5 min",
-            "headline: no accelerator was usable, so no speedup (why:",
-            "      'not measured' above)",
+            "headline: no accelerator was usable, so no speedup (the",
+            "      plan at the top says why)",
         ]
     )
 

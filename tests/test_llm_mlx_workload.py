@@ -204,7 +204,7 @@ def test_a_smoke_session_of_mlx_alone_measures_pp_and_tg_in_tokens_per_s(suite):
 def test_pytorch_and_mlx_side_by_side_in_the_framework_comparison(suite):
     add_benchmarks(suite, "test_llm.py", "test_llm_mlx.py")
     args = ("--devices", "cpu", "--frameworks", "torch,mlx", "-k", f"tg and {PROMPT}")
-    result = suite.runpytest(*SMOKE, *args, "--benchmark-json", "run.json")
+    result = suite.runpytest(*SMOKE, *args, "--benchmark-json", "run.json", "--bench-tables")
     result.assert_outcomes(passed=2, deselected=6)
     result.stdout.fnmatch_lines(["PyTorch vs MLX*", f"llm ctx-L={PROMPT} *tg*fp32*cpu*x"])
     saved = json.loads((suite.path / "run.json").read_text())["accelbench"]

@@ -26,9 +26,9 @@ def test_smoke_run_saves_timings_and_prints_speedup_table(suite, monkeypatch, fr
             "CPU only*",
             "*torch cnn*train*fp32*images/s*",
             "not measured (2 cases; every reason in full: -v):",
-            "  mps: MPS not available (2 cases)",
+            "  cannot run here: mps (2 cases; the plan at the top says why)",
             "saved: run.json*",
-            "headline: no accelerator was usable, so no speedup (why: 'not measured' above)",
+            "headline: no accelerator was usable, so no speedup (the plan at the top says why)",
         ]
     )
     saved = json.loads((suite.path / "run.json").read_text())

@@ -70,7 +70,9 @@ def test_a_torch_only_run_never_imports_tensorflow(tf_suite):
 
 
 def test_tf_smoke_run_on_the_cpu_beside_torch(tf, tf_suite):
-    result = tf_suite.runpytest_subprocess(*SMOKE_CPU, "-s", "--benchmark-json", "run.json")
+    result = tf_suite.runpytest_subprocess(
+        *SMOKE_CPU, "-s", "--benchmark-json", "run.json", "--bench-tables"
+    )
     result.assert_outcomes(passed=4)
     result.stdout.fnmatch_lines(
         [

@@ -167,13 +167,7 @@ def keep_comparable(
     """Take out of pytest-benchmark's ``compared_mapping`` ({file: {fullname: saved entry}})
     every saved entry whose identity differs from this run's entry of the same fullname, or
     that does not read as a result; returns them grouped by reason."""
-    now: dict[str, Record] = {}
-    for entry in current:
-        try:
-            record = parse_entry(entry)
-        except Unusable:
-            continue
-        now[record.fullname] = record
+    now = _current_records(current)
     out = NotComparable()
     for saved in compared_mapping.values():
         for fullname in list(saved):
@@ -190,6 +184,7 @@ def keep_comparable(
 
 
 def _current_records(current: Iterable[dict[str, Any]]) -> dict[str, Record]:
+    """This run's entries that read as results, by fullname."""
     now: dict[str, Record] = {}
     for entry in current:
         try:

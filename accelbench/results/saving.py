@@ -123,7 +123,6 @@ def save_run(config: Any, bs: Any) -> tuple[list[Path], list[str]]:
                     f"could not save into {bs.storage}: {exc.strerror or exc}"
                 ) from None
             _write(path, internals.dumps(output))
-            bs.logger.info(f"Saved benchmark data in: {path}")
             written.append(path)
         except SaveError as exc:
             errors.append(str(exc))

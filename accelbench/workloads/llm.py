@@ -29,6 +29,7 @@ copy ceiling. pp is bound by FLOPs (``flops_per_step``).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from typing import Any
 
@@ -139,21 +140,6 @@ class LanguageModel(GreedyDecode, Workload):
             generate=8,
             parity_tokens=8,
         ),
-        # SmolLM2-135M's shape, one short prompt and a short generation.
-        "quick": LlmSize(
-            d_model=576,
-            layers=30,
-            heads=9,
-            kv_heads=3,
-            ffn=1536,
-            vocab=49152,
-            tied=True,
-            contexts=(128,),
-            generate=32,
-            parity_tokens=8,
-            rope_theta=100000.0,
-            shape_of="SmolLM2-135M",
-        ),
         # The shape of SmolLM2-135M (134.5M parameters, tied head).
         "standard": LlmSize(
             d_model=576,
@@ -185,6 +171,11 @@ class LanguageModel(GreedyDecode, Workload):
             shape_of="Llama-3.2-1B",
         ),
     }
+
+    # SmolLM2-135M's shape, one short prompt and a short generation.
+    SIZES["quick"] = dataclasses.replace(
+        SIZES["standard"], contexts=(128,), generate=32, parity_tokens=8
+    )
 
     @classmethod
     def variants(cls, size: str) -> list[str]:
