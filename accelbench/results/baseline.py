@@ -20,7 +20,7 @@ while the machine was busy (or on battery, throttled), and a smoke-size case unl
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -167,16 +167,28 @@ def keep_comparable(
     """Take out of pytest-benchmark's ``compared_mapping`` ({file: {fullname: saved entry}})
     every saved entry whose identity differs from this run's entry of the same fullname, or
     that does not read as a result; returns them grouped by reason."""
+
+    def reason_for(entry: dict[str, Any], record: Record) -> str | None:
+        try:
+            return not_comparable(parse_entry(entry), record)
+        except Unusable as exc:
+            return f"the saved entry does not read ({exc})"
+
+    return _take_out(compared_mapping, current, reason_for)
+
+
+def _take_out(
+    compared_mapping: dict[Any, dict[str, dict[str, Any]]],
+    current: Iterable[dict[str, Any]],
+    reason_for: Callable[[dict[str, Any], Record], str | None],
+) -> NotComparable:
+    """Take out of ``compared_mapping`` every saved entry of a case of this run for which
+    ``reason_for(saved entry, this run's record)`` gives a reason; returns them by reason."""
     now = _current_records(current)
     out = NotComparable()
     for saved in compared_mapping.values():
         for fullname in list(saved):
-            if fullname not in now:
-                continue
-            try:
-                reason = not_comparable(parse_entry(saved[fullname]), now[fullname])
-            except Unusable as exc:
-                reason = f"the saved entry does not read ({exc})"
+            reason = reason_for(saved[fullname], now[fullname]) if fullname in now else None
             if reason:
                 out.add(reason, now[fullname].name)
                 del saved[fullname]
@@ -207,23 +219,20 @@ def keep_gate_material(
     throttled: ``compare.conditions_note``, as ``accelbench compare`` never fails on those);
     returns them grouped by reason. Run after
     ``keep_comparable``; entries that do not read were taken out there."""
-    now = _current_records(current)
-    out = NotComparable()
-    for saved in compared_mapping.values():
-        for fullname in list(saved):
-            if fullname not in now:
-                continue
-            try:
-                then = parse_entry(saved[fullname])
-            except Unusable:
-                continue
-            verdict, why = not_gate_material(then, now[fullname], gate_smoke)
-            if not verdict and conditions_note(then, now[fullname]):
-                verdict, why = UNRELIABLE, conditions_note(then, now[fullname])
-            if verdict:
-                out.add(why if verdict == NOT_GATED else f"{verdict}: {why}", now[fullname].name)
-                del saved[fullname]
-    return out
+
+    def reason_for(entry: dict[str, Any], record: Record) -> str | None:
+        try:
+            then = parse_entry(entry)
+        except Unusable:
+            return None
+        verdict, why = not_gate_material(then, record, gate_smoke)
+        if not verdict and conditions_note(then, record):
+            verdict, why = UNRELIABLE, conditions_note(then, record)
+        if not verdict:
+            return None
+        return why if verdict == NOT_GATED else f"{verdict}: {why}"
+
+    return _take_out(compared_mapping, current, reason_for)
 
 
 def without_counterpart(
