@@ -4,7 +4,8 @@ clone, from any folder, with the copies installed with the package.
 pytest runs them with the folder above them as its root, so a case's name is the same
 (``benchmarks/test_resnet18.py::test_resnet18[cpu-train]``) whether it ran from a clone or
 from an installed package, and saved runs of both compare. No configuration file of the
-current folder is read; the run is saved under the current folder's ``.benchmarks``.
+current folder is read, and pytest's cache is not written (the root is the installed
+package); the run is saved under the current folder's ``.benchmarks``.
 """
 
 from __future__ import annotations

@@ -49,7 +49,7 @@ def test_a_budget_of_none_is_no_limit(text):
     assert math.isinf(parse_duration(text))
 
 
-@pytest.mark.parametrize("text", ["five", "-5m", "5x", "²", "9" * 20, "1e3"])
+@pytest.mark.parametrize("text", ["five", "-5m", "5x", "²", "\u0665m", "9" * 20, "1e3"])
 def test_a_bad_budget_is_refused_with_its_reason(text):
     with pytest.raises(ValueError, match=r"duration|at most"):
         parse_duration(text)

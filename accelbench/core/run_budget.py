@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 FIRST_CASE_S = 5.0
-_DURATION = re.compile(r"(?P<value>\d+(?:\.\d+)?)\s*(?P<unit>h|m|min|s)?", re.IGNORECASE)
+_DURATION = re.compile(r"(?P<value>\d+(?:\.\d+)?)\s*(?P<unit>h|m|min|s)?", re.IGNORECASE | re.ASCII)
 _UNIT_S = {"h": 3600.0, "m": 60.0, "min": 60.0, "s": 1.0}
 UNLIMITED = ("none", "off", "0")
 MAX_BUDGET_S = 7 * 24 * 3600.0
