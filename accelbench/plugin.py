@@ -415,12 +415,17 @@ def _print_plan(session: pytest.Session) -> None:
         return
     reporter = config.pluginmanager.get_plugin("terminalreporter")
     state = config.stash[STATE]
-    planned = [found for item in session.items if (found := _item_spec(item, state.config))]
+    planned = [
+        (item.nodeid, *found) for item in session.items if (found := _item_spec(item, state.config))
+    ]
     if reporter is None or not planned:
         return
-    checked = [(spec, unusable_reason(workload_cls, spec)) for workload_cls, spec in planned]
+    checked = [(spec, unusable_reason(workload_cls, spec)) for _id, workload_cls, spec in planned]
     state.unusable = {reason for _spec, reason in checked if reason}
-    for line in _plan_lines(state, checked):
+    ready = [nodeid for (nodeid, _c, _s), (_spec, why) in zip(planned, checked) if not why]
+    if state.budget is not None:
+        state.budget.known = _saved_case_times(config, state.config, ready)
+    for line in _plan_lines(state, checked, ready):
         reporter.write_line(_wrap(line), bold=line.startswith("accelbench plan"))
 
 
@@ -441,7 +446,21 @@ def _by_device(found: Counter[tuple[str, str]]) -> list[str]:
     return lines
 
 
-def _plan_lines(state: SuiteState, checked: list[tuple[CaseSpec, str | None]]) -> list[str]:
+def _saved_case_times(
+    config: pytest.Config, suite: SuiteConfig, ready: list[str]
+) -> dict[str, float]:
+    """How long each of ``ready`` took in the newest saved run of this machine that holds
+    them, at this size and dtype (nothing when there is none, or storage is elsewhere)."""
+    storage = baseline.file_storage(str(config.getoption("benchmark_storage", "")))
+    if storage is None or not ready:
+        return {}
+    folder = storage / internals.machine_id()
+    return baseline.saved_case_times(folder, suite.size, suite.dtype, ready)
+
+
+def _plan_lines(
+    state: SuiteState, checked: list[tuple[CaseSpec, str | None]], ready_ids: list[str]
+) -> list[str]:
     """The plan: how many cases will be measured, of which frameworks on which devices,
     within what time; what cannot run here; what the size profile leaves out."""
     suite = state.config
@@ -455,9 +474,16 @@ def _plan_lines(state: SuiteState, checked: list[tuple[CaseSpec, str | None]]) -
         if budget != float("inf")
         else "no time budget (--budget 10m sets one)"
     )
+    known = state.budget.known if state.budget else {}
+    timed = [known[nodeid] for nodeid in ready_ids if nodeid in known]
+    about = (
+        f"; about {format_duration(sum(timed))} for the {_cases(len(timed))} a saved run timed"
+        if timed
+        else ""
+    )
     lines = [
         f"accelbench plan: --bench-size {suite.size}: {_cases(len(ready))} to measure "
-        f"({', '.join(frameworks)} on {', '.join(devices)}), {within}"
+        f"({', '.join(frameworks)} on {', '.join(devices)}), {within}{about}"
     ]
     if unusable:
         lines.append(f"  skipped at once, cannot run here ({_cases(sum(unusable.values()))}):")
@@ -550,7 +576,7 @@ def measure(
 
     def run() -> dict[str, Any]:
         budget = state.budget
-        refusal = budget.refusal(spec.framework, device) if budget else None
+        refusal = budget.refusal(spec.framework, device, request.node.nodeid) if budget else None
         if refusal and not unusable_reason(workload_cls, spec):
             skip(refusal)
         if state.config.cooldown_s and not benchmark.disabled:
@@ -563,8 +589,9 @@ def measure(
             info = runner(benchmark, workload_cls, spec)
         except CaseSkipped as exc:
             skip(str(exc))
+        info["case_wall_s"] = time.monotonic() - started
         if budget is not None:
-            budget.record(spec.framework, device, time.monotonic() - started)
+            budget.record(spec.framework, device, info["case_wall_s"])
         if isinstance(info.get("conditions"), dict):
             state.case_conditions.append(info["conditions"])
         if not benchmark.disabled and getattr(benchmark, "stats", None) is not None:

@@ -78,6 +78,28 @@ def test_a_case_is_expected_to_take_what_its_framework_and_device_took():
     assert budget.expected_s("tf", "cpu") == 4.0  # the median of every case so far
 
 
+def test_a_case_is_expected_to_take_what_it_took_in_a_saved_run():
+    budget = RunBudget(60.0, clock=FakeClock(), known={"b/test_x.py::test_x[cpu]": 42.0})
+    budget.record("torch", "cpu", 2.0)
+    assert budget.expected_s("torch", "cpu", "b/test_x.py::test_x[cpu]") == 42.0
+    assert budget.expected_s("torch", "cpu", "b/test_x.py::test_y[cpu]") == 2.0
+
+
+def test_the_next_run_says_about_how_long_from_the_saved_case_times(suite):
+    add_benchmarks(suite, "test_cnn_torch.py")
+    suite.runpytest(*CNN_INFER, "--bench-size", "smoke").assert_outcomes(passed=1)
+    (saved,) = (suite.path / ".benchmarks").glob("*/0001_*.json")
+    (entry,) = json.loads(saved.read_text())["benchmarks"]
+    assert entry["extra_info"]["case_wall_s"] > 0
+    result = suite.runpytest(*CNN_INFER, "--bench-size", "smoke", "--budget", "10m")
+    result.stdout.fnmatch_lines(
+        [
+            "accelbench plan: --bench-size smoke: 1 case to measure (torch on cpu), within "
+            "--budget 10 min; about * for the 1 case a saved run timed"
+        ]
+    )
+
+
 def test_the_plan_names_what_runs_what_cannot_and_what_the_profile_leaves_out(suite):
     add_benchmarks(suite, "test_cnn_torch.py", "test_attention.py")
     result = suite.runpytest(

@@ -1,8 +1,9 @@
 """The whole run's time budget (``--budget``): a case starts only when it is expected to fit.
 
-A case's cost is not known before it runs, so it is expected to take what the cases of the
-same framework and device took so far in this run (their median), or what the cases of any
-framework took, or ``FIRST_CASE_S`` before any case ran. The cases the budget leaves out are
+A case is expected to take what it took in the newest saved run of this machine that holds
+it (its ``case_wall_s``); else what the cases of the same framework and device took so far
+in this run (their median), or what the cases of any framework took, or ``FIRST_CASE_S``
+before any case ran. The cases the budget leaves out are
 skipped with one reason, the same for all of them, so the summary folds them into one line.
 """
 
@@ -56,6 +57,7 @@ class RunBudget:
     clock: Callable[[], float] = time.monotonic
     started_at: float | None = None
     spent: dict[tuple[str, str], list[float]] = field(default_factory=dict)
+    known: dict[str, float] = field(default_factory=dict)  # case -> seconds, a saved run's
 
     @property
     def limited(self) -> bool:
@@ -66,19 +68,22 @@ class RunBudget:
             self.started_at = self.clock()
         return self.clock() - self.started_at
 
-    def expected_s(self, framework: str, device: str) -> float:
-        """What a case of ``framework`` on ``device`` is expected to take."""
+    def expected_s(self, framework: str, device: str, case: str = "") -> float:
+        """What a case of ``framework`` on ``device`` is expected to take: what it took in a
+        saved run (``known``), else as explained above."""
+        if case in self.known:
+            return self.known[case]
         same = self.spent.get((framework, device))
         if same:
             return statistics.median(same)
         everything = [s for durations in self.spent.values() for s in durations]
         return statistics.median(everything) if everything else FIRST_CASE_S
 
-    def refusal(self, framework: str, device: str) -> str | None:
+    def refusal(self, framework: str, device: str, case: str = "") -> str | None:
         """Why a case of ``framework`` on ``device`` is not started, or None if it fits."""
         if not self.limited:
             return None
-        if self.elapsed_s() + self.expected_s(framework, device) <= self.total_s:
+        if self.elapsed_s() + self.expected_s(framework, device, case) <= self.total_s:
             return None
         return f"not run within --budget {format_duration(self.total_s)} (--budget none lifts it)"
 

@@ -20,6 +20,7 @@ while the machine was busy (or on battery, throttled), and a smoke-size case unl
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -233,6 +234,25 @@ def keep_gate_material(
         return why if verdict == NOT_GATED else f"{verdict}: {why}"
 
     return _take_out(compared_mapping, current, reason_for)
+
+
+def saved_case_times(
+    folder: Path, size: str, dtype: str, wanted: Iterable[str]
+) -> dict[str, float]:
+    """Seconds each of ``wanted`` (fullnames) took, start to end, in the run
+    ``choose_baseline`` picks for them (``case_wall_s`` of its entries; runs saved before it
+    was recorded have none)."""
+    choice = choose_baseline(folder, size, dtype, wanted) if folder.is_dir() else None
+    if choice is None or choice.path is None:
+        return {}
+    want = set(wanted)
+    times = {}
+    for entry in load_run(choice.path).data["benchmarks"]:
+        seconds = (entry.get("extra_info") or {}).get("case_wall_s")
+        name = entry.get("fullname")
+        if name in want and isinstance(seconds, (int, float)) and 0 < seconds < math.inf:
+            times[name] = float(seconds)
+    return times
 
 
 def without_counterpart(
