@@ -18,7 +18,8 @@ import json
 import os
 import re
 import sys
-from typing import NoReturn
+from collections.abc import Callable
+from typing import Any, NoReturn
 
 from accelbench.results.runs import DEFAULT_STORAGE, RunError
 
@@ -193,26 +194,27 @@ def _report(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _say_first(result: Any, verdict: str, describe: Callable[[Any], str]) -> None:
+    """One line on standard error: how many changes got ``verdict``, the first described."""
+    found = [c for c in result.changes if c.verdict == verdict]
+    if found:
+        print(f"accelbench compare: {len(found)} {describe(found[0])}", file=sys.stderr)
+
+
 def _compare(args: argparse.Namespace) -> int:
     from accelbench.results import compare, runs
 
     baseline, current = runs.load_run(args.baseline), runs.load_run(args.current)
     result = compare.compare_runs(baseline, current, args.threshold, args.gate_smoke)
     say(compare.render(result, baseline, current))
-    unstable = [c for c in result.changes if c.verdict == compare.UNSTABLE]
-    if unstable:
-        print(
-            f"accelbench compare: {len(unstable)} unstable, never a verdict: "
-            f"{unstable[0].name} ({unstable[0].note})",
-            file=sys.stderr,
-        )
-    unreliable = [c for c in result.changes if c.verdict == compare.UNRELIABLE]
-    if unreliable:
-        print(
-            f"accelbench compare: {len(unreliable)} change(s) unreliable, not counted as "
-            f"regressions: {unreliable[0].note}",
-            file=sys.stderr,
-        )
+    _say_first(
+        result, compare.UNSTABLE, lambda c: f"unstable, never a verdict: {c.name} ({c.note})"
+    )
+    _say_first(
+        result,
+        compare.UNRELIABLE,
+        lambda c: f"change(s) unreliable, not counted as regressions: {c.note}",
+    )
     if args.fail_on == "regression" and result.regressions:
         names = ", ".join(c.name for c in result.regressions)
         print(
