@@ -23,7 +23,7 @@ from accelbench import benchmark_internals as internals
 from accelbench.config import OptionError, SuiteConfig, parse_list
 from accelbench.core import conditions, launch, machine, openmp, stability
 from accelbench.core.run_budget import RunBudget, format_duration
-from accelbench.core.runner import CaseSkipped, run_case, unusable_reason
+from accelbench.core.runner import CaseSkipped, Runner
 from accelbench.core.sizes import BUDGETS, DEFAULT_PROFILE, PROFILES
 from accelbench.core.spec import DTYPES, EAGER, MEMORY_FORMATS, MODES, NCHW, CaseSpec
 from accelbench.core.sweep import DEFAULT_SWEEP, SWEEPS, case_variants
@@ -35,6 +35,7 @@ from accelbench.results.runs import RESULTS_FORMAT, RunError
 @dataclass
 class SuiteState:
     config: SuiteConfig
+    runner: Runner = field(default_factory=lambda: Runner(backends))  # the measurement loop
     skip_reasons: dict[str, set[str]] = field(default_factory=dict)
     items_finished: int = 0
     outcome: saving.Outcome = field(default_factory=saving.Outcome)
@@ -420,6 +421,7 @@ def _print_plan(session: pytest.Session) -> None:
     ]
     if reporter is None or not planned:
         return
+    unusable_reason = state.runner.unusable_reason
     checked = [(spec, unusable_reason(workload_cls, spec)) for _id, workload_cls, spec in planned]
     state.unusable = {reason for _spec, reason in checked if reason}
     ready = [nodeid for (nodeid, _c, _s), (_spec, why) in zip(planned, checked) if not why]
@@ -577,7 +579,7 @@ def measure(
     def run() -> dict[str, Any]:
         budget = state.budget
         refusal = budget.refusal(spec.framework, device, request.node.nodeid) if budget else None
-        if refusal and not unusable_reason(workload_cls, spec):
+        if refusal and not state.runner.unusable_reason(workload_cls, spec):
             skip(refusal)
         if state.config.cooldown_s and not benchmark.disabled:
             time.sleep(state.config.cooldown_s)
@@ -585,8 +587,7 @@ def measure(
             state.run_watch.case_starts()
         started = time.monotonic()
         try:
-            runner = getattr(workload_cls, "runner", run_case)  # DDP cases bring their own
-            info = runner(benchmark, workload_cls, spec)
+            info = state.runner.run(benchmark, workload_cls, spec)
         except CaseSkipped as exc:
             skip(str(exc))
         info["case_wall_s"] = time.monotonic() - started

@@ -14,24 +14,38 @@ import pytest
 
 from conftest import ROOT, SMOKE, add_benchmarks
 
-REGISTRY_LINE = (
-    "from accelbench import backends\n"
-    'backends.register(backends.Backend("fakefw", "FakeFW", "fakefw", ("cpu", "npu")))\n'
-)
+
+def registry_line(name: str, title: str) -> str:
+    return (
+        "from accelbench import backends\n"
+        f'backends.register(backends.Backend("{name}", "{title}", "{name}", ("cpu", "npu")))\n'
+    )
+
+
+def plug_in(suite, monkeypatch, name: str, title: str):
+    """The framework package ``name`` and its benchmark file in the session's folder, and
+    its registry line in the session's conftest."""
+    from accelbench import backends
+
+    here = ROOT / "tests" / "plugin_backend"
+    shutil.copytree(here / name, suite.path / name)
+    shutil.copy(here / f"bench_cnn_{name}.py", suite.path / "benchmarks" / f"test_cnn_{name}.py")
+    suite.makeconftest(registry_line(name, title) + 'pytest_plugins = ["accelbench.plugin"]\n')
+    monkeypatch.syspath_prepend(str(suite.path))
+    monkeypatch.setattr(backends, "REGISTRY", dict(backends.REGISTRY))
+    return suite
 
 
 @pytest.fixture
 def fake_framework(suite, monkeypatch):
-    from accelbench import backends
-
-    here = ROOT / "tests" / "plugin_backend"
-    shutil.copytree(here / "fakefw", suite.path / "fakefw")
-    shutil.copy(here / "bench_cnn_fakefw.py", suite.path / "benchmarks" / "test_cnn_fakefw.py")
-    suite.makeconftest(REGISTRY_LINE + 'pytest_plugins = ["accelbench.plugin"]\n')
-    monkeypatch.syspath_prepend(str(suite.path))
-    monkeypatch.setattr(backends, "REGISTRY", dict(backends.REGISTRY))
+    plug_in(suite, monkeypatch, "fakefw", "FakeFW")
     add_benchmarks(suite, "test_cnn_torch.py")
     return suite
+
+
+@pytest.fixture
+def lazy_framework(suite, monkeypatch):
+    return plug_in(suite, monkeypatch, "lazyfw", "LazyFW")
 
 
 def test_a_registered_framework_and_its_device_join_parametrization_and_summary(fake_framework):
@@ -68,3 +82,25 @@ def test_an_unknown_framework_is_still_a_usage_error(fake_framework):
     result.stderr.fnmatch_lines(
         ["*--frameworks: unknown value 'jax'; choose from torch, tf, mlx, fakefw"]
     )
+
+
+def test_a_framework_that_can_only_wait_on_a_steps_result_is_timed_with_the_steps_work(
+    lazy_framework,
+):
+    """lazyfw's devices have no device-wide barrier: a step's work runs only when the
+    device waits on what the step returned, each piece taking at least ``WORK_S``. Every
+    timed step, the first step and the parity check include that work only because the
+    loop hands each round's last result to ``synchronize``."""
+    from lazyfw import WORK_S
+
+    result = lazy_framework.runpytest(
+        *SMOKE, "--frameworks", "lazyfw", "--devices", "cpu,npu", "--benchmark-json", "run.json"
+    )
+    result.assert_outcomes(passed=4)
+    saved = json.loads((lazy_framework.path / "run.json").read_text())
+    assert len(saved["benchmarks"]) == 4
+    for entry in saved["benchmarks"]:
+        assert entry["stats"]["min"] >= WORK_S, entry["name"]
+        assert entry["extra_info"]["first_step_s"] >= WORK_S
+    npu = [b for b in saved["benchmarks"] if b["extra_info"]["device"] == "npu"]
+    assert [b["extra_info"]["parity_max_rel_error"] for b in npu] == [0.0, 0.0]

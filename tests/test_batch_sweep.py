@@ -98,7 +98,7 @@ class Device:
     def __init__(self) -> None:
         self.syncs = 0
 
-    def synchronize(self) -> None:
+    def synchronize(self, result=None) -> None:
         self.syncs += 1
 
 

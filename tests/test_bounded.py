@@ -9,6 +9,7 @@ import time
 
 import pytest
 
+from accelbench import backends
 from accelbench.backends.torch import slow_dtypes
 from accelbench.backends.torch.devices import get_device
 from accelbench.core import runner
@@ -49,7 +50,7 @@ def fresh_twin_steps():
 
 
 class NoDevice:
-    def synchronize(self):
+    def synchronize(self, result=None):
         pass
 
 
@@ -347,28 +348,30 @@ def test_a_longer_length_of_a_slow_sweep_is_not_even_started(suite, monkeypatch,
 
 def test_an_accelerator_case_is_not_started_when_its_cpu_reference_is_too_slow(monkeypatch):
     slow_cpu = CaseSpec("torch", "attention", "cpu", "train", "fp32", "full", "naive-L=8192")
-    monkeypatch.setattr(runner, "_too_slow", {slow_cpu: 90.0})
+    session = runner.Runner(backends)
+    session.too_slow[slow_cpu] = 90.0
     on_gpu = dataclasses.replace(slow_cpu, device="cuda", dtype="bf16", variant="naive-L=16384")
     reference = on_gpu.on("cpu", "fp32")  # its parity reference (Workload.parity_reference)
-    reason = runner.known_too_slow(on_gpu, "NVIDIA H200 (CUDA)", reference)
+    reason = session.known_too_slow(on_gpu, "NVIDIA H200 (CUDA)", reference)
     assert reason.startswith(
         "too slow, not started: the CPU reference for parity: naive-L=8192 train fp32 on the "
         "CPU already took 90 s per step"
     )
     sdpa = dataclasses.replace(on_gpu, variant="sdpa-L=16384")
-    assert runner.known_too_slow(sdpa, "x", sdpa.on("cpu", "fp32")) is None
+    assert session.known_too_slow(sdpa, "x", sdpa.on("cpu", "fp32")) is None
     shorter = dataclasses.replace(on_gpu, variant="naive-L=4096")
-    assert runner.known_too_slow(shorter, "x", shorter.on("cpu", "fp32")) is None
-    assert runner.known_too_slow(on_gpu, "x") is None  # no reference: nothing to inherit
+    assert session.known_too_slow(shorter, "x", shorter.on("cpu", "fp32")) is None
+    assert session.known_too_slow(on_gpu, "x") is None  # no reference: nothing to inherit
 
 
 def test_a_longer_length_after_an_estimated_one_says_it_was_estimated(monkeypatch):
     slow = CaseSpec("mlx", "attention", "cpu", "infer", "fp16", "standard", "naive-L=2048")
-    monkeypatch.setattr(runner, "_too_slow", {slow: 84.0})
-    monkeypatch.setattr(runner, "_estimated", {slow})
+    session = runner.Runner(backends)
+    session.too_slow[slow] = 84.0
+    session.estimated.add(slow)
     monkeypatch.setitem(BUDGETS, "standard", BUDGET)
     longer = dataclasses.replace(slow, variant="naive-L=4096")
-    assert runner.known_too_slow(longer, "AMD EPYC (CPU, MLX)").startswith(
+    assert session.known_too_slow(longer, "AMD EPYC (CPU, MLX)").startswith(
         "too slow, not started: naive-L=2048 infer fp16 on AMD EPYC (CPU, MLX) was estimated "
         "at 84 s per step, over the standard limit of 10 s"
     )

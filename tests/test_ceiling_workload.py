@@ -36,7 +36,7 @@ class CpuStandIn:
     def torch_device(self) -> torch.device:
         return torch.device("cpu")
 
-    def synchronize(self) -> None: ...
+    def synchronize(self, result=None) -> None: ...
 
 
 def test_a_matmul_counts_two_flops_per_multiply_add():

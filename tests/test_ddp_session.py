@@ -130,7 +130,7 @@ def pytest_configure(config):
         EVENTS.append("barrier")
 
     distributed.barrier = logged_barrier
-    CpuDevice.synchronize = lambda self: EVENTS.append("sync")
+    CpuDevice.synchronize = lambda self, result=None: EVENTS.append("sync")
 
 
 @pytest.hookimpl(wrapper=True)

@@ -112,7 +112,7 @@ class LoggingDevice:
     def __init__(self, log):
         self.log = log
 
-    def synchronize(self):
+    def synchronize(self, result=None):
         self.log.append("sync")
 
     def sample_memory(self):

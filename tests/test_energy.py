@@ -225,7 +225,7 @@ def test_a_cuda_session_saves_energy_and_prints_images_per_joule(
     monkeypatch.setattr(CudaDevice, "_probe", lambda self: None)
     monkeypatch.setattr(CudaDevice, "torch_device", lambda self: torch.device("cpu"))
     monkeypatch.setattr(CudaDevice, "label", property(lambda self: "Fake H200 (CUDA)"))
-    monkeypatch.setattr(CudaDevice, "synchronize", lambda self: None)
+    monkeypatch.setattr(CudaDevice, "synchronize", lambda self, result=None: None)
     monkeypatch.setattr(CudaDevice, "timer", lambda self: None)
     monkeypatch.setattr(CudaDevice, "reset_memory", lambda self: None)
     monkeypatch.setattr(CudaDevice, "memory", lambda self: {})

@@ -21,7 +21,7 @@ class RecordingDevice:
     def __init__(self):
         self.log = []
 
-    def synchronize(self):
+    def synchronize(self, result=None):
         self.log.append("sync")
 
     def sample_memory(self):

@@ -170,7 +170,7 @@ class Ticking:
 
 
 class NoDevice:
-    def synchronize(self) -> None: ...
+    def synchronize(self, result=None) -> None: ...
 
 
 def test_compile_time_runs_from_the_first_call_to_the_end_of_the_last_compiling_step():

@@ -233,7 +233,7 @@ def test_the_rounds_are_sized_from_a_warm_step_not_the_cold_first_one():
 
 
 class NoDevice:
-    def synchronize(self) -> None: ...
+    def synchronize(self, result=None) -> None: ...
 
 
 def test_smoke_size_cases_are_not_gated_unless_asked(tmp_path, capsys):

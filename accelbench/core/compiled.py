@@ -11,6 +11,9 @@ steady speed. So a compiled case warms up differently from an eager one:
 - ``RecompileGuard`` runs at the end of every timed round: a compilation there would put
   compiler time inside a timed figure. One is reported (``recompiles_timed``); more than
   ``MAX_TIMED_RECOMPILES`` fail the case, since its timed rounds mix compiling with running.
+
+A workload that can run compiled declares the optional part ``Compilable`` (the backends'
+workload bases do); the runner calls ``compile_step`` once on a freshly built workload.
 """
 
 from __future__ import annotations
@@ -22,11 +25,62 @@ from dataclasses import dataclass
 from typing import Any
 
 from accelbench.core.sizes import TimingBudget
+from accelbench.core.spec import CaseSpec
 
 SETTLE_STEPS = 3
 STEADY_SPREAD = 1.5  # slowest / fastest of the last SETTLE_STEPS steps
 MAX_TIMED_RECOMPILES = 1
 MAX_WARMUP_COMPILING_STEPS = 8  # a step that compiles every time stops warming up after these
+
+
+def mode_unsupported_reason(workload_cls: Any, spec: CaseSpec, device: Any) -> str | None:
+    """None when ``spec.mode`` can run on ``device``; otherwise why not (the case skips)."""
+    if issubclass(workload_cls, Compilable):
+        return workload_cls.mode_unsupported_reason(spec, device)
+    return _no_such_mode(workload_cls, spec)
+
+
+def _no_such_mode(workload_cls: Any, spec: CaseSpec) -> str | None:
+    if spec.mode not in workload_cls.modes:
+        return f"{workload_cls.framework} {workload_cls.name} has no {spec.mode} mode"
+    return None
+
+
+class Compilable:
+    """Optional part of the Workload contract: a step that can run compiled (torch.compile,
+    TensorFlow's XLA, mx.compile, a CUDA graph). Its ``modes`` name the compiled modes."""
+
+    @classmethod
+    def mode_unsupported_reason(cls, spec: CaseSpec, device: Any) -> str | None:
+        """None when ``spec.mode`` can run on ``device``; otherwise why not (the case skips)."""
+        return _no_such_mode(cls, spec)
+
+    def compile_step(self) -> None:
+        """Make ``step`` and ``parity_outputs`` run compiled; called once, before any step.
+
+        The compilation itself may happen lazily at the first call: the runner times it
+        from the first step until steps are steady.
+        """
+        raise NotImplementedError(f"{type(self).__name__} cannot compile its step")
+
+    def compilations(self) -> int | None:
+        """Compilations so far (a counter that grows with every compile and recompile), or
+        None where the framework does not count them."""
+        return None
+
+    def compile_facts(self) -> dict[str, Any]:
+        """What the compiler did, for extra_info (e.g. graphs compiled, graph breaks)."""
+        return {}
+
+    @classmethod
+    def is_compile_failure(cls, exc: BaseException) -> bool:
+        """Whether ``exc`` means the compiler cannot compile this step here (the case skips)."""
+        return False
+
+    @classmethod
+    def clear_compiled(cls) -> None:
+        """Forget code compiled for earlier cases, so that a case neither reuses nor counts
+        another's compilations."""
 
 
 class RecompileError(AssertionError):
@@ -70,8 +124,7 @@ def warm_up_compiled(
     steady = False
     while True:
         t0 = clock()
-        step()
-        device.synchronize()
+        device.synchronize(step())
         t1 = clock()
         times.append(t1 - t0)
         now = compilations()

@@ -1,9 +1,10 @@
 """The framework-neutral device contract, and facts about the machine devices live on.
 
 A Device knows nothing of workloads. It answers four questions: can it run here (and if
-not, why), how to wait for its queued work, how much memory the work took, and what a
-person calls it. ``DeviceTimer`` gives device-side time where the backend has events.
-Each backend (accelbench.backends.*) implements this contract for its framework.
+not, why), how to wait for its queued work (or for what a step returned), how much memory
+the work took, and what a person calls it. ``DeviceTimer`` gives device-side time where
+the backend has events. Each backend (accelbench.backends.*) implements this contract for
+its framework.
 """
 
 from __future__ import annotations
@@ -40,8 +41,11 @@ class Device(ABC):
     def _probe(self) -> str | None: ...
 
     @abstractmethod
-    def synchronize(self) -> None:
-        """Block until every queued operation on this device has finished."""
+    def synchronize(self, result: Any = None) -> None:
+        """Block until the queued work has finished: everything queued on this device, or
+        at least the work that produced ``result`` (what a step returned) and what was
+        queued before it. A framework with a device-wide barrier may ignore ``result``; one
+        without (JAX) waits on it. Called without ``result``, wait for what is queued."""
 
     @property
     @abstractmethod

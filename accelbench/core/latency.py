@@ -36,8 +36,7 @@ def isolated_latency(
         len(times) < MAX_REPEATS and clock() - started < budget.measure_s
     ):
         t0 = clock()
-        step()
-        device.synchronize()
+        device.synchronize(step())
         times.append(clock() - t0)
     return {
         "latency_batch1_s": statistics.median(times),

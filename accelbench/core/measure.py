@@ -2,7 +2,8 @@
 
 Accelerators run asynchronously, so a host clock read before the device has finished
 measures only how fast work was queued. Every timed round here ends in the device's
-``synchronize``. A round is a block of k steps with one synchronize at its end: the CPU
+``synchronize``, handed the last step's result (a framework without a device-wide barrier
+waits on that). A round is a block of k steps with one synchronize at its end: the CPU
 queues step i+1 while the device runs step i, as in real training, so the figure is
 steady-state time per step (pytest-benchmark divides the round by its k iterations).
 Where the backend has events, device-side time is recorded around the same blocks.
@@ -57,6 +58,7 @@ class SynchronizedBlocks:
         self.round_start = round_start
         self.block_end = block_end
         self.calls = 0
+        self.result: Any = None  # the last step's, which the round's synchronize waits on
 
     def __call__(self) -> None:
         position = self.calls % self.steps_per_round
@@ -65,20 +67,24 @@ class SynchronizedBlocks:
             self.round_start()
         if position == 0 and self.timer is not None:
             self.timer.start()
-        self.step()
+        self.result = self.step()
         if position == self.steps_per_round - 1:
             if self.timer is not None:
                 self.timer.stop()
-            self.device.synchronize()
+            self.device.synchronize(self.result)
             self.device.sample_memory()
             if self.block_end is not None:
                 self.block_end()
+
+    def wait(self) -> None:
+        """Wait for the last step's work, as a round's end does."""
+        self.device.synchronize(self.result)
 
     def device_step_times_s(self, rounds: int) -> list[float]:
         """Device time per step of the last ``rounds`` blocks (the timed ones)."""
         if self.timer is None:
             return []
-        self.device.synchronize()
+        self.wait()
         blocks = self.timer.elapsed_s()[-rounds:] if rounds else []
         return [b / self.steps_per_round for b in blocks]
 
@@ -149,8 +155,7 @@ def time_first_step(
     limit, so that a case that would overrun its budget many times over (fp16 on a CPU
     without fp16 kernels) costs one step, not the whole case."""
     t0 = clock()
-    step()
-    device.synchronize()
+    device.synchronize(step())
     step_s = clock() - t0
     if step_s > budget.max_step_s:
         raise StepTooSlow(step_s, budget)
@@ -186,8 +191,7 @@ def warm_up(
         if len(times) >= 2 and clock() - started >= enough_s:
             break
         t0 = clock()
-        step()
-        device.synchronize()
+        device.synchronize(step())
         times.append(clock() - t0)
     settled = times[1:] or times
     return len(times), statistics.median(settled)
@@ -239,7 +243,7 @@ def fixed_rounds_overrun(plan: TimingPlan, budget: TimingBudget) -> str | None:
 
 
 class _NoDevice:
-    def synchronize(self) -> None: ...
+    def synchronize(self, result: Any = None) -> None: ...
 
     def sample_memory(self) -> None: ...
 

@@ -1,23 +1,23 @@
 """The timed rounds of a case, watched: what every runner records around them.
 
-Single-device (``accelbench.core.runner``) and data-parallel
-(``accelbench.backends.torch.ddp_runner``) cases alike run their timed rounds inside one
-``TimedWindow``: the energy meter (with its GPU sampler, ``accelbench.core.energy``) and the
-conditions' timed-rounds CPU snapshots (``accelbench.core.conditions``) bracket the same
-rounds, which end in the device's synchronize. Afterwards the window gives the case's
-``energy`` and ``conditions``, and ``window_info`` the extra_info fields they are saved as.
+Single-device and data-parallel cases (the one loop of ``accelbench.core.runner``, each
+with its strategy) alike run their timed rounds inside one ``TimedWindow``: the energy
+meter (with its GPU sampler, ``accelbench.core.energy``) and the conditions' timed-rounds
+CPU snapshots (``accelbench.core.conditions``) bracket the same rounds, which end in the
+device's synchronize. Afterwards the window gives the case's ``energy`` and
+``conditions``, and ``window_info`` the extra_info fields they are saved as.
 
 A data-parallel case's energy is every worker's device together (``group_energy``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from accelbench.core.conditions import CaseWatch
 from accelbench.core.energy import SOURCE, EnergyMeter
-from accelbench.core.measure import TimingPlan
+from accelbench.core.measure import SynchronizedBlocks, TimingPlan
 
 
 class TimedWindow:
@@ -28,14 +28,9 @@ class TimedWindow:
         self.meter = EnergyMeter(device_name, nvidia_uuid=nvidia_uuid)
         self.steps = 0  # every step in the window: the warm-up rounds' and the timed ones'
 
-    def run(
-        self,
-        benchmark: Any,
-        blocks: Callable[[], Any],
-        plan: TimingPlan,
-        synchronize: Callable[[], None],
-    ) -> None:
-        """pytest-benchmark's rounds of ``blocks`` as ``plan`` says, ending in ``synchronize``."""
+    def run(self, benchmark: Any, blocks: SynchronizedBlocks, plan: TimingPlan) -> None:
+        """pytest-benchmark's rounds of ``blocks`` as ``plan`` says, ending in a wait for the
+        last step's work."""
         with self.meter:
             self.watch.timed_rounds_start()
             benchmark.pedantic(
@@ -44,7 +39,7 @@ class TimedWindow:
                 warmup_rounds=plan.warmup_rounds,
                 iterations=plan.steps_per_round,
             )
-            synchronize()
+            blocks.wait()
             self.watch.timed_rounds_end()
         self.steps = (benchmark.stats.stats.rounds + plan.warmup_rounds) * plan.steps_per_round
 

@@ -4,11 +4,15 @@ A workload builds its model and a synthetic batch for one device (TorchBench's m
 interface), exposes one ``step`` for its phase, and says how many items a step processes
 and how many FLOPs it does. It knows nothing of pytest or timing.
 
-Execution modes (``spec.mode``): every workload runs ``eager``. A backend base that can
-compile implements ``compile_step`` (torch.compile, TensorFlow's XLA, MLX's mx.compile)
-and ``compilations``; the runner calls ``compile_step`` once on a freshly built workload,
-times the compilation apart from the timed rounds and counts recompilations through
-``compilations`` (accelbench.core.compiled).
+The contract is what every workload has. What only some need is an optional part, declared
+by inheriting it:
+
+- ``accelbench.core.compiled.Compilable``: a step that can run compiled (``modes`` beyond
+  eager: torch.compile, TensorFlow's XLA, mx.compile, a CUDA graph);
+- ``FixedRounds``: steps that move through state and rounds of a set number of steps (the
+  language model's token generation);
+- ``strategy``: a workload measured other than as one process on one device names its
+  ``accelbench.core.strategy.CaseStrategy`` (the data-parallel workloads do).
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from accelbench.core.spec import EAGER, PHASES, CaseSpec, variant_batch
+from accelbench.core.strategy import CaseStrategy
 
 SEED = 1234
 
@@ -35,12 +40,14 @@ class Workload(ABC):
     # The largest batch of ``--sweep batch`` per size profile; None: no batch sweep (the
     # workload's batch means nothing to sweep, or another axis is swept instead).
     MAX_SWEEP_BATCH: ClassVar[dict[str, int] | None] = None
-    # Execution modes this workload has (accelbench.core.spec.MODES); a backend base that
-    # implements compile_step adds "compile".
+    # Execution modes this workload has (accelbench.core.spec.MODES); a ``Compilable`` one
+    # adds its compiled modes.
     modes: ClassVar[tuple[str, ...]] = (EAGER,)
     # Layouts it can run in, as --memory-format names them (NCHW, CHANNELS_LAST); () for a
     # workload without a choice of layout.
     memory_formats: ClassVar[tuple[str, ...]] = ()
+    # How the runner measures it; None: one process on one device (the default strategy).
+    strategy: ClassVar[type[CaseStrategy] | None] = None
 
     def __init__(self, spec: CaseSpec, device: Any) -> None:
         self.spec = spec
@@ -91,7 +98,8 @@ class Workload(ABC):
 
     @abstractmethod
     def step(self) -> Any:
-        """Run one step of ``spec.phase``; returns something the device can wait on."""
+        """Run one step of ``spec.phase``; returns something the device can wait on: the
+        loop hands it to ``Device.synchronize(result)`` at the end of each timed round."""
 
     @abstractmethod
     def parity_outputs(self) -> dict[str, np.ndarray]:
@@ -117,16 +125,6 @@ class Workload(ABC):
         """
         return (cls, spec.reference()) if spec.needs_parity else None
 
-    def round_start(self) -> None:
-        """Called before the first step of every timed round. A workload whose steps move
-        through state (a generation's cache position) puts it back here, so that every round
-        does the same work. It runs inside the round's timing: keep it to a few assignments."""
-
-    def steps_per_round(self) -> int | None:
-        """The steps every timed round must have, where the workload fixes them (a round of
-        text generation produces a set number of tokens); None lets the timing plan choose."""
-        return None
-
     def flops_per_step(self) -> int | None:
         """Floating-point operations in one step, or None where they cannot be counted."""
         return None
@@ -151,38 +149,17 @@ class Workload(ABC):
         """CPU threads the framework uses for its kernels."""
         return None
 
-    # Compiled execution (spec.mode "compile") -------------------------------------------
 
-    @classmethod
-    def mode_unsupported_reason(cls, spec: CaseSpec, device: Any) -> str | None:
-        """None when ``spec.mode`` can run on ``device``; otherwise why not (the case skips)."""
-        if spec.mode not in cls.modes:
-            return f"{cls.framework} {cls.name} has no {spec.mode} mode"
+class FixedRounds:
+    """Optional part of the Workload contract: steps that move through state (a
+    generation's cache position), and rounds that must hold a set number of steps."""
+
+    def round_start(self) -> None:
+        """Called before the first step of every timed round. A workload whose steps move
+        through state (a generation's cache position) puts it back here, so that every round
+        does the same work. It runs inside the round's timing: keep it to a few assignments."""
+
+    def steps_per_round(self) -> int | None:
+        """The steps every timed round must have, where the workload fixes them (a round of
+        text generation produces a set number of tokens); None lets the timing plan choose."""
         return None
-
-    def compile_step(self) -> None:
-        """Make ``step`` and ``parity_outputs`` run compiled; called once, before any step.
-
-        The compilation itself may happen lazily at the first call: the runner times it
-        from the first step until steps are steady.
-        """
-        raise NotImplementedError(f"{self.framework} {self.name} cannot compile its step")
-
-    def compilations(self) -> int | None:
-        """Compilations so far (a counter that grows with every compile and recompile), or
-        None where the framework does not count them."""
-        return None
-
-    def compile_facts(self) -> dict[str, Any]:
-        """What the compiler did, for extra_info (e.g. graphs compiled, graph breaks)."""
-        return {}
-
-    @classmethod
-    def is_compile_failure(cls, exc: BaseException) -> bool:
-        """Whether ``exc`` means the compiler cannot compile this step here (the case skips)."""
-        return False
-
-    @classmethod
-    def clear_compiled(cls) -> None:
-        """Forget code compiled for earlier cases, so that a case neither reuses nor counts
-        another's compilations."""

@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from accelbench.backends.torch.ddp_runner import run_ddp_case
+from accelbench.backends.torch.ddp_runner import DataParallelRun
 from accelbench.backends.torch.workload import TorchWorkload, to_numpy
 from accelbench.core.launch import current, worker_counts, workers_variant
 from accelbench.core.spec import CaseSpec
@@ -58,9 +58,8 @@ class DataParallel(Workload):
 
     framework = "torch"
     phases = ("train",)
-    data_parallel: ClassVar[bool] = True
     base: ClassVar[type[TorchWorkload]]
-    runner = staticmethod(run_ddp_case)
+    strategy = DataParallelRun
     # No batch sweep (MAX_SWEEP_BATCH stays None): data-parallel cases sweep the worker
     # count, each worker on its model's batch; ``--sweep batch`` leaves them as they are.
 

@@ -38,6 +38,7 @@ import psutil
 import torch
 
 from accelbench.backends.torch.cuda_graph import CapturedCall, is_capture_failure
+from accelbench.core.compiled import Compilable
 from accelbench.core.parity import GENERATED_LOGITS, GENERATED_TOKENS
 from accelbench.core.spec import (
     EAGER,
@@ -47,7 +48,7 @@ from accelbench.core.spec import (
     length_variant,
     parse_length_variant,
 )
-from accelbench.core.workload import SEED, Workload
+from accelbench.core.workload import SEED, FixedRounds, Workload
 from accelbench.workloads.llm_model import (
     KVCache,
     LlmSize,
@@ -93,7 +94,7 @@ def memory_needed_bytes(size: LlmSize, context: int, capacity: int, itemsize: in
     return weights + cache + activations + scores + logits
 
 
-class GreedyDecode:
+class GreedyDecode(FixedRounds):
     """The decode state of a language model, whatever its framework: the next position and
     the token that goes in there. A subclass has ``model``, ``cache``, ``spec``, ``context``,
     ``capacity`` and ``first_token``, and says how to take the ``argmax`` of logits."""
@@ -118,7 +119,7 @@ class GreedyDecode:
         raise NotImplementedError
 
 
-class LanguageModel(GreedyDecode, Workload):
+class LanguageModel(GreedyDecode, Compilable, Workload):
     """One prompt length of a decoder-only Transformer, in phase pp or tg, at batch 1."""
 
     name = "llm"

@@ -204,10 +204,7 @@ class MlxDevice(Device):
     def _platform_reason(self) -> str | None:
         return None
 
-    def torch_device(self) -> Any:
-        raise TypeError(f"{self.name} is an MLX device; it has no torch.device")
-
-    def synchronize(self) -> None:
+    def synchronize(self, result: Any = None) -> None:
         """Wait for everything queued on this device's stream (MLX evaluates asynchronously)."""
         _mx().synchronize(self.mlx_device())
 

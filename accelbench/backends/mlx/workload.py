@@ -44,6 +44,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from accelbench.backends.torch.workload import TorchWorkload
+from accelbench.core.compiled import Compilable
 from accelbench.core.spec import COMPILE, EAGER, CaseSpec
 from accelbench.core.workload import Workload
 
@@ -54,7 +55,7 @@ def torch_twin_spec(spec: CaseSpec) -> CaseSpec:
     return dataclasses.replace(spec.reference(), framework="torch")
 
 
-class MlxWorkload(Workload):
+class MlxWorkload(Compilable, Workload):
     """An MLX workload with a PyTorch twin; subclasses say what one step computes."""
 
     framework = "mlx"

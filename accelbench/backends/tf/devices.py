@@ -310,10 +310,7 @@ class TfDevice(Device):
         """``with device.scope():`` places ops and variables on this device."""
         return _tf().device(self.tf_name)
 
-    def torch_device(self) -> Any:
-        raise TypeError(f"{self.name} is a TensorFlow device; it has no torch.device")
-
-    def synchronize(self) -> None:
+    def synchronize(self, result: Any = None) -> None:
         tf = _tf()
         sync = getattr(tf.test.experimental, "sync_devices", None)
         if sync is not None:

@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from accelbench.core.compiled import Compilable
 from accelbench.core.workload import SEED, Workload
 
 # Keras mixed precision: float32 variables, compute in the reduced dtype (like autocast).
@@ -18,7 +19,7 @@ from accelbench.core.workload import SEED, Workload
 POLICIES = {"fp32": "float32", "tf32": "float32", "fp16": "mixed_float16", "bf16": "mixed_bfloat16"}
 
 
-class KerasWorkload(Workload):
+class KerasWorkload(Compilable, Workload):
     """A Keras model trained with a loss and an optimizer in a compiled ``tf.function``.
 
     Weights and inputs come from NumPy generators with fixed seeds, so the same case built

@@ -6,6 +6,7 @@ import functools
 import os
 import platform
 import sys
+from typing import Any
 
 import torch
 
@@ -55,7 +56,7 @@ class CpuDevice(SampledRss, TorchDevice):
             return "cpu: a 64x64 matmul gave a wrong result"
         return None
 
-    def synchronize(self) -> None:
+    def synchronize(self, result: Any = None) -> None:
         """CPU ops in PyTorch complete before they return: nothing is queued."""
 
     @property
@@ -98,7 +99,7 @@ class MpsDevice(TorchDevice):
             return f"MPS gave a wrong result for a 256x256 matmul ({value})"
         return None
 
-    def synchronize(self) -> None:
+    def synchronize(self, result: Any = None) -> None:
         torch.mps.synchronize()
 
     @property
@@ -151,7 +152,7 @@ class CudaDevice(TorchDevice):
             return f"CUDA gave a wrong result for a 256x256 matmul ({value})"
         return None
 
-    def synchronize(self) -> None:
+    def synchronize(self, result: Any = None) -> None:
         torch.cuda.synchronize()
 
     @property

@@ -228,8 +228,8 @@ class GroupSynchronized:
         self.device = device
         self.group = group
 
-    def synchronize(self) -> None:
-        self.device.synchronize()
+    def synchronize(self, result: Any = None) -> None:
+        self.device.synchronize(result)
         self.group.barrier()
 
     def sample_memory(self) -> None:
@@ -254,8 +254,7 @@ def agreed_warm_up(
     started_at = clock()
     while True:
         t0 = clock()
-        step()
-        synced.synchronize()
+        synced.synchronize(step())
         times.append(clock() - t0)
         elapsed = clock() - started_at
         more = len(times) < budget.min_warmup_steps or elapsed < budget.warmup_s
@@ -280,9 +279,10 @@ def paired_rounds(
     for _ in range(pairs):
         for name, step in modes.items():
             t0 = clock()
+            result = None
             for _ in range(steps_per_round):
-                step()
-            synced.synchronize()
+                result = step()
+            synced.synchronize(result)
             times[name].append((clock() - t0) / steps_per_round)
     return times
 

@@ -10,12 +10,13 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from accelbench.core.compiled import Compilable
 from accelbench.core.device import first_line
 from accelbench.core.spec import CHANNELS_LAST, CaseSpec
 from accelbench.core.workload import SEED, Workload
 
 
-class TorchWorkload(Workload):
+class TorchWorkload(Compilable, Workload):
     """A torch.nn.Module trained with a loss and an optimizer, on synthetic data.
 
     Weights and inputs are created on the CPU from a fixed seed and then moved, so the

@@ -20,7 +20,7 @@ class FakeDevice(SampledRss, Device):
     def _probe(self) -> str | None:
         return None
 
-    def synchronize(self) -> None:
+    def synchronize(self, result: Any = None) -> None:
         SYNCS.append(self.name)
 
     @property
