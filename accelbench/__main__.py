@@ -172,9 +172,10 @@ def _silence_stdout() -> None:
 
 
 def _sysinfo(args: argparse.Namespace) -> int:
+    from accelbench import backends
     from accelbench.core import machine
 
-    info = machine.collect()
+    info = machine.collect(backends)
     say(json.dumps(info, indent=2, default=str) if args.json else machine.format_info(info))
     return EXIT_OK
 

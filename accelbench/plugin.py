@@ -611,7 +611,7 @@ def pytest_benchmark_update_machine_info(config: pytest.Config, machine_info: di
     if isinstance(cpu, dict):
         for volatile in ("hz_actual", "hz_actual_friendly"):
             cpu.pop(volatile, None)
-    machine_info["accelbench"] = machine.machine_facts()
+    machine_info["accelbench"] = machine.machine_facts(backends)
 
 
 def _frameworks(config: pytest.Config) -> tuple[str, ...]:
@@ -641,7 +641,7 @@ def pytest_benchmark_update_json(config: pytest.Config, benchmarks: Any, output_
         }
         if suite
         else {},
-        "environment": machine.run_facts(_frameworks(config)),
+        "environment": machine.run_facts(backends, _frameworks(config)),
         **views.compute_all(records),
     }
     if state is not None:

@@ -8,6 +8,7 @@ import json
 import pytest
 from fixtures.runs import record, saved_run, write
 
+from accelbench import backends
 from accelbench.benchmark_internals import machine_id as get_machine_id
 from accelbench.core import machine as environment
 
@@ -122,8 +123,8 @@ def test_option_facts_stay_out_of_machine_info_so_an_option_change_compares_quie
 
 def test_machine_info_holds_what_identifies_the_machine_and_the_run_block_the_rest(monkeypatch):
     monkeypatch.setenv("PYTORCH_ENABLE_MPS_FALLBACK", "1")
-    machine = environment.machine_facts()
-    run = environment.run_facts(("torch",))
+    machine = environment.machine_facts(backends)
+    run = environment.run_facts(backends, ("torch",))
     assert set(machine["torch"]) & set(environment.RUN_SETTINGS) == set()
     assert machine["system"]["cpu"] and machine["torch"]["torch"]
     assert run["torch"]["PYTORCH_ENABLE_MPS_FALLBACK"] == "1"

@@ -307,7 +307,7 @@ class FullDisk(io.StringIO):
 def test_sysinfo_onto_a_full_disk_is_one_line(monkeypatch, capsys):
     from accelbench.core import machine
 
-    monkeypatch.setattr(machine, "collect", lambda: {"cpu": "Test CPU"})
+    monkeypatch.setattr(machine, "collect", lambda registry: {"cpu": "Test CPU"})
     monkeypatch.setattr(sys, "stdout", FullDisk())
     assert main(["sysinfo", "--json"]) == 2
     assert capsys.readouterr().err == (

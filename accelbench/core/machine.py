@@ -5,13 +5,16 @@
 since pytest-benchmark compares machine_info between runs; what varies with options,
 environment variables or the run's own settings (``run_facts``) goes into the run's own
 ``accelbench`` block.
+
+Each framework's facts come from its backend's ``environment()``, through the frameworks'
+registry (``accelbench.backends``) that the caller passes in: core imports no backend.
 """
 
 from __future__ import annotations
 
 import platform
 import sys
-from typing import Any
+from typing import Any, Protocol
 
 import psutil
 
@@ -35,17 +38,23 @@ def system_info() -> dict[str, Any]:
     return info
 
 
-def collect(frameworks: tuple[str, ...] | None = None) -> dict[str, Any]:
+class Registry(Protocol):
+    """What these facts need of the frameworks' registry (``accelbench.backends``)."""
+
+    def names(self) -> tuple[str, ...]: ...
+
+    def get(self, name: str) -> Any: ...
+
+
+def collect(registry: Registry, frameworks: tuple[str, ...] | None = None) -> dict[str, Any]:
     """The system's facts, and each framework's (all registered ones when None).
 
     Facts come from each backend's ``environment()``; a framework missing from
     ``frameworks`` is not imported.
     """
-    from accelbench import backends
-
     info: dict[str, Any] = {"system": system_info()}
-    for name in backends.names() if frameworks is None else frameworks:
-        info[ENVIRONMENT_KEYS.get(name, name)] = backends.get(name).environment()
+    for name in registry.names() if frameworks is None else frameworks:
+        info[ENVIRONMENT_KEYS.get(name, name)] = registry.get(name).environment()
     return info
 
 
@@ -66,35 +75,31 @@ RUN_SETTINGS = (
 )
 
 
-def machine_facts() -> dict[str, Any]:
+def machine_facts(registry: Registry) -> dict[str, Any]:
     """What identifies the machine: system facts, and torch's without ``RUN_SETTINGS``.
 
     PyTorch is the one framework every run imports, so its facts (GPU name, CUDA and cuDNN
     versions, MPS built and available) name the machine; other frameworks' facts depend on
     which were selected and go into ``run_facts``.
     """
-    from accelbench import backends
-
-    torch = backends.get("torch").environment()
+    torch = registry.get("torch").environment()
     return {
         "system": system_info(),
         "torch": {k: v for k, v in torch.items() if k not in RUN_SETTINGS},
     }
 
 
-def run_facts(frameworks: tuple[str, ...]) -> dict[str, Any]:
+def run_facts(registry: Registry, frameworks: tuple[str, ...]) -> dict[str, Any]:
     """What this run's options and environment decide: the frameworks selected, torch's
     ``RUN_SETTINGS`` as they stand, the facts of every other selected framework."""
-    from accelbench import backends
-
-    torch = backends.get("torch").environment()
+    torch = registry.get("torch").environment()
     info: dict[str, Any] = {
         "frameworks": list(frameworks),
         "torch": {k: torch.get(k) for k in RUN_SETTINGS},
     }
     for name in frameworks:
         if name != "torch":
-            info[ENVIRONMENT_KEYS.get(name, name)] = backends.get(name).environment()
+            info[ENVIRONMENT_KEYS.get(name, name)] = registry.get(name).environment()
     return info
 
 
