@@ -83,9 +83,11 @@ class Ceiling(Workload):
             )
         import torch
 
+        from accelbench.backends.torch.dtypes import torch_dtype
+
         self.torch = torch
         self.torch_device = device.torch_device()
-        self.dtype = {"fp16": torch.float16, "bf16": torch.bfloat16}.get(spec.dtype, torch.float32)
+        self.dtype = torch_dtype(spec.dtype)
         self._out: Any = None
         self._src: Any = None
         if spec.variant == MATMUL:
@@ -129,7 +131,9 @@ class Ceiling(Workload):
             return None
         import torch
 
-        dtype = {"fp16": torch.float16, "bf16": torch.bfloat16}.get(spec.dtype, torch.float32)
+        from accelbench.backends.torch.dtypes import torch_dtype
+
+        dtype = torch_dtype(spec.dtype)
         generator = torch.Generator().manual_seed(SEED)
         rows = torch.randn(PROBE_ROWS, n, generator=generator).to(device.torch_device(), dtype)
         b = torch.randn(n, n, generator=generator).to(device.torch_device(), dtype)
@@ -176,9 +180,9 @@ class Ceiling(Workload):
         tensor = self.a if self.spec.variant == MATMUL else self._copy_buffers()[1]
         # A float32 tensor computes in tf32 on NVIDIA when the device was set up for it.
         float32_mode = getattr(self.device, "float32_mode", lambda: "fp32")
-        names = {self.torch.float32: float32_mode(), self.torch.float16: "fp16"}
-        names[self.torch.bfloat16] = "bf16"
-        return names.get(tensor.dtype, str(tensor.dtype))
+        from accelbench.backends.torch.dtypes import dtype_name
+
+        return dtype_name(tensor.dtype, float32_mode())
 
     def threads(self) -> int | None:
         return self.torch.get_num_threads()

@@ -17,6 +17,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from accelbench.backends.torch.ddp_runner import DataParallelRun
+from accelbench.backends.torch.dtypes import dtype_name
 from accelbench.backends.torch.workload import TorchWorkload, to_numpy
 from accelbench.core.launch import current, worker_counts, workers_variant
 from accelbench.core.spec import CaseSpec
@@ -187,10 +188,7 @@ class DataParallel(Workload):
     def dtype_ran(self) -> str:
         if self._output_dtype is None:
             raise RuntimeError("dtype_ran is known after the first step")
-        torch = self.worker.torch
-        names = {torch.float32: self.device.float32_mode(), torch.float16: "fp16"}
-        names[torch.bfloat16] = "bf16"
-        return names.get(self._output_dtype, str(self._output_dtype))
+        return dtype_name(self._output_dtype, self.device.float32_mode())
 
 
 class DdpResNet18(DataParallel):

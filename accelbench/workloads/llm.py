@@ -38,6 +38,7 @@ import psutil
 import torch
 
 from accelbench.backends.torch.cuda_graph import CapturedCall, is_capture_failure
+from accelbench.backends.torch.dtypes import TORCH_DTYPES, dtype_name, torch_dtype
 from accelbench.core.compiled import Compilable
 from accelbench.core.parity import GENERATED_LOGITS, GENERATED_TOKENS
 from accelbench.core.spec import (
@@ -62,8 +63,7 @@ from accelbench.workloads.llm_model import (
 GIB = 2**30
 CONTEXT = "ctx"  # the variant's name part: ctx-L=512
 PROMPT_PARITY_ROWS = 8  # prompt positions whose logits pp's parity compares
-DTYPES = {"fp32": torch.float32, "tf32": torch.float32, "fp16": torch.float16}
-DTYPES["bf16"] = torch.bfloat16
+DTYPES = TORCH_DTYPES  # tools/llm_event_check.py reads them here
 
 
 def host_memory_available_bytes() -> int:
@@ -185,7 +185,7 @@ class LanguageModel(GreedyDecode, Compilable, Workload):
     def __init__(self, spec: CaseSpec, device: Any) -> None:
         self.context = context_length(spec)
         super().__init__(spec, device)
-        self.dtype = DTYPES[spec.dtype]
+        self.dtype = torch_dtype(spec.dtype)
         self.torch_device = device.torch_device()
         self.capacity = cache_capacity(self.size, spec.phase, self.context)
         self.check_memory()
@@ -339,10 +339,7 @@ class LanguageModel(GreedyDecode, Compilable, Workload):
         return case_shapes(self.size, self.spec.phase, self.context)
 
     def dtype_ran(self) -> str:
-        names = {torch.float32: self.device.float32_mode(), torch.float16: "fp16"}
-        names[torch.bfloat16] = "bf16"
-        dtype = self.model.embed.weight.dtype
-        return names.get(dtype, str(dtype))
+        return dtype_name(self.model.embed.weight.dtype, self.device.float32_mode())
 
     def threads(self) -> int | None:
         return torch.get_num_threads()

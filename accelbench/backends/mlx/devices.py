@@ -98,6 +98,25 @@ def _mx() -> Any:
     return modules()[0]
 
 
+def mlx_dtype(name: str) -> Any:
+    """The suite's dtype name (accelbench.core.spec.DTYPES) as MLX's dtype; float32 for
+    fp32 and tf32. The one place the MLX workloads and devices look it up."""
+    return reduced_dtype(name) or _mx().float32
+
+
+def reduced_dtype(name: str) -> Any:
+    """The reduced precision ``name`` computes in (fp16, bf16), or None for float32."""
+    mx = _mx()
+    return {"fp16": mx.float16, "bf16": mx.bfloat16}.get(name)
+
+
+def dtype_name(dtype: Any, float32_mode: str) -> str:
+    """The suite's name of an MLX dtype that ran: float32 is ``float32_mode``."""
+    mx = _mx()
+    names = {mx.float32: float32_mode, mx.float16: "fp16", mx.bfloat16: "bf16"}
+    return names.get(dtype, str(dtype))
+
+
 def dist_version(name: str) -> str | None:
     try:
         return importlib.metadata.version(name)
@@ -375,12 +394,12 @@ def _dtype_probe(device_name: str, dtype: str) -> str | None:
     """A small convolution and matmul in ``dtype`` on the device: None when both run."""
     device = get_device(device_name)
     mx = _mx()
-    mlx_dtype = {"fp16": mx.float16, "bf16": mx.bfloat16}[dtype]
+    reduced = mlx_dtype(dtype)
     try:
         with device.stream():
-            x = mx.ones((1, 8, 8, 4), dtype=mlx_dtype)
-            y = mx.conv2d(x, mx.ones((4, 3, 3, 4), dtype=mlx_dtype), padding=1)
-            z = (y.reshape(8, 32) @ mx.ones((32, 2), dtype=mlx_dtype)).sum()
+            x = mx.ones((1, 8, 8, 4), dtype=reduced)
+            y = mx.conv2d(x, mx.ones((4, 3, 3, 4), dtype=reduced), padding=1)
+            z = (y.reshape(8, 32) @ mx.ones((32, 2), dtype=reduced)).sum()
             mx.eval(z)
         value = z.item()
     except Exception as exc:

@@ -33,10 +33,10 @@ def cpu_slowdown(dtype: str) -> float:
     """How many times PyTorch's fp32 CPU time (one thread) the slower of the probe layers
     takes in MLX on the CPU in ``dtype`` (inputs and weights cast to it, as the MLX
     workloads' layers do)."""
-    from accelbench.backends.mlx.devices import modules
+    from accelbench.backends.mlx.devices import mlx_dtype, modules
 
     mx = modules()[0]
-    compute = {"fp16": mx.float16, "bf16": mx.bfloat16}.get(dtype, mx.float32)
+    compute = mlx_dtype(dtype)
     x, w, images, kernel = (mx.array(t.numpy()).astype(compute) for t in slow_dtypes.probe_inputs())
     images = images.transpose(0, 2, 3, 1)  # NCHW -> NHWC, OIHW -> OHWI, as the workloads
     kernel = kernel.transpose(0, 2, 3, 1)

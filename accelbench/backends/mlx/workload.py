@@ -67,11 +67,11 @@ class MlxWorkload(Compilable, Workload):
 
     def __init__(self, spec: CaseSpec, device: Any) -> None:
         super().__init__(spec, device)
-        from accelbench.backends.mlx.devices import modules
+        from accelbench.backends.mlx.devices import modules, reduced_dtype
 
         self.mx, self.nn, self.optim = modules()
         self.training = spec.phase == "train"
-        self.compute_dtype = {"fp16": self.mx.float16, "bf16": self.mx.bfloat16}.get(spec.dtype)
+        self.compute_dtype = reduced_dtype(spec.dtype)
         twin = self.build_twin()
         with device.stream():
             self.setup(twin)
@@ -162,9 +162,9 @@ class MlxWorkload(Compilable, Workload):
         if self._last_output_dtype is None:
             with self.device.stream():
                 self._last_output_dtype = self.output_dtype()
-        names = {self.mx.float32: self.device.float32_mode(), self.mx.float16: "fp16"}
-        names[self.mx.bfloat16] = "bf16"
-        return names.get(self._last_output_dtype, str(self._last_output_dtype))
+        from accelbench.backends.mlx.devices import dtype_name
+
+        return dtype_name(self._last_output_dtype, self.device.float32_mode())
 
     @abstractmethod
     def output_dtype(self) -> Any:

@@ -38,7 +38,23 @@ QUIET_LOG_LEVEL = "2"  # TensorFlow's C++ INFO and WARNING lines off, ERROR and 
 METAL_PLUGIN = "tensorflow-metal"
 METAL_PYTHONS = "3.9-3.12"  # tensorflow-metal 1.2.0 publishes wheels for these only
 METAL_LAST_PYTHON = (3, 12)
-DTYPE_NAMES = {"fp32": "float32", "fp16": "float16", "bf16": "bfloat16"}
+# The suite's dtype names as TensorFlow's, the one place they are looked up: tf32 is float32
+# with TensorFlow's TF32 execution on (``set_precision``); fp16 and bf16 are reduced.
+DTYPE_NAMES = {"fp32": "float32", "tf32": "float32", "fp16": "float16", "bf16": "bfloat16"}
+REDUCED = ("fp16", "bf16")
+
+
+def keras_policy(dtype: str) -> str:
+    """Keras mixed precision: float32 variables, compute in the reduced dtype (as autocast)."""
+    return f"mixed_{DTYPE_NAMES[dtype]}" if dtype in REDUCED else "float32"
+
+
+def dtype_name(tf_name: str, float32_mode: str) -> str:
+    """The suite's name of a TensorFlow dtype that ran: float32 is ``float32_mode``."""
+    if tf_name == "float32":
+        return float32_mode
+    names = {DTYPE_NAMES[d]: d for d in REDUCED}
+    return names.get(tf_name, tf_name)
 
 
 # The guarded import ---------------------------------------------------------------------------
@@ -320,7 +336,7 @@ class TfDevice(Device):
             tf.constant(0.0).numpy()
 
     def dtype_unsupported_reason(self, dtype: str) -> str | None:
-        if dtype in DTYPE_NAMES and dtype != "fp32":
+        if dtype in REDUCED:
             return _dtype_probe(self.name, dtype)
         return super().dtype_unsupported_reason(dtype)
 

@@ -11,12 +11,9 @@ from typing import Any
 
 import numpy as np
 
+from accelbench.backends.tf.devices import dtype_name, keras_policy
 from accelbench.core.compiled import Compilable
 from accelbench.core.workload import SEED, Workload
-
-# Keras mixed precision: float32 variables, compute in the reduced dtype (like autocast).
-# tf32 is float32 with TensorFlow's TF32 execution on (the device's set_precision).
-POLICIES = {"fp32": "float32", "tf32": "float32", "fp16": "mixed_float16", "bf16": "mixed_bfloat16"}
 
 
 class KerasWorkload(Compilable, Workload):
@@ -44,7 +41,7 @@ class KerasWorkload(Compilable, Workload):
         self.training = spec.phase == "train"
         self._last_output_dtype: str | None = None
         with device.scope():
-            self.model = self.build_model(POLICIES[spec.dtype])
+            self.model = self.build_model(keras_policy(spec.dtype))
             self.model.set_weights(self.initial_weights(np.random.RandomState(SEED)))
             inputs, targets = self.make_batch(np.random.RandomState(SEED + 1))
             self.inputs = tf.identity(tf.constant(inputs))
@@ -140,8 +137,7 @@ class KerasWorkload(Compilable, Workload):
         if self._last_output_dtype is None:
             with self.device.scope():
                 self._last_output_dtype = self._forward(training=False).dtype.name
-        names = {"float32": self.device.float32_mode(), "float16": "fp16", "bfloat16": "bf16"}
-        return names.get(self._last_output_dtype, self._last_output_dtype)
+        return dtype_name(self._last_output_dtype, self.device.float32_mode())
 
     def threads(self) -> int | None:
         from accelbench.backends.tf.devices import intra_op_threads

@@ -10,6 +10,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from accelbench.backends.torch.dtypes import dtype_name, reduced_dtype
 from accelbench.core.compiled import Compilable
 from accelbench.core.device import first_line
 from accelbench.core.spec import CHANNELS_LAST, CaseSpec
@@ -87,7 +88,7 @@ class TorchWorkload(Compilable, Workload):
 
     @property
     def compute_dtype(self) -> Any:
-        return {"fp16": self.torch.float16, "bf16": self.torch.bfloat16}.get(self.spec.dtype)
+        return reduced_dtype(self.spec.dtype)
 
     def autocast(self) -> contextlib.AbstractContextManager[Any]:
         if self.compute_dtype is None:
@@ -226,9 +227,7 @@ class TorchWorkload(Compilable, Workload):
     def dtype_ran(self) -> str:
         if self._last_output_dtype is None:
             self.step()
-        names = {self.torch.float32: self.device.float32_mode(), self.torch.float16: "fp16"}
-        names[self.torch.bfloat16] = "bf16"
-        return names.get(self._last_output_dtype, str(self._last_output_dtype))
+        return dtype_name(self._last_output_dtype, self.device.float32_mode())
 
 
 def to_numpy(tensor: Any) -> np.ndarray:
