@@ -20,7 +20,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from accelbench import backends
-from accelbench.core import parity
+from accelbench.core import parity, saved_form
 from accelbench.core.compiled import CompiledWarmup, RecompileGuard, warm_up_compiled
 from accelbench.core.conditions import CaseWatch
 from accelbench.core.device import first_line
@@ -105,7 +105,7 @@ def _measure(
     benchmark: Any, workload_cls: type[Workload], spec: CaseSpec, device: Any
 ) -> dict[str, Any]:
     budget = BUDGETS[spec.size]
-    info: dict[str, Any] = {**spec.as_dict(), "device_label": device.label}
+    info = saved_form.case_info(spec, device_label=device.label)
     compiled = spec.mode != EAGER
     reference = workload_cls.parity_reference(spec)
     reason = known_too_slow(spec, device.label, reference[1] if reference else None)

@@ -23,7 +23,7 @@ import numpy as np
 
 from accelbench import backends
 from accelbench.backends.torch import distributed
-from accelbench.core import ddp_parity
+from accelbench.core import ddp_parity, saved_form
 from accelbench.core.conditions import CaseWatch, without_sibling_workers
 from accelbench.core.device import first_line
 from accelbench.core.launch import parse_workers_variant
@@ -94,16 +94,16 @@ def _measure(
     budget = BUDGETS[spec.size]
     watch = CaseWatch()
     synced = distributed.GroupSynchronized(device, group)
-    info: dict[str, Any] = {
-        **spec.as_dict(),
-        "device_label": device.label,
-        "model": workload_cls.base.name,
-        "workers": group.size,
-        "world_size": distributed.world().launch.world_size,
-        "launcher": distributed.world().launch.launcher,
-        "hosts": group.hosts,
-        "communication": distributed.communication_facts(group.backend),
-    }
+    info = saved_form.case_info(
+        spec,
+        device_label=device.label,
+        model=workload_cls.base.name,
+        workers=group.size,
+        world_size=distributed.world().launch.world_size,
+        launcher=distributed.world().launch.launcher,
+        hosts=group.hosts,
+        communication=distributed.communication_facts(group.backend),
+    )
     limit = None if benchmark.disabled else budget
     if limit is not None:
         _skip_together(
