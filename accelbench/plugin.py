@@ -578,8 +578,7 @@ def measure(
 
     def skip(reason: str) -> None:
         state.skip_reasons.setdefault(device, set()).add(reason)
-        label = " ".join(x for x in (spec.framework, spec.workload, spec.variant, phase) if x)
-        state.skipped.append((device, label, reason))
+        state.skipped.append((device, spec.label, reason))
         pytest.skip(reason)
 
     def run() -> dict[str, Any]:

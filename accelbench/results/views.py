@@ -800,7 +800,7 @@ def attention_series(records: Iterable[Record]) -> list[Series]:
     The language model's context sweep (``ctx-L=512``) is no attention: its own section shows
     it."""
     rows = [r for r in scaling_rows(records) if r["workload"] != LLM_WORKLOAD]
-    fields = ("framework", "workload", "phase", "dtype", "size", "mode", "memory_format")
+    fields = [f for f in IDENTITY_FIELDS if f not in ("variant", "device")]
     varying = [f for f in fields if len({r[f] for r in rows}) > 1]
     series = []
     for r in rows:
