@@ -22,8 +22,6 @@ from typing import Any
 
 from accelbench.core.conditions import FLAGS as CONDITION_FLAGS
 from accelbench.core.saved_form import (
-    MAX_COUNT,
-    MAX_FIGURE,
     MAX_SECONDS,
     DataParallelFigures,
     Energy,
@@ -44,17 +42,23 @@ from accelbench.core.spec import (
 )
 from accelbench.core.stability import UNSTABLE  # rounds no verdict can rest on
 
-__all__ = [  # what the read side takes from here besides Record
+__all__ = [
     "CONDITION_FLAGS",
-    "MAX_COUNT",
-    "MAX_FIGURE",
-    "DataParallelFigures",
+    "NOISY",
+    "NOISY_IQR_SHARE",
+    "PARTIAL",
+    "DataParallelFigures",  # declared with the saved form (accelbench.core.saved_form)
     "Energy",
+    "Record",
+    "Stats",
     "Unusable",
-    "device_order",
+    "device_order",  # the identity's orders and labels (accelbench.core.spec)
     "execution_label",
+    "is_noisy",
     "mode_order",
     "natural_key",
+    "parse_entries",
+    "parse_entry",
 ]
 
 NOISY_IQR_SHARE = 0.10  # IQR above 10% of the median: noisy, as torch.utils.benchmark flags it
