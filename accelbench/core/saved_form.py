@@ -240,16 +240,22 @@ Check = Callable[[str, Any], Any]
 @dataclass(frozen=True)
 class Figure:
     """One saved key: ``check`` reads it (None: a fact kept as saved, not read back), in
-    ``unit``; ``format`` prints a value read."""
+    ``unit``; ``format`` prints a value read. ``data_parallel``: read only for a case whose
+    variant names a worker count, into ``DataParallelFigures``."""
 
     check: Check | None = None
     unit: str = ""
     format: Callable[[Any], str] = plain
     doc: str = ""
+    data_parallel: bool = False
 
 
 def _figure(check: Check | None, unit: str = "", doc: str = "") -> Figure:
     return Figure(check, unit, _with_unit(unit) if unit else plain, doc)
+
+
+def _ddp(check: Check, unit: str = "", doc: str = "") -> Figure:
+    return dataclasses.replace(_figure(check, unit, doc), data_parallel=True)
 
 
 _IDENTITY = Figure(doc="a field of the case's identity (CaseSpec)")
@@ -279,12 +285,12 @@ FIGURES: Mapping[str, Figure] = MappingProxyType(
         "stability": _figure(_stability, doc="the judgement of the rounds (core.stability)"),
         "steps_per_round": _figure(_positive_count, doc="k: steps timed between synchronizes"),
         # What a data-parallel case (variant workers=<k>) adds: read into DataParallelFigures.
-        "model": _figure(text, doc="the single-device workload trained data-parallel"),
-        "workers": _figure(count, doc="processes, one per device"),
-        "hosts": _figure(count),
-        "communication": _figure(_object, doc="the collective backend and its facts"),
-        "throughput_per_worker_per_s": _figure(number, "items/s"),
-        "allreduce_exposed_share": _figure(
+        "model": _ddp(text, doc="the single-device workload trained data-parallel"),
+        "workers": _ddp(count, doc="processes, one per device"),
+        "hosts": _ddp(count),
+        "communication": _ddp(_object, doc="the collective backend and its facts"),
+        "throughput_per_worker_per_s": _ddp(number, "items/s"),
+        "allreduce_exposed_share": _ddp(
             signed_share, doc="share of a step waiting for the all-reduce; below 0 is noise"
         ),
         # The workload's own description of its step (WORKLOAD_FIGURES reads from it).
@@ -411,10 +417,13 @@ def read_identity(info: Mapping[str, Any]) -> CaseSpec:
     return CaseSpec(**fields)
 
 
+# The figures every case reads back into its record (not the data-parallel ones).
+_CASE_FIGURES = tuple(n for n, f in FIGURES.items() if f.check is not None and not f.data_parallel)
+
+
 def _case_figures(info: Mapping[str, Any]) -> dict[str, Any]:
-    """Every declared figure of the case itself (not the data-parallel ones), checked."""
-    read_back = (n for n, f in FIGURES.items() if f.check is not None and n not in _DDP_KEYS)
-    out = {name: read(info, name) for name in read_back}
+    """Every declared figure of the case itself, checked."""
+    out = {name: read(info, name) for name in _CASE_FIGURES}
     stability = out.pop("stability")
     if stability is None:
         if UNSTABLE in out["flags"]:
@@ -429,16 +438,6 @@ def _case_figures(info: Mapping[str, Any]) -> dict[str, Any]:
         )
     out["stability_reason"] = reason
     return out
-
-
-_DDP_KEYS = (
-    "model",
-    "workers",
-    "hosts",
-    "communication",
-    "throughput_per_worker_per_s",
-    "allreduce_exposed_share",
-)
 
 
 def _data_parallel(info: Mapping[str, Any], variant: str) -> DataParallelFigures | None:
@@ -480,13 +479,11 @@ def _workload_figures(info: Mapping[str, Any]) -> Mapping[str, Any]:
 def read_case(info: Mapping[str, Any]) -> SavedCase:
     """A case's extra_info, checked: ``Unusable`` with a one-line reason for a bad value."""
     spec = read_identity(info)
-    checked = {n for n, f in FIGURES.items() if f.check is not None and n not in _DDP_KEYS}
+    read_back = {*_CASE_FIGURES, *IDENTITY_FIELDS}
     return SavedCase(
         spec=spec,
         figures=MappingProxyType(_case_figures(info)),
         data_parallel=_data_parallel(info, spec.variant),
         workload_figures=_workload_figures(info),
-        extra=MappingProxyType(
-            {k: v for k, v in info.items() if k not in checked and k not in IDENTITY_FIELDS}
-        ),
+        extra=MappingProxyType({k: v for k, v in info.items() if k not in read_back}),
     )
