@@ -21,11 +21,19 @@ import pytest
 from accelbench import backends
 from accelbench import benchmark_internals as internals
 from accelbench.config import OptionError, SuiteConfig, parse_list
-from accelbench.core import conditions, launch, machine, openmp, stability
+from accelbench.core import conditions, launch, machine, openmp, saved_form, stability
 from accelbench.core.run_budget import RunBudget, format_duration
 from accelbench.core.runner import CaseSkipped, Runner
 from accelbench.core.sizes import BUDGETS, DEFAULT_PROFILE, PROFILES
-from accelbench.core.spec import DTYPES, EAGER, MEMORY_FORMATS, MODES, NCHW, CaseSpec
+from accelbench.core.spec import (
+    DTYPES,
+    EAGER,
+    MEMORY_FORMATS,
+    MODES,
+    NCHW,
+    CaseSpec,
+    layout_value,
+)
 from accelbench.core.sweep import DEFAULT_SWEEP, SWEEPS, case_variants
 from accelbench.results import baseline, files, saving, text, views
 from accelbench.results.record import parse_entries
@@ -325,7 +333,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         metafunc.parametrize("mode", modes)
     formats = [f for f in suite.memory_formats if f in workload_cls.memory_formats]
     if formats and suite.memory_formats != (NCHW,):
-        values = ["" if f == NCHW else f for f in formats]  # the default layout is ""
+        values = [layout_value(f) for f in formats]
         metafunc.parametrize("memory_format", values, ids=formats)
 
 
@@ -572,8 +580,7 @@ def measure(
 
     def skip(reason: str) -> None:
         state.skip_reasons.setdefault(device, set()).add(reason)
-        label = " ".join(x for x in (spec.framework, spec.workload, spec.variant, phase) if x)
-        state.skipped.append((device, label, reason))
+        state.skipped.append((device, spec.label, reason))
         pytest.skip(reason)
 
     def run() -> dict[str, Any]:
@@ -598,7 +605,7 @@ def measure(
         if not benchmark.disabled and getattr(benchmark, "stats", None) is not None:
             stability.mark(info, benchmark.stats.stats.data)
         info.update(openmp.facts())
-        benchmark.extra_info.update(info)
+        benchmark.extra_info.update(saved_form.figures(**info))
         return info
 
     return run

@@ -365,9 +365,10 @@ def test_a_saved_tg_case_reads_as_a_record_with_its_phase_and_token_parity():
     entry = llm_run()[2]
     entry["extra_info"]["parity_tokens"] = {"steps": 33, "agreed": 33, "cpu_token": None}
     tg = parse_entry(entry)
-    assert (tg.key.phase, tg.key.variant, tg.generated_per_round) == ("tg", "ctx-L=512", 128)
+    assert (tg.key.phase, tg.key.variant) == ("tg", "ctx-L=512")
+    assert tg.workload_figures == {"generated_per_round": 128}
     assert tg.extra["parity_tokens"]["agreed"] == 33
-    assert parse_entry(llm_run()[3]).generated_per_round is None  # pp generates nothing
+    assert parse_entry(llm_run()[3]).workload_figures == {}  # pp generates nothing
 
 
 def test_the_attention_plot_leaves_out_the_language_models_context_sweep():

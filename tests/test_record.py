@@ -5,12 +5,13 @@ from __future__ import annotations
 import pytest
 from fixtures.runs import record
 
-from accelbench.results.record import CaseKey, Unusable, parse_entry
+from accelbench.core.spec import CaseSpec
+from accelbench.results.record import Unusable, parse_entry
 
 
 def test_a_saved_entry_reads_into_its_identity_stats_and_figures():
     r = parse_entry(record("cnn", "cuda", "train", 5e-4, flops=10**10, bytes_moved=2**20))
-    assert r.key == CaseKey(
+    assert r.key == CaseSpec(
         framework="torch",
         workload="cnn",
         phase="train",
@@ -28,7 +29,7 @@ def test_a_saved_entry_reads_into_its_identity_stats_and_figures():
 
 
 def test_identities_differ_field_by_field():
-    smoke = CaseKey("torch", "cnn", "train", device="cpu", dtype="fp32", size="smoke")
+    smoke = CaseSpec("torch", "cnn", "cpu", "train", dtype="fp32", size="smoke")
     assert smoke.differences(smoke) == []
     assert smoke.differences(smoke.replace(size="standard", mode="compile")) == [
         "size smoke -> standard",

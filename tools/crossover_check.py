@@ -27,6 +27,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from accelbench import backends
+from accelbench.core.saved_form import Unusable, read_identity
 from accelbench.core.spec import CaseSpec, batch_variant
 
 
@@ -115,9 +116,16 @@ def main() -> int:
 def suite_row(run: Path, cls: type, phase: str, device: str, dtype: str, size: str) -> dict | None:
     """The saved run's ``accelbench.crossover`` row of the same case, or None."""
     rows = json.loads(run.read_text()).get("accelbench", {}).get("crossover", [])
-    case = (cls.framework, cls.name, phase, dtype, size, device, "")
-    fields = ("framework", "workload", "phase", "dtype", "size", "device", "variant")
-    return next((r for r in rows if tuple(r[f] for f in fields) == case), None)
+    case = CaseSpec(cls.framework, cls.name, device, phase, dtype, size)
+    return next((r for r in rows if _identity(r) == case), None)
+
+
+def _identity(row: dict) -> CaseSpec | None:
+    """The case a crossover row names (a row's identity is saved as a case's is)."""
+    try:
+        return read_identity(row)
+    except Unusable:
+        return None
 
 
 def suite_figures(run: Path, cls: type, phase: str, device: str, dtype: str, size: str) -> str:

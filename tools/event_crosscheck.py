@@ -21,7 +21,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from accelbench import backends
 from accelbench.core.spec import CaseSpec
-from accelbench.results.record import IDENTITY_FIELDS, CaseKey
 from accelbench.results.runs import RunError, load_run
 
 
@@ -82,9 +81,7 @@ def main() -> int:
         except RunError as exc:
             print(f"event_crosscheck: {exc}", file=sys.stderr)
             return 2
-        fields = spec.as_dict()
-        wanted = CaseKey(**{f: fields[f] for f in IDENTITY_FIELDS if f in fields})
-        match = next((r for r in run.measured if r.key == wanted), None)
+        match = next((r for r in run.measured if r.key == spec), None)
         if match is None:
             print("no matching case in the saved run")
         else:

@@ -30,7 +30,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from accelbench import backends
 from accelbench.core.spec import CaseSpec, length_variant
-from accelbench.results.record import IDENTITY_FIELDS, CaseKey
 from accelbench.results.runs import Run, RunError, load_run
 from accelbench.workloads.llm import CONTEXT, DTYPES, LanguageModel
 
@@ -59,9 +58,7 @@ def suite_median(run: Run | None, spec: CaseSpec) -> float | None:
     """The saved run's median for the same case (its whole identity), or None."""
     if run is None:
         return None
-    fields = spec.as_dict()
-    wanted = CaseKey(**{f: fields[f] for f in IDENTITY_FIELDS if f in fields})
-    match = next((r for r in run.measured if r.key == wanted), None)
+    match = next((r for r in run.measured if r.key == spec), None)
     return match.median_s if match else None
 
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import json
 import statistics
 import sys
 import time
@@ -26,7 +25,18 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from accelbench import backends
-from accelbench.core.spec import EAGER, MODES, NCHW, CaseSpec, batch_variant
+from accelbench.core.saved_form import FIGURES
+from accelbench.core.spec import (
+    EAGER,
+    MEMORY_FORMATS,
+    MODES,
+    NCHW,
+    CaseSpec,
+    batch_variant,
+    layout_value,
+)
+from accelbench.results.record import Record
+from accelbench.results.runs import RunError, load_run
 
 
 def main() -> int:
@@ -40,7 +50,7 @@ def main() -> int:
     parser.add_argument("--dtype", default="fp32")
     parser.add_argument("--variant", default="")
     parser.add_argument("--batch", default="", help="batch size instead of the profile's")
-    parser.add_argument("--memory-format", default=NCHW, choices=("nchw", "channels_last"))
+    parser.add_argument("--memory-format", default=NCHW, choices=MEMORY_FORMATS)
     parser.add_argument("--modes", default=",".join(MODES))
     parser.add_argument("--warmup-steps", type=int, default=20)
     parser.add_argument("--block-ms", type=float, default=50.0, help="target length of a block")
@@ -64,7 +74,11 @@ def main() -> int:
         import torch
 
         torch.backends.cudnn.benchmark = True
-    saved = json.loads(Path(args.run).read_text())["benchmarks"] if args.run else None
+    try:
+        saved = load_run(args.run).measured if args.run else None
+    except RunError as exc:
+        print(f"mode_check: {exc}", file=sys.stderr)
+        return 2
     medians: dict[str, float] = {}
     for mode in [m.strip() for m in args.modes.split(",") if m.strip()]:
         spec = CaseSpec(
@@ -76,7 +90,7 @@ def main() -> int:
             args.size,
             batch_variant(args.variant, int(args.batch)) if args.batch else args.variant,
             mode=mode,
-            memory_format="" if args.memory_format == NCHW else args.memory_format,
+            memory_format=layout_value(args.memory_format),
         )
         reason = cls.mode_unsupported_reason(spec, device)
         if reason:
@@ -90,7 +104,7 @@ def main() -> int:
     return 0
 
 
-def measure(cls: Any, spec: CaseSpec, device: Any, args: Any, saved: list | None) -> float:
+def measure(cls: Any, spec: CaseSpec, device: Any, args: Any, saved: list[Record] | None) -> float:
     cls.clear_compiled()
     device.set_precision(spec.dtype)  # as the suite does: fp32 is strict, TF32 off
     workload = cls(spec, device)
@@ -141,19 +155,18 @@ def workload_eager(workload: Any) -> Any:
     return getattr(workload, "eager", contextlib.nullcontext)()
 
 
-def suite_line(spec: CaseSpec, benchmarks: list[dict[str, Any]], median: float) -> str:
-    wanted = spec.as_dict()
-    for bench in benchmarks:
-        info = bench["extra_info"]
-        if all(str(info.get(f, "")) == str(v) for f, v in wanted.items()):
-            suite = bench["stats"]["median"]
-            compile_s = info.get("compile_time_s")
-            extra = f"; suite compile time {compile_s:.2f} s" if compile_s else ""
-            return (
-                f"  suite median {suite * 1e3:.3f} ms/step (k={info['steps_per_round']}); "
-                f"difference {100 * (suite - median) / median:+.1f}% vs. events{extra}"
-            )
-    return "  no matching case in the saved run"
+def suite_line(spec: CaseSpec, records: list[Record], median: float) -> str:
+    match = next((r for r in records if r.key == spec), None)
+    if match is None:
+        return "  no matching case in the saved run"
+    suite, compile_s = match.median_s, match.compile_time_s
+    extra = (
+        f"; suite compile time {FIGURES['compile_time_s'].format(compile_s)}" if compile_s else ""
+    )
+    return (
+        f"  suite median {suite * 1e3:.3f} ms/step (k={match.steps_per_round}); "
+        f"difference {100 * (suite - median) / median:+.1f}% vs. events{extra}"
+    )
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ from accelbench.core.spec import Variant, VariantError
 
 # The variant field of a data-parallel case (grammar: ``core.spec.Variant``): how many
 # workers (processes, one per device) ran it. The worker count is part of the case's
-# identity (``CaseKey.variant``), so the 1-worker and the 2-worker case of a model are two
+# identity (``CaseSpec.variant``), so the 1-worker and the 2-worker case of a model are two
 # results, never one overwriting the other.
 WORKERS_KEY = "workers"
 

@@ -25,7 +25,7 @@ import statistics
 from collections.abc import Callable
 from typing import Any, Protocol, TypeVar
 
-from accelbench.core import parity
+from accelbench.core import parity, saved_form
 from accelbench.core.compiled import (
     Compilable,
     CompiledWarmup,
@@ -131,7 +131,7 @@ class Runner:
         spec, workload_cls = strategy.spec, strategy.workload_cls
         budget = BUDGETS[spec.size]
         limit = None if benchmark.disabled else budget
-        info: dict[str, Any] = {**spec.as_dict(), "device_label": device.label, **strategy.facts()}
+        info = saved_form.case_info(spec, device_label=device.label, **strategy.facts())
         reason = strategy.agree(
             self.known_too_slow(spec, device.label, strategy.parity_reference())
         )

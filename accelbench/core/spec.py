@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import re
 from dataclasses import dataclass
+from typing import Any
 
 PHASES = ("train", "infer")
 # Language-model inference, as llama-bench names it: prompt processing, text generation.
@@ -28,19 +29,38 @@ CHANNELS_LAST = "channels_last"
 MEMORY_FORMATS = (NCHW, CHANNELS_LAST)
 
 
+# The order people read a case in (``torch attention sdpa-L=128 infer`` on cuda, bf16, ...):
+# the summary's and the report's rows, the CSV export's columns and the differences
+# ``compare`` names follow it; each field of ``CaseSpec`` says its place (``_read``).
+_READ = "read_position"
+
+
+def _read(position: int, default: str | None = None) -> Any:
+    if default is None:
+        return dataclasses.field(metadata={_READ: position})
+    return dataclasses.field(default=default, metadata={_READ: position})
+
+
 @dataclass(frozen=True)
 class CaseSpec:
-    """What is measured: one workload, on one device, in one phase, at one size and dtype."""
+    """What is measured: one workload, on one device, in one phase, at one size and dtype.
 
-    framework: str
-    workload: str
-    device: str
-    phase: str
-    dtype: str = "fp32"
-    size: str = "standard"
-    variant: str = ""
-    mode: str = EAGER
-    memory_format: str = ""  # "" is the framework's default layout; else "channels_last"
+    The only identity of a case, on both sides: the runner measures a ``CaseSpec`` and
+    saves it in extra_info (``accelbench.core.saved_form``), a saved entry reads back into
+    one (``Record.key``), and two results are comparable only when their specs are equal.
+    The read side groups a case's devices under the spec with ``device`` blanked
+    (``spec.case``). Every list of identity fields derives from ``dataclasses.fields``.
+    """
+
+    framework: str = _read(0)
+    workload: str = _read(1)
+    device: str = _read(4)
+    phase: str = _read(2)
+    dtype: str = _read(5, "fp32")
+    size: str = _read(6, "standard")
+    variant: str = _read(3, "")
+    mode: str = _read(7, EAGER)
+    memory_format: str = _read(8, "")  # "" is the framework's default layout (NCHW)
 
     def on(self, device: str, dtype: str | None = None) -> CaseSpec:
         """The same case on another device (and optionally another dtype)."""
@@ -49,6 +69,9 @@ class CaseSpec:
     def reference(self) -> CaseSpec:
         """What parity compares against: this case on the CPU in fp32, eager, default layout."""
         return dataclasses.replace(self, device="cpu", dtype="fp32", mode=EAGER, memory_format="")
+
+    def replace(self, **changes: str) -> CaseSpec:
+        return dataclasses.replace(self, **changes)
 
     @property
     def needs_parity(self) -> bool:
@@ -62,8 +85,87 @@ class CaseSpec:
         parts += [self.memory_format, self.dtype, self.size]
         return " ".join(p for p in parts if p)
 
+    @property
+    def case(self) -> CaseSpec:
+        """The same case on no particular device: the key that groups a case's devices."""
+        return self.replace(device="")
+
+    @property
+    def label(self) -> str:
+        """``torch attention sdpa-L=128 infer``: framework, workload, variant and phase."""
+        parts = (self.framework, self.workload, self.variant, self.phase)
+        return " ".join(p for p in parts if p)
+
+    @property
+    def execution(self) -> str:
+        """How the case ran: ``eager``, ``compile``, ``eager channels_last``, ..."""
+        return execution_label(self.mode, self.memory_format)
+
+    def differences(self, other: CaseSpec) -> list[str]:
+        """``["size smoke -> standard"]``: the fields where ``other`` differs from this case."""
+        return [
+            f"{name} {getattr(self, name) or '-'} -> {getattr(other, name) or '-'}"
+            for name in IDENTITY_FIELDS
+            if getattr(self, name) != getattr(other, name)
+        ]
+
+    def sort_key(self) -> tuple[Any, ...]:
+        """Workload order, lengths numerically (L=64 before L=128), eager before compiled,
+        default layout first, devices cpu, mps, cuda."""
+        return (
+            self.framework,
+            self.workload,
+            self.phase,
+            natural_key(self.variant),
+            mode_order(self.mode),
+            self.memory_format,
+            self.dtype,
+            self.size,
+            device_order(self.device),
+        )
+
     def as_dict(self) -> dict[str, str]:
-        return dataclasses.asdict(self)
+        """The fields in the order people read a case (``IDENTITY_FIELDS``); the saved form
+        keeps the order of declaration (``accelbench.core.saved_form``)."""
+        return {name: getattr(self, name) for name in IDENTITY_FIELDS}
+
+
+# Every list of identity fields derives from the dataclass, as torch.utils.benchmark derives
+# _TASKSPEC_FIELDS from TaskSpec: the fields in reading order, and those a case cannot lack.
+IDENTITY_FIELDS = tuple(
+    f.name for f in sorted(dataclasses.fields(CaseSpec), key=lambda f: f.metadata[_READ])
+)
+REQUIRED_FIELDS = tuple(
+    f.name for f in dataclasses.fields(CaseSpec) if f.default is dataclasses.MISSING
+)
+DEVICE_ORDER = ("cpu", "mps", "cuda")
+
+
+def layout_value(memory_format: str) -> str:
+    """A layout as a case's identity holds it: the default layout (NCHW, as --memory-format
+    and runs saved before this rule name it) is "", like the empty variant."""
+    return "" if memory_format == NCHW else memory_format
+
+
+def natural_key(text: str) -> list[Any]:
+    """Sort "L=64" before "L=128": digit runs compare as numbers."""
+    return [(0, int(p), "") if p.isdigit() else (1, 0, p) for p in re.split(r"(\d+)", text) if p]
+
+
+def device_order(device: str) -> tuple[int, str]:
+    return (DEVICE_ORDER.index(device) if device in DEVICE_ORDER else len(DEVICE_ORDER), device)
+
+
+def mode_order(mode: str) -> tuple[int, str]:
+    """Eager first, then the compiled modes by name."""
+    return (mode != EAGER, mode)
+
+
+def execution_label(mode: str, memory_format: str = "", *, default: str = EAGER) -> str:
+    """How a case ran: ``compile``, ``eager channels_last``, ...; eager execution in the
+    default layout is ``default`` ("eager", or "" where only the exceptions are named)."""
+    label = " ".join(x for x in (mode or EAGER, memory_format) if x)
+    return default if label == EAGER else label
 
 
 # The variant grammar ---------------------------------------------------------------------

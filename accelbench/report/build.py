@@ -23,13 +23,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from accelbench.core.spec import BATCH_KEY, LENGTH_KEY
+from accelbench.core.spec import BATCH_KEY, EAGER, LENGTH_KEY
 from accelbench.report import crossover, data_parallel, plots
 from accelbench.report.document import Document, Markup, Table, code_span, escape
 from accelbench.results import files, views
 from accelbench.results.record import (
     CONDITION_FLAGS,
-    DEFAULT_MODE,
     NOISY_IQR_SHARE,
     device_order,
     execution_label,
@@ -415,7 +414,7 @@ def speedup_cell(device: str, value: float | None) -> str:
 def _workload_table(rows: list[dict[str, Any]]) -> Table:
     """One row per case and device; a mode column (eager, compile, eager channels_last), and
     where any case was compiled, its compilation time (outside the timed rounds)."""
-    compiled = any(r["mode"] != DEFAULT_MODE for r in rows)
+    compiled = any(r["mode"] != EAGER for r in rows)
     header = [
         "phase",
         "variant",

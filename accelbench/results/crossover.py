@@ -35,8 +35,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from accelbench.core.spec import variant_batch, without_batch
-from accelbench.results.record import CaseKey, Record
+from accelbench.core.spec import CaseSpec, variant_batch, without_batch
+from accelbench.results.record import Record
 
 SATURATION_SHARE = 0.9
 
@@ -102,9 +102,9 @@ def time_per_item(record: Record) -> float:
     return record.median_s / (record.items_per_step or 1)
 
 
-def sweep_curves(records: Iterable[Record]) -> dict[CaseKey, dict[int, Record]]:
+def sweep_curves(records: Iterable[Record]) -> dict[CaseSpec, dict[int, Record]]:
     """Per curve (the key with the batch part of its variant removed): batch -> record."""
-    curves: dict[CaseKey, dict[int, Record]] = {}
+    curves: dict[CaseSpec, dict[int, Record]] = {}
     for r in records:
         if r.key is None:
             continue

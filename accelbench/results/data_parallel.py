@@ -25,18 +25,18 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from accelbench.core.launch import WORKERS_KEY
-from accelbench.core.spec import without_field
-from accelbench.results.record import CaseKey, Record
+from accelbench.core.spec import CaseSpec, without_field
+from accelbench.results.record import Record
 
 ONE_WORKER = "1 worker"
 ONE_WORKER_ELSEWHERE = "1 worker, another run"
 SINGLE_DEVICE = "single device"
 
 
-def _curves(records: Iterable[Record]) -> dict[CaseKey, dict[int, Record]]:
+def _curves(records: Iterable[Record]) -> dict[CaseSpec, dict[int, Record]]:
     """Data-parallel records by series (the key without the worker count), then by worker
     count."""
-    curves: dict[CaseKey, dict[int, Record]] = {}
+    curves: dict[CaseSpec, dict[int, Record]] = {}
     for r in records:
         if r.key is not None and r.data_parallel is not None:
             series = r.key.replace(variant=without_field(r.key.variant, WORKERS_KEY))
@@ -44,7 +44,7 @@ def _curves(records: Iterable[Record]) -> dict[CaseKey, dict[int, Record]]:
     return curves
 
 
-def _single_device(records: Iterable[Record]) -> dict[CaseKey, Record]:
+def _single_device(records: Iterable[Record]) -> dict[CaseSpec, Record]:
     """Single-device records (not data-parallel), by their key."""
     return {r.key: r for r in records if r.key is not None and r.data_parallel is None}
 
@@ -59,7 +59,7 @@ def data_parallel_rows(
     records = list(records)
     curves = _curves(records)
     singles = _single_device(records)
-    elsewhere: dict[CaseKey, Record] = {}
+    elsewhere: dict[CaseSpec, Record] = {}
     for other in others:
         for key, points in _curves(other).items():
             if 1 in points:

@@ -32,7 +32,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from accelbench.results.record import IDENTITY_FIELDS, Record
+from accelbench.core.spec import IDENTITY_FIELDS
+from accelbench.results.record import Record
 from accelbench.results.runs import Run
 
 FORMATS = ("github-action-benchmark", "bencher", "csv")

@@ -19,9 +19,10 @@ from itertools import combinations
 from typing import Any
 
 from accelbench.core.conditions import FLAG_WORDS
+from accelbench.core.spec import EAGER
 from accelbench.results import views
 from accelbench.results.crossover import ALWAYS, CROSSES, NEVER, SATURATION_SHARE
-from accelbench.results.record import DEFAULT_MODE, NOISY, NOISY_IQR_SHARE, execution_label
+from accelbench.results.record import NOISY, NOISY_IQR_SHARE, execution_label
 from accelbench.results.views import (
     FRAMEWORK_NAMES,
     MIN_FIT_POINTS,
@@ -156,7 +157,7 @@ def format_table(header: list[str], rows: list[list[str]]) -> str:
 
 def _case(row: dict[str, Any], *fields: str) -> str:
     """The named fields of a row that are set; ``mode`` only when not eager (``compile``)."""
-    values = [row.get(f) for f in fields if not (f == "mode" and row.get(f) == DEFAULT_MODE)]
+    values = [row.get(f) for f in fields if not (f == "mode" and row.get(f) == EAGER)]
     return " ".join(str(v) for v in values if v)
 
 
@@ -306,7 +307,7 @@ def render_llm(rows: list[dict[str, Any]]) -> str:
     """The language model in llama-bench's names, with its shares of the run's ceilings."""
     if not rows:
         return ""
-    modes = any(r["mode"] != DEFAULT_MODE for r in rows)
+    modes = any(r["mode"] != EAGER for r in rows)
     header = ["test", "framework", "dtype", "size", "device", *(["mode"] if modes else [])]
     header += ["throughput", "per token", "GB/s", "of copy", "TFLOP/s", "of matmul"]
     versus = any(r["speedup_over_cpu"] for r in rows)
@@ -518,7 +519,7 @@ def render_modes(rows: list[dict[str, Any]]) -> str:
     if not rows:
         return ""
     layouts = any(r["memory_format"] for r in rows)
-    compiled = any(r["mode"] != DEFAULT_MODE for r in rows)
+    compiled = any(r["mode"] != EAGER for r in rows)
     header = ["case", "phase", "dtype", "device", "mode", "median", "throughput", "vs cpu"]
     header += ["compile/eager"] if compiled else []
     header += ["layout/nchw"] if layouts else []

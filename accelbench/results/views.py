@@ -38,13 +38,18 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from accelbench.core.spec import SWEEP_KEYS, Variant, VariantError, parse_length_variant
+from accelbench.core.spec import (
+    EAGER,
+    IDENTITY_FIELDS,
+    SWEEP_KEYS,
+    CaseSpec,
+    Variant,
+    VariantError,
+    parse_length_variant,
+)
 from accelbench.results.crossover import ALWAYS, CROSSES, NEVER, crossover_rows
 from accelbench.results.data_parallel import data_parallel_rows
 from accelbench.results.record import (
-    DEFAULT_MODE,
-    IDENTITY_FIELDS,
-    CaseKey,
     Record,
     device_order,
     execution_label,
@@ -146,7 +151,7 @@ def measured(records: Iterable[Record]) -> list[Record]:
     return [r for r in records if r.measured]
 
 
-def _key(record: Record) -> CaseKey:
+def _key(record: Record) -> CaseSpec:
     assert record.key is not None
     return record.key
 
@@ -154,7 +159,7 @@ def _key(record: Record) -> CaseKey:
 # Speedups ---------------------------------------------------------------------------------
 
 
-def _case_fields(key: CaseKey, *leave_out: str) -> dict[str, str]:
+def _case_fields(key: CaseSpec, *leave_out: str) -> dict[str, str]:
     fields = key.as_dict()
     for name in ("device", *leave_out):
         fields.pop(name)
@@ -163,7 +168,7 @@ def _case_fields(key: CaseKey, *leave_out: str) -> dict[str, str]:
 
 def speedup_rows(records: Iterable[Record]) -> list[dict[str, Any]]:
     """Per case and accelerator: the CPU's and the accelerator's median and throughput."""
-    by_case: dict[CaseKey, dict[str, Record]] = {}
+    by_case: dict[CaseSpec, dict[str, Record]] = {}
     for r in measured(records):
         by_case.setdefault(_key(r).case, {})[r.device] = r
     rows = []
@@ -192,9 +197,9 @@ def speedup_rows(records: Iterable[Record]) -> list[dict[str, Any]]:
 # Scaling with sequence length -------------------------------------------------------------
 
 
-def _curves(records: Iterable[Record]) -> dict[CaseKey, dict[int, Record]]:
+def _curves(records: Iterable[Record]) -> dict[CaseSpec, dict[int, Record]]:
     """Per curve (the key with the variant naming only the implementation): length -> record."""
-    curves: dict[CaseKey, dict[int, Record]] = {}
+    curves: dict[CaseSpec, dict[int, Record]] = {}
     for r in measured(records):
         point = parse_length_variant(_key(r).variant)
         if point is not None:
@@ -247,7 +252,7 @@ def framework_rows(records: Iterable[Record]) -> list[dict[str, Any]]:
     framework's median, throughput and speedup over its own CPU, and for every pair of
     frameworks how many times faster the first ran (``torch_vs_tf`` = tf median / torch
     median). A framework that did not run on a device leaves its figures None."""
-    cases: dict[CaseKey, dict[str, dict[str, Record]]] = {}
+    cases: dict[CaseSpec, dict[str, dict[str, Record]]] = {}
     for r in measured(records):
         case = _key(r).replace(framework="", device="")
         cases.setdefault(case, {}).setdefault(r.device, {})[_key(r).framework] = r
@@ -320,19 +325,19 @@ def mode_rows(records: Iterable[Record]) -> list[dict[str, Any]]:
     and the compilation time, measured apart from the timed rounds.
     """
     records = measured(records)
-    if all(_key(r).execution == DEFAULT_MODE for r in records):
+    if all(_key(r).execution == EAGER for r in records):
         return []
     index = {_key(r): r for r in records}
 
-    def order(key: CaseKey) -> tuple[Any, ...]:
-        case = key.replace(device="", mode=DEFAULT_MODE, memory_format="")
+    def order(key: CaseSpec) -> tuple[Any, ...]:
+        case = key.replace(device="", mode=EAGER, memory_format="")
         return (case.sort_key(), device_order(key.device), key.memory_format, mode_order(key.mode))
 
     rows = []
     for key in sorted(index, key=order):
         record = index[key]
         cpu = index.get(key.replace(device="cpu")) if key.device != "cpu" else None
-        eager = index.get(key.replace(mode=DEFAULT_MODE)) if key.mode != DEFAULT_MODE else None
+        eager = index.get(key.replace(mode=EAGER)) if key.mode != EAGER else None
         default = index.get(key.replace(memory_format="")) if key.memory_format else None
         row: dict[str, Any] = _case_fields(key, "mode", "memory_format")
         row.update(
@@ -403,7 +408,9 @@ def llm_rows(records: Iterable[Record]) -> list[dict[str, Any]]:
             {
                 **_case_fields(key, "workload"),
                 "test": llm_test_name(
-                    key.phase, point[1] if point else None, r.generated_per_round
+                    key.phase,
+                    point[1] if point else None,
+                    r.workload_figures.get("generated_per_round"),
                 ),
                 "context": point[1] if point else None,
                 "device": r.device,
@@ -418,7 +425,7 @@ def llm_rows(records: Iterable[Record]) -> list[dict[str, Any]]:
                 "ceilings_measured": (r.device, key.dtype) in peaks,
                 "speedup_over_cpu": None
                 if r.device == "cpu"
-                else speedup(index.get(key.replace(device="cpu", mode=DEFAULT_MODE)), r),
+                else speedup(index.get(key.replace(device="cpu", mode=EAGER)), r),
             }
         )
     return sorted(rows, key=_llm_order)
@@ -478,7 +485,7 @@ def headline_speedups(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     with_speedup = [r for r in rows if r["speedup"]]
 
     def points(row: dict[str, Any]) -> dict[tuple[Any, ...], int]:
-        key = CaseKey(**{f: row[f] for f in IDENTITY_FIELDS if f != "device"})
+        key = CaseSpec(device="", **{f: row[f] for f in IDENTITY_FIELDS if f != "device"})
         return {(*sweep, row["device"]): value for sweep, value in sweep_points(key).items()}
 
     largest: dict[tuple[Any, ...], int] = {}
@@ -496,7 +503,7 @@ def headline_llm(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The language-model rows a headline names beside the speedups: a case in a mode the
     CPU does not run (graph) against the CPU's eager. The speedups pair like modes only, so
     without these the accelerator's best decode would not reach the headline."""
-    return [r for r in rows if r["mode"] != DEFAULT_MODE and r["speedup_over_cpu"]]
+    return [r for r in rows if r["mode"] != EAGER and r["speedup_over_cpu"]]
 
 
 def headline_crossovers(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -590,7 +597,7 @@ def ceiling_too_small(record: Record) -> bool:
     (``Ceiling.SIZES``): a smoke copy of 8 MB sits in a CPU's cache and outruns its memory."""
     standard = Ceiling.SIZES["standard"]
     if _key(record).variant == MATMUL:
-        return (record.matmul_n or 0) < standard.matmul_n
+        return record.workload_figures.get("matmul_n", 0) < standard.matmul_n
     dtype = _key(record).dtype
     if dtype not in BYTES_PER_ELEMENT:
         return False
@@ -618,7 +625,11 @@ def ceilings(records: Iterable[Record]) -> dict[tuple[str, str], CeilingFigures]
         if _key(r).variant == MATMUL and r.flops_per_step:
             tflops = r.flops_per_step / fastest / 1e12
             if tflops > entry.get("matmul_tflops", 0):
-                entry.update(matmul_tflops=tflops, matmul_n=r.matmul_n, matmul_mark=ceiling_mark(r))
+                entry.update(
+                    matmul_tflops=tflops,
+                    matmul_n=r.workload_figures.get("matmul_n"),
+                    matmul_mark=ceiling_mark(r),
+                )
         elif _key(r).variant == COPY and r.bytes_per_step:
             rate = r.bytes_per_step / fastest / 1e9
             if rate > entry.get("copy_gb_per_s", 0):
@@ -678,7 +689,7 @@ def case_rows(records: Iterable[Record]) -> list[dict[str, Any]]:
     """One row per measured record with every figure the report shows; the speedup over the
     CPU by the summary's rule (none for the CPU itself: it is the reference)."""
     records = measured(records)
-    by_case: dict[CaseKey, dict[str, Record]] = {}
+    by_case: dict[CaseSpec, dict[str, Record]] = {}
     for r in records:
         by_case.setdefault(_key(r).case, {})[r.device] = r
     peaks = ceilings(records)
@@ -735,7 +746,7 @@ def headline(row: dict[str, Any]) -> tuple[float | None, str]:
     return row["throughput_per_s"], f"{row['item_unit']}/s"
 
 
-def sweep_points(key: CaseKey) -> dict[tuple[str, CaseKey], int]:
+def sweep_points(key: CaseSpec) -> dict[tuple[str, CaseSpec], int]:
     """The sweeps a case is a point of, each with the point's value: per sweep field of its
     variant (``L``, ``batch``), (the field, the case with that field removed and on no
     device) -> the field's value. ``sdpa-L=1024-batch=16`` is a point of a length sweep (at
@@ -757,7 +768,7 @@ def bar_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The rows a bar chart shows: of a sequence-length sweep only its longest length (the
     attention plot shows them all), of a batch sweep only its largest batch (the batch
     plots show them all)."""
-    largest: dict[tuple[str, CaseKey], int] = {}
+    largest: dict[tuple[str, CaseSpec], int] = {}
     for row in rows:
         for sweep, value in sweep_points(row["key"]).items():
             largest[sweep] = max(largest.get(sweep, 0), value)
@@ -789,7 +800,7 @@ def attention_series(records: Iterable[Record]) -> list[Series]:
     The language model's context sweep (``ctx-L=512``) is no attention: its own section shows
     it."""
     rows = [r for r in scaling_rows(records) if r["workload"] != LLM_WORKLOAD]
-    fields = ("framework", "workload", "phase", "dtype", "size", "mode", "memory_format")
+    fields = [f for f in IDENTITY_FIELDS if f not in ("variant", "device")]
     varying = [f for f in fields if len({r[f] for r in rows}) > 1]
     series = []
     for r in rows:
@@ -821,8 +832,8 @@ def machine_table(runs: list[Run]) -> MachineTable:
     whole identity but the device."""
     column_keys: list[tuple[int, str]] = []
     labels: list[str] = []
-    cells: dict[CaseKey, dict[tuple[int, str], float | None]] = {}
-    case_info: dict[CaseKey, tuple[str, str, dict[str, Any]]] = {}
+    cells: dict[CaseSpec, dict[tuple[int, str], float | None]] = {}
+    case_info: dict[CaseSpec, tuple[str, str, dict[str, Any]]] = {}
     for index, run in enumerate(runs):
         for row in case_rows(run.records):
             col = (index, row["device"])
