@@ -23,10 +23,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from accelbench.core.ceilings import COPY, MATMUL
 from accelbench.core.spec import BATCH_KEY, LENGTH_KEY
 from accelbench.report import crossover, data_parallel, plots
 from accelbench.report.document import Document, Markup, Table, code_span, escape
 from accelbench.results import files, views
+from accelbench.results.formats import (
+    format_bounded_share,
+    format_compact,
+    format_exponent,
+    format_figure,
+    format_rate,
+    format_seconds,
+    format_speedup,
+)
 from accelbench.results.record import (
     CONDITION_FLAGS,
     DEFAULT_MODE,
@@ -36,18 +46,6 @@ from accelbench.results.record import (
     mode_order,
 )
 from accelbench.results.runs import Run, RunError
-from accelbench.results.text import (
-    RENDERERS,
-    format_bounded_share,
-    format_compact,
-    format_exponent,
-    format_figure,
-    format_rate,
-    format_seconds,
-    format_speedup,
-    render_generic,
-)
-from accelbench.workloads.ceiling import COPY, MATMUL
 
 MARKDOWN_NAME = "report.md"
 HTML_NAME = "report.html"
@@ -490,32 +488,25 @@ def _with_conditions(
 
 
 def _other_sections(doc: Document, run: Run) -> None:
-    """The suite's other summary sections (e.g. scaling), computed from the run's records by
-    the summary's own code; sections saved by a newer suite that this one does not know, as
-    plain tables."""
-    blocks: list[tuple[str, Any]] = []
-    computed = views.compute_all(run.records)
-    for key, rows in computed.items():
-        # speedups are shown above, per workload; data-parallel scaling and energy in their
-        # own sections
-        if key not in ("speedups", "data_parallel", "energy") and rows:
-            blocks.append(("code", RENDERERS.get(key, render_generic)(rows)))
-    for key, rows in run.block.items():
-        if key in computed or not isinstance(rows, list) or not rows:
-            continue
-        dict_rows = [r for r in rows if isinstance(r, dict)]
-        if dict_rows:
-            blocks.append(("table", (key, _generic_table(dict_rows))))
-    if not blocks:
+    """The summary sections the report repeats as the summary's tables (``report_text``),
+    computed from the run's records by the summary's own code; sections saved by a newer
+    suite that this one does not know, as plain tables."""
+    summary = views.summarize(run.records)
+    tables = [s.text(summary[s.key]) for s in views.SECTIONS if s.report_text and summary[s.key]]
+    unknown = [
+        (key, [r for r in rows if isinstance(r, dict)])
+        for key, rows in run.block.items()
+        if key not in summary and isinstance(rows, list)
+    ]
+    unknown = [(key, rows) for key, rows in unknown if rows]
+    if not tables and not unknown:
         return
     doc.heading(3, "Other summary sections")
-    for kind, value in blocks:
-        if kind == "code":
-            doc.code(value)
-        else:
-            key, table = value
-            doc.paragraph(f"{code_span(key)} (as saved in the run):")
-            doc.table(table)
+    for table in tables:
+        doc.code(table)
+    for key, rows in unknown:
+        doc.paragraph(f"{code_span(key)} (as saved in the run):")
+        doc.table(_generic_table(rows))
 
 
 def _generic_table(rows: list[dict[str, Any]]) -> Table:
