@@ -11,24 +11,29 @@ import pytest
 from fixtures.runs import record
 
 from accelbench.core.spec import batch_variant
-from accelbench.results import crossover, text, views
+from accelbench.results import text, views
 from accelbench.results.crossover import (
     ALWAYS,
     CROSSES,
+    CROSSOVER,
     NEVER,
     find_crossover,
     interpolate_log_log,
     saturation_batch,
 )
 from accelbench.results.record import parse_entries
-from accelbench.results.text import render_crossover
 
 BATCHES = [1, 2, 4, 8, 16, 32, 64]
 
 
 def crossover_rows(entries):
-    """The crossover section of saved entries, read as the results layer reads them."""
-    return crossover.crossover_rows(parse_entries(entries)[0])
+    """The crossover section of saved entries, as the run's ``accelbench`` block saves it."""
+    return CROSSOVER.saved(CROSSOVER.rows(parse_entries(entries)[0]))
+
+
+def render_crossover(saved_rows):
+    """The section's table, from its rows as saved."""
+    return CROSSOVER.text(CROSSOVER.load(saved_rows))
 
 
 def test_a_power_law_speedup_crosses_exactly_where_it_reaches_one():
@@ -214,7 +219,7 @@ def test_the_summary_section_names_crossover_saturation_and_latency():
 
 
 def test_the_headline_gives_each_accelerators_crossover_after_its_speedups():
-    """The crossover section has a headline of its own (``views.Section.headline``): the
+    """The crossover section has a headline of its own (``Section.headline``): the
     summary's first lines say from which batch the accelerator wins, not only its speedup
     at the largest batch."""
     records = sweep("cpu", lambda b: 1e-3 * b) + sweep("cuda", lambda b: 5e-3)

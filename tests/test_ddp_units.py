@@ -22,8 +22,11 @@ from accelbench.core.launch import (
 from accelbench.core.measure import SynchronizedBlocks
 from accelbench.core.parity import ParityError
 from accelbench.core.sizes import TimingBudget
-from accelbench.results import data_parallel, text, views
+from accelbench.results import text, views
+from accelbench.results.data_parallel import DATA_PARALLEL, data_parallel_rows
+from accelbench.results.formats import format_signed_share
 from accelbench.results.record import Unusable, parse_entries, parse_entry
+from accelbench.results.speedups import speedup_rows
 
 # Launch -----------------------------------------------------------------------------------
 
@@ -247,7 +250,8 @@ def records(entries):
 
 
 def rows(entries, others=()):
-    return data_parallel.data_parallel_rows(records(entries), [records(o) for o in others])
+    """The data-parallel section's rows as the run's ``accelbench`` block saves them."""
+    return DATA_PARALLEL.saved(data_parallel_rows(records(entries), [records(o) for o in others]))
 
 
 def test_efficiency_is_the_one_worker_median_over_the_k_worker_median():
@@ -299,7 +303,7 @@ def test_the_worker_count_is_part_of_the_identity(tmp_path):
     one, two = records([ddp_record("resnet18", 1, 0.1), ddp_record("resnet18", 2, 0.125)])
     assert one.key != two.key and one.key.replace(variant="") == two.key.replace(variant="")
     assert (one.data_parallel.workers, two.data_parallel.workers) == (1, 2)
-    assert sorted(r["variant"] for r in views.speedup_rows([one, two])) == [
+    assert sorted(r.key.variant for r in speedup_rows([one, two])) == [
         "workers=1",
         "workers=2",
     ]
@@ -362,13 +366,12 @@ def test_another_variant_field_is_a_series_of_its_own():
 def test_an_all_reduce_share_below_zero_is_noise_kept_as_measured():
     found = rows([ddp_record("resnet18", 1, 0.1, share=-0.004)])
     assert found[0]["allreduce_exposed_share"] == pytest.approx(-0.004)
-    assert text.format_signed_share(-0.004) == "-0.4%"
+    assert format_signed_share(-0.004) == "-0.4%"
 
 
 def test_the_summary_shows_efficiency_baseline_and_all_reduce_share():
-    shown = text.render_data_parallel(
-        rows([ddp_record("resnet18", 1, 0.1), ddp_record("resnet18", 2, 0.125, share=0.25)])
-    )
+    saved = rows([ddp_record("resnet18", 1, 0.1), ddp_record("resnet18", 2, 0.125, share=0.25)])
+    shown = DATA_PARALLEL.text(DATA_PARALLEL.load(saved))
     assert "data-parallel scaling" in shown
     line = next(x for x in shown.splitlines() if x.startswith("torch ddp-resnet18") and " 2 " in x)
     assert "80%" in line and "1 worker" in line and "+25.0%" in line

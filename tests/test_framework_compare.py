@@ -7,8 +7,8 @@ import pytest
 from fixtures import runs
 
 from accelbench.results import text, views
+from accelbench.results.frameworks import FRAMEWORKS
 from accelbench.results.record import parse_entries
-from accelbench.results.text import render_frameworks
 
 
 def record(framework, device, phase, median_s, workload="cnn", dtype="fp32", batch=64):
@@ -26,7 +26,12 @@ def record(framework, device, phase, median_s, workload="cnn", dtype="fp32", bat
 
 
 def framework_rows(entries):
-    return views.framework_rows(parse_entries(entries)[0])
+    return FRAMEWORKS.saved(FRAMEWORKS.rows(parse_entries(entries)[0]))
+
+
+def render_frameworks(saved_rows):
+    """The section's table, from its rows as saved."""
+    return FRAMEWORKS.text(FRAMEWORKS.load(saved_rows))
 
 
 RECORDS = [

@@ -17,7 +17,7 @@ import torch
 from accelbench.backends.torch.cuda_graph import WARMUP_CALLS, CapturedCall, is_capture_failure
 from accelbench.backends.torch.devices import get_device
 from accelbench.core.spec import CaseSpec
-from accelbench.results.text import format_speedup_short
+from accelbench.results.formats import format_speedup_short
 from accelbench.workloads import llm
 from accelbench.workloads.llm import LanguageModel
 

@@ -26,9 +26,11 @@ from accelbench.core.parity import (
     compare,
 )
 from accelbench.core.sizes import BUDGETS
-from accelbench.core.spec import CaseSpec
+from accelbench.core.spec import LLM_PHASES, CaseSpec
 from accelbench.results import text, views
+from accelbench.results.llm import LLM
 from accelbench.results.record import parse_entries, parse_entry
+from accelbench.results.scaling import SCALING
 from accelbench.workloads import llm
 from accelbench.workloads.llm import LanguageModel
 from accelbench.workloads.llm_model import (
@@ -332,7 +334,7 @@ def llm_run() -> list[dict]:
 def test_tg_bandwidth_and_pp_flops_are_shown_as_shares_of_the_same_runs_ceilings():
     records, problems = parse_entries(llm_run())
     assert problems == []
-    rows = {r["phase"]: r for r in views.llm_rows(records)}
+    rows = {r["phase"]: r for r in LLM.saved(LLM.rows(records))}
     assert rows["tg"]["test"] == "tg128 @ d512" and rows["pp"]["test"] == "pp512"
     assert rows["tg"]["gb_per_s"] == pytest.approx(2000.0)
     assert rows["tg"]["copy_share"] == pytest.approx(0.5)
@@ -341,20 +343,20 @@ def test_tg_bandwidth_and_pp_flops_are_shown_as_shares_of_the_same_runs_ceilings
     shares = {r["phase"]: r["bandwidth_share"] for r in views.case_rows(records)}
     assert shares["tg"] == pytest.approx(0.5) and shares["pp"] is None
     assert shares["peak"] is None  # a copy ceiling is not a share of itself
-    rendered = text.render_llm(list(rows.values()))
+    rendered = LLM.text(LLM.load(list(rows.values())))
     assert "tg128 @ d512" in rendered and "50%" in rendered and "20%" in rendered
     assert "add benchmarks/test_ceiling.py" not in rendered
 
 
 def test_without_a_ceiling_in_the_run_the_llm_view_says_what_to_add():
     records, _ = parse_entries(llm_run()[2:])
-    rows = views.llm_rows(records)
-    assert [r["copy_share"] for r in rows] == [None, None]
-    assert "add benchmarks/test_ceiling.py to the run" in text.render_llm(rows)
+    rows = LLM.rows(records)
+    assert [r.copy_share for r in rows] == [None, None]
+    assert "add benchmarks/test_ceiling.py to the run" in LLM.text(rows)
 
 
-def test_the_llm_view_is_a_saved_section_and_the_workload_its_name():
-    assert LanguageModel.name == views.LLM_WORKLOAD
+def test_the_llm_view_is_a_saved_section_of_the_workloads_phases():
+    assert set(LanguageModel.phases) == set(LLM_PHASES)
     records, _ = parse_entries(llm_run())
     computed = views.compute_all(records)
     assert {r["test"] for r in computed["llm"]} == {"pp512", "tg128 @ d512"}
@@ -381,7 +383,7 @@ def test_the_attention_plot_leaves_out_the_language_models_context_sweep():
         for n in (128, 256)
     ]
     records, _ = parse_entries(entries)
-    assert {r["workload"] for r in views.scaling_rows(records)} == {"llm", "attention"}
+    assert {r.key.workload for r in SCALING.rows(records)} == {"llm", "attention"}
     assert [s.label.split(" on ")[0] for s in views.attention_series(records)] == ["sdpa"]
 
 

@@ -435,8 +435,14 @@ def read(entries):
 
 
 def test_modes_view_gives_compile_over_eager_beside_the_speedup_over_the_cpu():
-    from accelbench.results.text import render_modes
-    from accelbench.results.views import mode_rows, speedup_rows
+    from accelbench.results.modes import MODES
+    from accelbench.results.speedups import SPEEDUPS
+
+    def mode_rows(records):
+        return MODES.saved(MODES.rows(records))
+
+    def speedup_rows(records):
+        return SPEEDUPS.saved(SPEEDUPS.rows(records))
 
     records = read(
         [
@@ -455,7 +461,7 @@ def test_modes_view_gives_compile_over_eager_beside_the_speedup_over_the_cpu():
     assert rows[("cpu", "compile", "")]["compile_over_eager"] == pytest.approx(0.8)
     assert rows[("cuda", "eager", "channels_last")]["layout_over_default"] == pytest.approx(1.25)
     assert rows[("cuda", "eager", "")]["speedup_over_cpu"] == pytest.approx(40.0)
-    text = render_modes(mode_rows(records))
+    text = MODES.text(MODES.rows(records))
     assert "compile/eager" in text and "layout/nchw" in text
     assert "eager channels_last" in text
     # the speedup table keeps the modes apart: one row per case and mode, eager first
@@ -470,7 +476,9 @@ def test_modes_view_gives_compile_over_eager_beside_the_speedup_over_the_cpu():
 def test_runs_saved_before_modes_existed_read_as_eager_and_show_no_modes_view():
     from fixtures import runs
 
-    from accelbench.results.views import compute_all, mode_rows, speedup_rows
+    from accelbench.results.modes import mode_rows
+    from accelbench.results.speedups import speedup_rows
+    from accelbench.results.views import compute_all
 
     records = read(
         [runs.record("cnn", "cpu", "train", 0.01), runs.record("cnn", "cuda", "train", 0.001)]
@@ -479,7 +487,7 @@ def test_runs_saved_before_modes_existed_read_as_eager_and_show_no_modes_view():
     assert mode_rows(records) == []
     assert compute_all(records)["modes"] == []
     (row,) = speedup_rows(records)
-    assert (row["mode"], row["memory_format"], row["speedup"]) == ("eager", "", pytest.approx(10.0))
+    assert (row.key.mode, row.key.memory_format, row.speedup) == ("eager", "", pytest.approx(10.0))
 
 
 def test_the_report_has_a_mode_column_and_the_compile_times(tmp_path):

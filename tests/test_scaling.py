@@ -6,15 +6,15 @@ import pytest
 
 from accelbench.core.spec import batch_variant, length_variant, parse_length_variant
 from accelbench.results import text, views
-from accelbench.results.record import parse_entries
-from accelbench.results.text import render_scaling
-from accelbench.results.views import (
+from accelbench.results.figures import (
     MIN_FIT_POINTS,
     fit_exponent,
     longer_half,
     longer_half_exponent,
     trusted_exponent,
 )
+from accelbench.results.record import parse_entries
+from accelbench.results.scaling import SCALING
 
 from conftest import SMOKE, add_benchmarks
 
@@ -39,8 +39,13 @@ def record(device, variant, median_s, phase="infer", workload="attention", iqr_s
 
 
 def scaling_rows(entries):
-    """The scaling section of saved entries, read as the results layer reads them."""
-    return views.scaling_rows(parse_entries(entries)[0])
+    """The scaling section of saved entries, as the run's ``accelbench`` block saves it."""
+    return SCALING.saved(SCALING.rows(parse_entries(entries)[0]))
+
+
+def render_scaling(saved_rows):
+    """The section's table, from its rows as saved."""
+    return SCALING.text(SCALING.load(saved_rows))
 
 
 def curve(device, implementation, seconds_at):

@@ -1,28 +1,33 @@
 """The terminal answer: the headline first, folded tables, a truthful header, units people
 quote."""
 
+from dataclasses import dataclass
+
 import pytest
 from fixtures.runs import ceiling, record
 
-from accelbench.results import text, views
+from accelbench.results import frameworks, speedups, views
+from accelbench.results.formats import format_bandwidth, format_throughput
 from accelbench.results.record import parse_entries
+from accelbench.results.section import Row, Section
 from accelbench.results.text import (
-    format_bandwidth,
-    format_throughput,
     render_all,
     render_headline,
-    render_speedups,
 )
 
 from conftest import SMOKE, add_benchmarks
 
 
 def rows(records):
-    return views.speedup_rows(parse_entries(records)[0])
+    return speedups.speedup_rows(parse_entries(records)[0])
 
 
 def computed(records):
     return views.compute_all(parse_entries(records)[0])
+
+
+def frameworks_table(records):
+    return frameworks.render(frameworks.framework_rows(parse_entries(records)[0]))
 
 
 def cpu_and_cuda_inference(workload, points):
@@ -79,7 +84,7 @@ def test_no_usable_accelerator_is_one_line_with_the_reasons_not_rows_of_dashes()
         "headline: no accelerator was usable, so no speedup: cuda: CUDA not available: no "
         "usable NVIDIA GPU | mps: MPS not available: no Apple GPU"
     )
-    table = render_speedups(rows(records))
+    table = speedups.render(rows(records))
     assert table.startswith("CPU only")
     assert " - " not in table
 
@@ -97,14 +102,14 @@ def test_ceilings_are_in_tflops_and_bytes_per_second_in_gb_or_tb():
     assert format_bandwidth(3.07e8) == "307 MB/s"
     assert format_throughput(5110.0, "matmuls", tflops=0.686) == "0.686 TFLOP/s"
     assert format_throughput(6970.0, "images") == "6.97k images/s"
-    text = render_speedups(rows(ceiling("cpu", 1.2, 40.0) + ceiling("cuda", 51.2, 4200)))
+    text = speedups.render(rows(ceiling("cpu", 1.2, 40.0) + ceiling("cuda", 51.2, 4200)))
     assert "51.2 TFLOP/s" in text and "4.2 TB/s" in text and "40 GB/s" in text
     assert "matmuls/s" not in text and "bytes/s" not in text
 
 
 def test_noisy_rows_are_marked_in_the_summary():
     noisy = record("cnn", "cpu", "train", 0.01, iqr=0.004)
-    text = render_speedups(rows([noisy, record("cnn", "cuda", "train", 0.001)]))
+    text = speedups.render(rows([noisy, record("cnn", "cuda", "train", 0.001)]))
     (row,) = [line for line in text.splitlines() if line.startswith("torch cnn")]
     assert row.endswith("cpu noisy")
     assert "noisy: IQR over 10% of the median" in text
@@ -156,39 +161,52 @@ def test_a_run_without_an_accelerator_folds_the_empty_columns_of_every_section()
     assert "vs own cpu" in render_all(computed(with_gpu))
 
 
+@dataclass(frozen=True)
+class SustainedRow(Row):
+    device: str
+    sustained: float
+
+
 def test_a_section_added_to_sections_is_printed_and_may_add_headline_lines(monkeypatch):
-    """A view registered in views.SECTIONS (as crossover, modes, data_parallel were) needs no
-    change here to be printed; with a headline selector and wording it joins the headline,
-    after the speedups, in SECTIONS order."""
+    """A view registered in views.SECTIONS (as crossover, modes, data_parallel were) is one
+    object: its rows, saved and read back by its row type, its table and, where it has one,
+    its headline lines, which join the headline after the speedups, in SECTIONS order."""
 
     def sustained_rows(records):
-        return [{"workload": "resnet18", "device": "mps", "sustained": 0.91}]
+        return [SustainedRow(records[0].key.replace(device=""), "mps", 0.91)]
 
-    section = views.Section("sustained", sustained_rows, headline=lambda rows: rows[:1])
+    def table(rows):
+        return "\n".join(f"{r.device} keeps {r.sustained:.0%}" for r in rows)
+
+    def headline(rows):
+        return [f"  {rows[0].device} keeps {rows[0].sustained:.0%} of its speed after 10 minutes"]
+
+    section = Section("sustained", SustainedRow, sustained_rows, table, headline)
     monkeypatch.setattr(views, "SECTIONS", (*views.SECTIONS, section))
-    monkeypatch.setitem(
-        text.HEADLINES,
-        "sustained",
-        lambda rows: [f"  mps keeps {rows[0]['sustained']:.0%} of its speed after 10 minutes"],
-    )
     records = [record("cnn", "cpu", "train", 0.05), record("cnn", "cuda", "train", 0.001)]
     summary = computed(records)
     assert list(summary)[-1] == "sustained" and "energy" in summary
+    assert summary["sustained"][0]["sustained"] == 0.91
+    assert summary["sustained"][0]["workload"] == "cnn"
     lines = render_headline(summary, ["cuda"]).splitlines()
     assert lines[1:] == [
         "  torch cnn train fp32 smoke  cuda 50x",
         "  mps keeps 91% of its speed after 10 minutes",
     ]
-    printed = render_all(summary)
-    assert printed.endswith(
-        "sustained\nworkload  device  sustained\n"
-        "--------  ------  ---------\nresnet18  mps     0.91"
+    assert render_all(summary).endswith("\n\nmps keeps 91%")
+
+
+def test_a_section_saved_by_a_newer_suite_is_printed_as_a_plain_table():
+    records = [record("cnn", "cpu", "train", 0.05)]
+    summary = {**computed(records), "sustained": [{"workload": "resnet18", "sustained": 0.91}]}
+    assert render_all(summary).endswith(
+        "sustained\nworkload  sustained\n--------  ---------\nresnet18  0.91"
     )
 
 
 def test_the_frameworks_table_gives_ceilings_in_tflops_and_bytes_per_second():
     records = ceiling("cpu", 1.2, 40.0) + ceiling("cpu", 0.6, 20.0, framework="mlx")
-    frameworks = text.render_frameworks(computed(records)["frameworks"])
+    frameworks = frameworks_table(records)
     assert "1.2 TFLOP/s" in frameworks and "0.6 TFLOP/s" in frameworks
     assert "40 GB/s" in frameworks and "20 GB/s" in frameworks
     assert "matmuls/s" not in frameworks and "bytes/s" not in frameworks

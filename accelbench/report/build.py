@@ -23,10 +23,21 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from accelbench.core.ceilings import COPY, MATMUL
 from accelbench.core.spec import BATCH_KEY, EAGER, LENGTH_KEY
 from accelbench.report import crossover, data_parallel, plots
 from accelbench.report.document import Document, Markup, Table, code_span, escape
 from accelbench.results import files, views
+from accelbench.results.figures import sweep_points
+from accelbench.results.formats import (
+    format_bounded_share,
+    format_compact,
+    format_exponent,
+    format_figure,
+    format_rate,
+    format_seconds,
+    format_speedup,
+)
 from accelbench.results.record import (
     CONDITION_FLAGS,
     NOISY_IQR_SHARE,
@@ -35,18 +46,7 @@ from accelbench.results.record import (
     mode_order,
 )
 from accelbench.results.runs import Run, RunError
-from accelbench.results.text import (
-    RENDERERS,
-    format_bounded_share,
-    format_compact,
-    format_exponent,
-    format_figure,
-    format_rate,
-    format_seconds,
-    format_speedup,
-    render_generic,
-)
-from accelbench.workloads.ceiling import COPY, MATMUL
+from accelbench.results.shares import CeilingFigures, ceilings
 
 MARKDOWN_NAME = "report.md"
 HTML_NAME = "report.html"
@@ -162,6 +162,27 @@ def _build(runs: list[Run], usable: list[Run], out: Path, notes: list[str]) -> l
 
 def _run_section(doc: Document, run: Run, title: str, out: Path, prefix: str) -> list[Path]:
     rows = views.case_rows(run.records)
+    _run_heading(doc, run, title, rows)
+    _conditions_section(doc, run, rows)
+    _ceilings_section(doc, run, rows)
+    _workload_sections(doc, rows)
+    images = _plots_section(doc, run, rows, out, prefix)
+    images += crossover.add_section(doc, run.records, out, prefix, run.machine)
+    images += _energy_section(doc, rows, out, prefix, run.machine)
+    _other_sections(doc, run)
+    if run.plain:
+        doc.heading(3, "Left out of this run")
+        doc.bullets(
+            [
+                f"{len(run.plain)} benchmarks without accelbench's extra_info "
+                f"(no device, throughput or FLOPs known): {escape(', '.join(run.plain))}"
+            ]
+        )
+    return images
+
+
+def _run_heading(doc: Document, run: Run, title: str, rows: list[dict[str, Any]]) -> None:
+    """The run's title, whether it is partial, what it measured and on which devices."""
     doc.heading(2, title)
     if run.partial:
         doc.paragraph(
@@ -178,10 +199,10 @@ def _run_section(doc: Document, run: Run, title: str, out: Path, prefix: str) ->
         "Times are medians per step in steady state (blocks of k steps, one synchronize each)."
     )
     doc.bullets(_device_lines(run))
-    _conditions_section(doc, run, rows)
-    images: list[Path] = []
 
-    peaks = views.ceilings(run.records)
+
+def _ceilings_section(doc: Document, run: Run, rows: list[dict[str, Any]]) -> None:
+    peaks = ceilings(run.records)
     doc.heading(3, "Ceilings")
     if peaks:
         _ceiling_table(doc, peaks, rows)
@@ -191,6 +212,9 @@ def _run_section(doc: Document, run: Run, title: str, out: Path, prefix: str) ->
             "(a large matmul and a large copy per device) to the run."
         )
 
+
+def _workload_sections(doc: Document, rows: list[dict[str, Any]]) -> None:
+    """A table per framework and workload, then what the tables' marks and gaps mean."""
     groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for row in rows:
         if not row["ceiling"]:
@@ -203,62 +227,52 @@ def _run_section(doc: Document, run: Run, title: str, out: Path, prefix: str) ->
             f"*noisy*: the IQR is over {NOISY_IQR_SHARE:.0%} of the median; re-run at a larger "
             "size or on a quieter machine before trusting a difference."
         )
-    accelerators = [r for r in rows if r["device"] != "cpu"]
     if not any(r["device"] == "cpu" for r in rows):
         doc.paragraph("No CPU case in this run: no speedup over the CPU.")
-    elif not accelerators:
+    elif all(r["device"] == "cpu" for r in rows):
         doc.paragraph(
             "Only the CPU ran (no usable accelerator; see the devices above): no speedup to show."
         )
 
+
+def _plots_section(
+    doc: Document, run: Run, rows: list[dict[str, Any]], out: Path, prefix: str
+) -> list[Path]:
+    """Speedup and throughput bars (a sweep at its largest point) and attention curves."""
     doc.heading(3, "Plots")
     bars = views.bar_rows(rows)
     in_bars = {id(r) for r in bars}
-    left_out = [r["key"] for r in rows if id(r) not in in_bars]
-    swept = {field for key in left_out for field, _case in views.sweep_points(key)}
+    swept = {field for r in rows if id(r) not in in_bars for field, _ in sweep_points(r["key"])}
     if LENGTH_KEY in swept:
         doc.paragraph("Bar charts show each sequence-length sweep at its longest length only.")
     if BATCH_KEY in swept:
         doc.paragraph("Bar charts show each batch sweep at its largest batch only.")
-    speedup_png = plots.speedup_plot(bars, out / f"{prefix}speedup.png", run.machine)
-    if speedup_png:
-        doc.image(speedup_png, "Speedup over the CPU per workload")
-        images.append(speedup_png)
-    series = views.attention_series(run.records)
-    if series:
-        attention_png = plots.attention_plot(series, out / f"{prefix}attention.png", run.machine)
-        if attention_png:
-            doc.image(attention_png, "Attention time against sequence length (log-log)")
-            images.append(attention_png)
-        doc.table(
-            Table(
-                ["implementation and device", "lengths", "fitted slope (time ~ L^p)"],
-                [
-                    [s.label, ", ".join(map(str, s.lengths)), format_exponent(s.slope)]
-                    for s in series
-                ],
-                numeric={2},
-            )
-        )
-    throughput_png = plots.throughput_plot(
-        [r for r in bars if not r["ceiling"]], out / f"{prefix}throughput.png", run.machine
-    )
-    if throughput_png:
-        doc.image(throughput_png, "Throughput per device")
-        images.append(throughput_png)
-    images += crossover.add_section(doc, run.records, out, prefix, run.machine)
+    png = plots.speedup_plot(bars, out / f"{prefix}speedup.png", run.machine)
+    images = _image(doc, png, "Speedup over the CPU per workload")
+    images += _attention_part(doc, run, out, prefix)
+    path = out / f"{prefix}throughput.png"
+    png = plots.throughput_plot([r for r in bars if not r["ceiling"]], path, run.machine)
+    return images + _image(doc, png, "Throughput per device")
 
-    images += _energy_section(doc, rows, out, prefix, run.machine)
-    _other_sections(doc, run)
-    if run.plain:
-        doc.heading(3, "Left out of this run")
-        doc.bullets(
-            [
-                f"{len(run.plain)} benchmarks without accelbench's extra_info "
-                f"(no device, throughput or FLOPs known): {escape(', '.join(run.plain))}"
-            ]
-        )
+
+def _attention_part(doc: Document, run: Run, out: Path, prefix: str) -> list[Path]:
+    series = views.attention_series(run.records)
+    if not series:
+        return []
+    png = plots.attention_plot(series, out / f"{prefix}attention.png", run.machine)
+    images = _image(doc, png, "Attention time against sequence length (log-log)")
+    body = [[s.label, ", ".join(map(str, s.lengths)), format_exponent(s.slope)] for s in series]
+    header = ["implementation and device", "lengths", "fitted slope (time ~ L^p)"]
+    doc.table(Table(header, body, numeric={2}))
     return images
+
+
+def _image(doc: Document, png: Path | None, alt: str) -> list[Path]:
+    """The plot in the document, where one was drawn."""
+    if png is None:
+        return []
+    doc.image(png, alt)
+    return [png]
 
 
 def _conditions_section(doc: Document, run: Run, rows: list[dict[str, Any]]) -> None:
@@ -363,7 +377,7 @@ def _device_lines(run: Run) -> list[str]:
 
 
 def _ceiling_table(
-    doc: Document, peaks: dict[tuple[str, str], views.CeilingFigures], rows: list[dict[str, Any]]
+    doc: Document, peaks: dict[tuple[str, str], CeilingFigures], rows: list[dict[str, Any]]
 ) -> None:
     speedup = {(r["device"], r["dtype"], r["variant"]): r["speedup"] for r in rows if r["ceiling"]}
     body = []
@@ -489,32 +503,25 @@ def _with_conditions(
 
 
 def _other_sections(doc: Document, run: Run) -> None:
-    """The suite's other summary sections (e.g. scaling), computed from the run's records by
-    the summary's own code; sections saved by a newer suite that this one does not know, as
-    plain tables."""
-    blocks: list[tuple[str, Any]] = []
-    computed = views.compute_all(run.records)
-    for key, rows in computed.items():
-        # speedups are shown above, per workload; data-parallel scaling and energy in their
-        # own sections
-        if key not in ("speedups", "data_parallel", "energy") and rows:
-            blocks.append(("code", RENDERERS.get(key, render_generic)(rows)))
-    for key, rows in run.block.items():
-        if key in computed or not isinstance(rows, list) or not rows:
-            continue
-        dict_rows = [r for r in rows if isinstance(r, dict)]
-        if dict_rows:
-            blocks.append(("table", (key, _generic_table(dict_rows))))
-    if not blocks:
+    """The summary sections the report repeats as the summary's tables (``report_text``),
+    computed from the run's records by the summary's own code; sections saved by a newer
+    suite that this one does not know, as plain tables."""
+    summary = views.summarize(run.records)
+    tables = [s.text(summary[s.key]) for s in views.SECTIONS if s.report_text and summary[s.key]]
+    unknown = [
+        (key, [r for r in rows if isinstance(r, dict)])
+        for key, rows in run.block.items()
+        if key not in summary and isinstance(rows, list)
+    ]
+    unknown = [(key, rows) for key, rows in unknown if rows]
+    if not tables and not unknown:
         return
     doc.heading(3, "Other summary sections")
-    for kind, value in blocks:
-        if kind == "code":
-            doc.code(value)
-        else:
-            key, table = value
-            doc.paragraph(f"{code_span(key)} (as saved in the run):")
-            doc.table(table)
+    for table in tables:
+        doc.code(table)
+    for key, rows in unknown:
+        doc.paragraph(f"{code_span(key)} (as saved in the run):")
+        doc.table(_generic_table(rows))
 
 
 def _generic_table(rows: list[dict[str, Any]]) -> Table:

@@ -8,13 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
 
 from accelbench.report import plots
 from accelbench.report.document import Document, Table
-from accelbench.results.crossover import crossover_rows
+from accelbench.results.crossover import CrossoverRow, crossover_rows, describe_crossover
+from accelbench.results.formats import case_words, format_rate, format_seconds
 from accelbench.results.record import Record
-from accelbench.results.text import describe_crossover, format_rate, format_seconds
 
 HEADING = "Batch sweeps: from which batch is the accelerator faster?"
 
@@ -38,10 +37,10 @@ def add_section(
         "one interactive request feels), not the steady-state time per step."
     )
     images: list[Path] = []
-    accelerators = [r for r in rows if r["crossover_status"]]
+    accelerators = [r for r in rows if r.crossover_status]
     if accelerators:
         doc.table(crossover_table(accelerators))
-        if any(r["faster_below_crossover"] for r in accelerators):
+        if any(r.faster_below_crossover for r in accelerators):
             doc.paragraph(
                 "*faster below*: batches under the crossover where the accelerator was faster "
                 "anyway, then slower again (noise, or a dip); the crossover is taken past the "
@@ -51,7 +50,7 @@ def add_section(
         if png:
             doc.image(png, "Speedup over the CPU against batch size")
             images.append(png)
-    elif all(r["device"] == "cpu" for r in rows):
+    elif all(r.key.device == "cpu" for r in rows):
         doc.paragraph("Only the CPU swept: no crossover to show.")
     doc.table(throughput_table(rows))
     png = plots.batch_throughput_plot(rows, out / f"{prefix}batch-throughput.png", title)
@@ -61,26 +60,26 @@ def add_section(
     return images
 
 
-def _case(row: dict[str, Any]) -> str:
-    return " ".join(x for x in (row["framework"], row["workload"], row["variant"]) if x)
+def _case(row: CrossoverRow) -> str:
+    return case_words(row.key, "framework", "workload", "variant")
 
 
-def _speedup_at(row: dict[str, Any], index: int) -> str:
-    batch, speedup = row["speedup_batches"][index], row["speedup_over_cpu"][index]
+def _speedup_at(row: CrossoverRow, index: int) -> str:
+    batch, speedup = row.speedup_batches[index], row.speedup_over_cpu[index]
     return f"{speedup:.2f}x (b={batch})"
 
 
-def crossover_table(rows: list[dict[str, Any]]) -> Table:
+def crossover_table(rows: list[CrossoverRow]) -> Table:
     body = [
         [
             _case(r),
-            r["phase"],
-            r["dtype"],
-            r["device_label"],
+            r.key.phase,
+            r.key.dtype,
+            r.device_label,
             describe_crossover(r).rstrip(" *"),
             _speedup_at(r, 0),
             _speedup_at(r, -1),
-            ", ".join(map(str, r["faster_below_crossover"])) or "-",
+            ", ".join(map(str, r.faster_below_crossover)) or "-",
         ]
         for r in rows
     ]
@@ -97,21 +96,20 @@ def crossover_table(rows: list[dict[str, Any]]) -> Table:
     return Table(header, body, numeric={4, 5, 6})
 
 
-def throughput_table(rows: list[dict[str, Any]]) -> Table:
+def throughput_table(rows: list[CrossoverRow]) -> Table:
     body = []
     for r in rows:
-        best = max(range(len(r["batches"])), key=lambda i: r["throughput_per_s"][i])
+        best = max(range(len(r.batches)), key=lambda i: r.throughput_per_s[i])
         body.append(
             [
                 _case(r),
-                r["phase"],
-                r["dtype"],
-                r["device_label"],
-                ", ".join(map(str, r["batches"])),
-                f"{format_rate(r['best_throughput_per_s'], r['item_unit'])} "
-                f"(b={r['batches'][best]})",
-                str(r["saturation_batch"]),
-                format_seconds(r["latency_batch1_s"]),
+                r.key.phase,
+                r.key.dtype,
+                r.device_label,
+                ", ".join(map(str, r.batches)),
+                f"{format_rate(r.best_throughput_per_s, r.item_unit)} (b={r.batches[best]})",
+                str(r.saturation_batch),
+                format_seconds(r.latency_batch1_s),
             ]
         )
     header = [

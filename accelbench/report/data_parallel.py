@@ -6,13 +6,17 @@ takes the baseline from another run's."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from accelbench.report.document import Document, Table
 from accelbench.report.plots import DPI, line_style, plain
-from accelbench.results.data_parallel import ONE_WORKER, data_parallel_rows
+from accelbench.results.data_parallel import ONE_WORKER, DataParallelRow, data_parallel_rows
+from accelbench.results.formats import (
+    case_words,
+    format_rate,
+    format_seconds,
+    format_signed_share,
+)
 from accelbench.results.runs import Run
-from accelbench.results.text import format_rate, format_seconds, format_signed_share
 
 PLOT_NAME = "scaling-efficiency.png"
 
@@ -42,20 +46,20 @@ def report_section(doc: Document, runs: list[Run], out: Path) -> list[Path]:
     body = []
     for index, rows in per_run:
         for r in rows:
-            unit = r["item_unit"]
+            unit = r.item_unit
             line = [str(index + 1)] if several else []
-            case = " ".join(r[f] for f in ("framework", "workload", "variant") if r[f])
-            line += [case, r["phase"], r["dtype"]]
-            line += [r["device_label"] or r["device"], r["backend"] or "-", str(r["workers"])]
+            case = case_words(r.key, "framework", "workload", "variant")
+            line += [case, r.key.phase, r.key.dtype]
+            line += [r.device_label or r.key.device, r.backend or "-", str(r.workers)]
             line += [
-                str(r["hosts"] or "-"),
-                format_seconds(r["median_s"]),
-                format_rate(r["throughput_per_s"], unit),
-                format_rate(r["throughput_per_worker_per_s"], unit),
-                f"{r['efficiency']:.0%}" if r["efficiency"] else "-",
-                r["baseline"] or "-",
-                format_signed_share(r["allreduce_exposed_share"]),
-                format_signed_share(r["vs_single_device"]),
+                str(r.hosts or "-"),
+                format_seconds(r.median_s),
+                format_rate(r.throughput_per_s, unit),
+                format_rate(r.throughput_per_worker_per_s, unit),
+                f"{r.efficiency:.0%}" if r.efficiency else "-",
+                r.baseline or "-",
+                format_signed_share(r.allreduce_exposed_share),
+                format_signed_share(r.vs_single_device),
             ]
             body.append(line)
     first = 5 if several else 4
@@ -68,7 +72,7 @@ def report_section(doc: Document, runs: list[Run], out: Path) -> list[Path]:
 
 
 def efficiency_plot(
-    per_run: list[tuple[int, list[dict[str, Any]]]], path: Path, several: bool
+    per_run: list[tuple[int, list[DataParallelRow]]], path: Path, several: bool
 ) -> Path | None:
     """Efficiency against workers (log2 axis), one line per model, device and dtype (and
     run), with the ideal at 100%; None when no row has an efficiency."""
@@ -79,13 +83,13 @@ def efficiency_plot(
     lines: dict[str, list[tuple[int, float]]] = {}
     for index, rows in per_run:
         for r in rows:
-            if r["efficiency"] is None:
+            if r.efficiency is None:
                 continue
-            device = r["device_label"] or r["device"]
-            label = f"{r['workload']} {r['phase']} {r['dtype']} on {device}"
-            label += f" ({r['baseline']})" if r["baseline"] != ONE_WORKER else ""
+            device = r.device_label or r.key.device
+            label = f"{r.key.workload} {r.key.phase} {r.key.dtype} on {device}"
+            label += f" ({r.baseline})" if r.baseline != ONE_WORKER else ""
             label = f"run {index + 1}: {label}" if several else label
-            lines.setdefault(plain(label), []).append((r["workers"], r["efficiency"]))
+            lines.setdefault(plain(label), []).append((r.workers, r.efficiency))
     if not lines:
         return None
     fig = Figure(figsize=(8.0, 4.6 + 0.2 * len(lines)), dpi=DPI, layout="constrained")

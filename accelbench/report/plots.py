@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from accelbench.results.record import execution_label
 
 if TYPE_CHECKING:
+    from accelbench.results.crossover import CrossoverRow
     from accelbench.results.views import MachineTable, Series
 
 DPI = 120
@@ -324,12 +325,12 @@ def machines_plot(table: MachineTable, path: Path) -> Path | None:
 # Batch sweeps -----------------------------------------------------------------------------
 
 
-def _sweep_panels(rows: Sequence[dict[str, Any]]) -> tuple[list[tuple[str, ...]], list[str]]:
+def _sweep_panels(rows: Sequence[CrossoverRow]) -> tuple[list[tuple[str, ...]], list[str]]:
     """One panel per workload (and variant, dtype, size) and phase; frameworks share a panel,
     so PyTorch and TensorFlow running the same network sit side by side."""
     keys = list(
         dict.fromkeys(
-            (r["workload"], r["variant"], r["phase"], r["dtype"], r["size"]) for r in rows
+            (r.key.workload, r.key.variant, r.key.phase, r.key.dtype, r.key.size) for r in rows
         )
     )
     varying = [len({k[i] for k in keys}) > 1 for i in (3, 4)]
@@ -340,8 +341,8 @@ def _sweep_panels(rows: Sequence[dict[str, Any]]) -> tuple[list[tuple[str, ...]]
     return keys, names
 
 
-def _panel_key(row: dict[str, Any]) -> tuple[str, ...]:
-    return (row["workload"], row["variant"], row["phase"], row["dtype"], row["size"])
+def _panel_key(row: CrossoverRow) -> tuple[str, ...]:
+    return (row.key.workload, row.key.variant, row.key.phase, row.key.dtype, row.key.size)
 
 
 def _panel_grid(count: int, height: float = 3.2) -> tuple[Any, list[Any]]:
@@ -377,41 +378,41 @@ def _once(labelled: set[tuple[str, str]], line: tuple[str, str]) -> str | None:
     return plain(f"{line[0]}, {line[1]}")
 
 
-def batch_speedup_plot(rows: list[dict[str, Any]], path: Path, title: str) -> Path | None:
+def batch_speedup_plot(rows: list[CrossoverRow], path: Path, title: str) -> Path | None:
     """Speedup over the CPU against batch size (``crossover.crossover_rows``): one panel per
     workload and phase, one line per accelerator and framework, a dashed line at 1x and a
     mark at each interpolated crossover."""
     import matplotlib as mpl
 
-    rows = [r for r in rows if r["device"] != "cpu" and r["speedup_over_cpu"]]
+    rows = [r for r in rows if r.key.device != "cpu" and r.speedup_over_cpu]
     if not rows:
         return None
     keys, names = _sweep_panels(rows)
     fig, axes = _panel_grid(len(keys))
     colors = mpl.colormaps["tab10"].colors
-    lines = list(dict.fromkeys((r["device_label"], r["framework"]) for r in rows))
+    lines = list(dict.fromkeys((r.device_label, r.key.framework) for r in rows))
     labelled: set[tuple[str, str]] = set()
     for ax, key, name in zip(axes, keys, names):
         here = [r for r in rows if _panel_key(r) == key]
         for r in here:
-            line = (r["device_label"], r["framework"])
+            line = (r.device_label, r.key.framework)
             i = lines.index(line)
             ax.plot(
-                r["speedup_batches"],
-                r["speedup_over_cpu"],
+                r.speedup_batches,
+                r.speedup_over_cpu,
                 marker="osD^v<>ph*"[i % 10],
                 color=colors[i % len(colors)],
                 label=_once(labelled, line),
-                **line_style(len(r["speedup_batches"])),
+                **line_style(len(r.speedup_batches)),
             )
-            if r["crossover_batch"]:
-                ax.plot([r["crossover_batch"]], [1.0], marker="|", markersize=14, color="0.2")
+            if r.crossover_batch:
+                ax.plot([r.crossover_batch], [1.0], marker="|", markersize=14, color="0.2")
         ax.axhline(1.0, color="0.3", linewidth=1, linestyle="--")
-        values = [s for r in here for s in r["speedup_over_cpu"]] + [1.0]
+        values = [s for r in here for s in r.speedup_over_cpu] + [1.0]
         ax.set_yscale("log")
         ax.set_ylim(min(values) / 1.6, max(values) * 1.6)
         _plain_log_labels(ax.yaxis, min(values), max(values))
-        _batch_axis(ax, [b for r in here for b in r["speedup_batches"]])
+        _batch_axis(ax, [b for r in here for b in r.speedup_batches])
         ax.set_ylabel("speedup over the CPU (x)", fontsize=8)
         ax.set_title(name, fontsize=9)
     fig.suptitle(
@@ -423,42 +424,42 @@ def batch_speedup_plot(rows: list[dict[str, Any]], path: Path, title: str) -> Pa
     return _save(fig, path)
 
 
-def batch_throughput_plot(rows: list[dict[str, Any]], path: Path, title: str) -> Path | None:
+def batch_throughput_plot(rows: list[CrossoverRow], path: Path, title: str) -> Path | None:
     """Throughput against batch size, log-log, one panel per workload and phase, one line
     per device and framework; a ring marks the first batch at 90% of the line's best."""
     import matplotlib as mpl
 
-    rows = [r for r in rows if r["throughput_per_s"]]
+    rows = [r for r in rows if r.throughput_per_s]
     if not rows:
         return None
     keys, names = _sweep_panels(rows)
     fig, axes = _panel_grid(len(keys))
     colors = mpl.colormaps["tab10"].colors
-    lines = list(dict.fromkeys((r["device_label"], r["framework"]) for r in rows))
+    lines = list(dict.fromkeys((r.device_label, r.key.framework) for r in rows))
     labelled: set[tuple[str, str]] = set()
     for ax, key, name in zip(axes, keys, names):
         here = [r for r in rows if _panel_key(r) == key]
         for r in here:
-            line = (r["device_label"], r["framework"])
+            line = (r.device_label, r.key.framework)
             i = lines.index(line)
             color = colors[i % len(colors)]
             ax.plot(
-                r["batches"],
-                r["throughput_per_s"],
+                r.batches,
+                r.throughput_per_s,
                 marker="osD^v<>ph*"[i % 10],
                 color=color,
                 label=_once(labelled, line),
-                **line_style(len(r["batches"])),
+                **line_style(len(r.batches)),
             )
-            if r["saturation_batch"] in r["batches"]:
-                at = r["throughput_per_s"][r["batches"].index(r["saturation_batch"])]
-                ax.plot([r["saturation_batch"]], [at], "o", ms=13, mfc="none", color=color)
-        values = [t for r in here for t in r["throughput_per_s"]]
+            if r.saturation_batch in r.batches:
+                at = r.throughput_per_s[r.batches.index(r.saturation_batch)]
+                ax.plot([r.saturation_batch], [at], "o", ms=13, mfc="none", color=color)
+        values = [t for r in here for t in r.throughput_per_s]
         ax.set_yscale("log")
         ax.set_ylim(min(values) / 2, max(values) * 2)
         _plain_log_labels(ax.yaxis, min(values) / 2, max(values) * 2, _short)
-        _batch_axis(ax, [b for r in here for b in r["batches"]])
-        ax.set_ylabel(f"{here[0]['item_unit']}/s (log scale)", fontsize=8)
+        _batch_axis(ax, [b for r in here for b in r.batches])
+        ax.set_ylabel(f"{here[0].item_unit}/s (log scale)", fontsize=8)
         ax.set_title(name, fontsize=9)
     fig.suptitle(
         f"Throughput against batch size (ring: first batch at 90% of the best)\n{plain(title)}",

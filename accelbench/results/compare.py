@@ -38,9 +38,9 @@ from collections import Counter
 from dataclasses import dataclass
 
 from accelbench.core.conditions import FLAG_WORDS
+from accelbench.results.formats import format_seconds, format_table
 from accelbench.results.record import Record
 from accelbench.results.runs import Run, RunError
-from accelbench.results.text import format_seconds, format_table
 
 REGRESSION = "regression"
 IMPROVEMENT = "improvement"

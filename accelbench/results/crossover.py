@@ -25,7 +25,8 @@ slower one does not count, so the crossover is past the last measured batch wher
 accelerator was not faster; the faster batches below it are listed (``faster_below``) so
 the reader sees the noise rather than a clean story.
 
-Rows are plain dicts: they land in the saved JSON under ``accelbench.crossover`` as they are.
+Rows are ``CrossoverRow`` values, saved under ``accelbench.crossover`` (``Row.as_saved``); the
+section's headline says from which batch each accelerator is faster.
 """
 
 from __future__ import annotations
@@ -33,10 +34,17 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from accelbench.core.spec import CaseSpec, variant_batch, without_batch
+from accelbench.results.formats import (
+    case_words,
+    format_compact,
+    format_seconds,
+    format_table,
+    headline_block,
+)
 from accelbench.results.record import Record
+from accelbench.results.section import Row, Section
 
 SATURATION_SHARE = 0.9
 
@@ -115,55 +123,151 @@ def sweep_curves(records: Iterable[Record]) -> dict[CaseSpec, dict[int, Record]]
     return curves
 
 
-def crossover_rows(records: Iterable[Record]) -> list[dict[str, Any]]:
+@dataclass(frozen=True)
+class CrossoverRow(Row):
+    """One curve (``key``: the case and device, the batch part of its variant removed):
+    per measured batch its median, time per item and throughput; for an accelerator, its
+    speedups over the CPU at the batches both measured and its crossover (``Crossover``)."""
+
+    device_label: str | None
+    item_unit: str
+    batches: tuple[int, ...]
+    median_s: tuple[float, ...]
+    time_per_item_s: tuple[float, ...]
+    throughput_per_s: tuple[float, ...]
+    best_throughput_per_s: float
+    saturation_batch: int | None
+    latency_batch1_s: float | None
+    speedup_batches: tuple[int, ...] = ()
+    speedup_over_cpu: tuple[float, ...] = ()
+    crossover_status: str | None = None
+    crossover_batch: float | None = None
+    crossover_between: tuple[int, int] | None = None
+    faster_below_crossover: tuple[int, ...] = ()
+
+
+def crossover_rows(records: Iterable[Record]) -> list[CrossoverRow]:
     """One row per curve (case and device) of every batch sweep in ``records``."""
     curves = sweep_curves(records)
-    rows = []
-    for curve, points in sorted(curves.items(), key=lambda item: item[0].sort_key()):
-        batches = sorted(points)
-        per_item = [time_per_item(points[b]) for b in batches]
-        throughputs = [1 / t for t in per_item]
-        row: dict[str, Any] = curve.as_dict()
-        row.update(
-            device_label=points[batches[-1]].label,
-            item_unit=points[batches[-1]].item_unit,
-            batches=batches,
-            median_s=[points[b].median_s for b in batches],
-            time_per_item_s=per_item,
-            throughput_per_s=throughputs,
-            best_throughput_per_s=max(throughputs),
-            saturation_batch=saturation_batch(batches, throughputs),
-            latency_batch1_s=points[1].latency_batch1_s if 1 in points else None,
-            **_against_cpu(curve.device, points, curves.get(curve.replace(device="cpu"))),
-        )
-        rows.append(row)
-    return rows
+    return [
+        _row(curve, points, curves.get(curve.replace(device="cpu")))
+        for curve, points in sorted(curves.items(), key=lambda item: item[0].sort_key())
+    ]
+
+
+def _row(curve: CaseSpec, points: dict[int, Record], cpu: dict[int, Record] | None) -> CrossoverRow:
+    batches = sorted(points)
+    per_item = [time_per_item(points[b]) for b in batches]
+    throughputs = [1 / t for t in per_item]
+    return CrossoverRow(
+        curve,
+        device_label=points[batches[-1]].label,
+        item_unit=points[batches[-1]].item_unit,
+        batches=tuple(batches),
+        median_s=tuple(points[b].median_s for b in batches),
+        time_per_item_s=tuple(per_item),
+        throughput_per_s=tuple(throughputs),
+        best_throughput_per_s=max(throughputs),
+        saturation_batch=saturation_batch(batches, throughputs),
+        latency_batch1_s=points[1].latency_batch1_s if 1 in points else None,
+        **_against_cpu(curve.device, points, cpu),
+    )
 
 
 def _against_cpu(
     device: str, points: dict[int, Record], cpu: dict[int, Record] | None
-) -> dict[str, Any]:
-    """An accelerator's speedups over the CPU at the batches both measured, and its crossover."""
-    empty: dict[str, Any] = {
-        "speedup_batches": [],
-        "speedup_over_cpu": [],
-        "crossover_status": None,
-        "crossover_batch": None,
-        "crossover_between": None,
-        "faster_below_crossover": [],
-    }
-    if device == "cpu" or not cpu:
-        return empty
-    shared = sorted(set(points) & set(cpu))
+) -> dict[str, object]:
+    """An accelerator's speedups over the CPU at the batches both measured, and its crossover
+    (nothing for the CPU, or without a CPU sweep at a shared batch)."""
+    shared = sorted(set(points) & set(cpu or {})) if device != "cpu" else []
     if not shared:
-        return empty
-    speedups = [time_per_item(cpu[b]) / time_per_item(points[b]) for b in shared]
+        return {}
+    speedups = [time_per_item(cpu[b]) / time_per_item(points[b]) for b in shared]  # type: ignore[index]
     found = find_crossover(shared, speedups)
     return {
-        "speedup_batches": shared,
-        "speedup_over_cpu": speedups,
+        "speedup_batches": tuple(shared),
+        "speedup_over_cpu": tuple(speedups),
         "crossover_status": found.status,
         "crossover_batch": found.batch,
-        "crossover_between": list(found.between) if found.between else None,
-        "faster_below_crossover": list(found.faster_below),
+        "crossover_between": found.between,
+        "faster_below_crossover": found.faster_below,
     }
+
+
+def describe_crossover(row: CrossoverRow) -> str:
+    """The crossover of one row in a few characters: ``11.3 (8-16)``, ``always faster (1-64)``;
+    `` *`` after a crossing when the accelerator was faster at a smaller batch too."""
+    status = row.crossover_status
+    batches = row.speedup_batches
+    measured = "-".join(str(b) for b in dict.fromkeys(batches[:1] + batches[-1:]))
+    if status == CROSSES:
+        low, high = row.crossover_between
+        text = f"{row.crossover_batch:.3g} ({low}-{high})"
+        return text + (" *" if row.faster_below_crossover else "")
+    if status == ALWAYS:
+        return f"always faster ({measured})"
+    if status == NEVER:
+        return f"never faster ({measured})"
+    return "-" if row.key.device == "cpu" else "no CPU sweep"
+
+
+def render(rows: list[CrossoverRow]) -> str:
+    """One line per curve, one column per batch (throughput, and speedup over the CPU), with
+    the crossover, the 90%-of-best batch and the batch-1 latency."""
+    if not rows:
+        return ""
+    all_batches = sorted({b for r in rows for b in r.batches})
+    header = ["case", "phase", "dtype", "device", "crossover", "90% at", "latency b=1"]
+    header += [f"b={b}" for b in all_batches]
+    body = []
+    for r in rows:
+        speedups = dict(zip(r.speedup_batches, r.speedup_over_cpu))
+        cells = {
+            b: format_compact(t) + (f" {speedups[b]:.2f}x" if b in speedups else "")
+            for b, t in zip(r.batches, r.throughput_per_s)
+        }
+        body.append(
+            [
+                f"{case_words(r.key, 'framework', 'workload', 'variant', 'mode', 'memory_format')} "
+                f"({r.item_unit}/s)",
+                r.key.phase,
+                r.key.dtype,
+                r.key.device,
+                describe_crossover(r),
+                str(r.saturation_batch),
+                format_seconds(r.latency_batch1_s),
+                *(cells.get(b, "-") for b in all_batches),
+            ]
+        )
+    title = (
+        "batch sweep: throughput per batch size (Nx: speedup over the CPU at that batch); "
+        "crossover: the batch from which the accelerator stays faster than the CPU, "
+        "interpolated log-log between the measured batches in brackets; 90% at: first batch "
+        f"reaching {SATURATION_SHARE:.0%} of the device's best throughput; latency b=1: "
+        "inference at batch 1, one step then synchronize (isolated, not steady state)"
+    )
+    text = f"{title}\n{format_table(header, body)}"
+    if any(r.faster_below_crossover for r in rows):
+        text += (
+            "\n* faster at some smaller batch too, then not: the crossover is taken past the "
+            "last batch where the accelerator was not faster"
+        )
+    return text
+
+
+def headline(rows: list[CrossoverRow]) -> list[str]:
+    """``  torch cnn infer fp32 smoke  mps from batch 11.3 (8-16)``: per case of a batch
+    sweep, from which batch each accelerator is faster than the CPU."""
+    lines: dict[str, list[str]] = {}
+    for r in rows:
+        if r.crossover_status not in (CROSSES, ALWAYS, NEVER):
+            continue
+        name = case_words(r.key, "framework", "workload", "variant", "phase", "dtype", "size")
+        found = describe_crossover(r)
+        found = f"from batch {found}" if r.crossover_status == CROSSES else found
+        lines.setdefault(name, []).append(f"{r.key.device} {found}")
+    title = "headline: the accelerator is faster than the CPU (batch sweep, per item)"
+    return headline_block(title, lines) if lines else []
+
+
+CROSSOVER = Section("crossover", CrossoverRow, crossover_rows, render, headline)

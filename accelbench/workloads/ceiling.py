@@ -15,40 +15,28 @@ checked at sampled positions against the fill pattern, with no CPU-sized buffer.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from accelbench.core.ceilings import (
+    BYTES_PER_ELEMENT,
+    CEILING_SIZES,
+    CEILING_WORKLOAD,
+    COPY,
+    MATMUL,
+    PEAK,
+    copy_bytes,
+    matmul_flops,
+)
 from accelbench.core.measure import fastest_s
 from accelbench.core.spec import CaseSpec
 from accelbench.core.workload import SEED, Workload
 
-MATMUL = "matmul"
-COPY = "copy"
 PARITY_ROWS = 128
 PROBE_ROWS = 8  # rows of the matmul that estimate the whole one's time
 COPY_SAMPLES = 4096
 PATTERN_PERIOD = 251  # fill values (i % 251) - 125 are exact in fp32, fp16 and bf16
-
-# tf32 keeps float32 tensors; the device computes the matmul with tensor cores (NVIDIA).
-BYTES_PER_ELEMENT = {"fp32": 4, "tf32": 4, "fp16": 2, "bf16": 2}
-
-
-@dataclass(frozen=True)
-class CeilingSize:
-    matmul_n: int
-    copy_elements: int
-
-
-def matmul_flops(n: int) -> int:
-    """FLOPs of an n x n by n x n matmul: n*n outputs, each n multiplies and n adds."""
-    return 2 * n**3
-
-
-def copy_bytes(elements: int, dtype: str) -> int:
-    """Bytes moved by one copy of ``elements`` values: each is read once and written once."""
-    return 2 * elements * BYTES_PER_ELEMENT[dtype]
 
 
 def copy_pattern(indices: Any) -> Any:
@@ -57,17 +45,10 @@ def copy_pattern(indices: Any) -> Any:
 
 
 class Ceiling(Workload):
-    name = "ceiling"
+    name = CEILING_WORKLOAD
     framework = "torch"
-    phases = ("peak",)
-    # smoke: a few milliseconds on a laptop CPU. standard: 4096^3 matmul (137 GFLOP) and a
-    # 256 MiB copy (fp32), enough to fill an M4 GPU. full: 8192^3 (1.1 TFLOP) and 1 GiB,
-    # far beyond an H200's 50 MB L2 and long enough per step to hide launch overhead.
-    SIZES = {
-        "smoke": CeilingSize(matmul_n=256, copy_elements=1 << 20),
-        "standard": CeilingSize(matmul_n=4096, copy_elements=1 << 26),
-        "full": CeilingSize(matmul_n=8192, copy_elements=1 << 28),
-    }
+    phases = (PEAK,)
+    SIZES = CEILING_SIZES
 
     # No batch sweep (MAX_SWEEP_BATCH stays None): a ceiling is one large op, not a batch.
 

@@ -1,0 +1,166 @@
+"""Numbers and tables as text, for the summary, ``compare`` and the report's cells.
+
+Marks say which figures deserve less trust: ``noisy`` (IQR over 10% of the median) and the
+conditions a case ran under (``busy``, ``battery``, ``low-power``, ``throttled``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import math
+from collections.abc import Iterator
+
+from accelbench.core.conditions import FLAG_WORDS
+from accelbench.core.spec import EAGER, CaseSpec
+from accelbench.results.record import NOISY, NOISY_IQR_SHARE
+
+# Numbers ----------------------------------------------------------------------------------
+
+
+def format_seconds(value: float | None) -> str:
+    if value is None:
+        return "-"
+    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("us", 1e-6)):
+        if value >= scale:
+            return f"{value / scale:.3g} {unit}"
+    return f"{value / 1e-9:.3g} ns"
+
+
+def format_rate(value: float | None, unit: str = "") -> str:
+    if value is None:
+        return "-"
+    for suffix, scale in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
+        if value >= scale:
+            return f"{value / scale:.3g}{suffix} {unit}/s".strip()
+    return f"{value:.3g} {unit}/s".strip()
+
+
+def format_bandwidth(bytes_per_s: float | None) -> str:
+    """Bytes per second in decimal units: 89.8 GB/s, 4.22 TB/s."""
+    if bytes_per_s is None:
+        return "-"
+    for suffix, scale in (("TB/s", 1e12), ("GB/s", 1e9), ("MB/s", 1e6)):
+        if bytes_per_s >= scale:
+            return f"{bytes_per_s / scale:.3g} {suffix}"
+    return f"{bytes_per_s / 1e3:.3g} kB/s"
+
+
+def format_throughput(value: float | None, unit: str, tflops: float | None = None) -> str:
+    """A throughput in the unit people quote: TFLOP/s for the matmul ceiling, GB/s or TB/s
+    for bytes, otherwise items per second."""
+    if unit == "matmuls" and tflops:
+        return f"{tflops:.3g} TFLOP/s"
+    if unit == "bytes":
+        return format_bandwidth(value)
+    return format_rate(value, unit)
+
+
+def format_speedup(value: float | None) -> str:
+    return f"{value:.2f}x" if value else "-"
+
+
+def format_speedup_short(value: float) -> str:
+    return f"{value:.3g}x" + (" (slower)" if value < 1 else "")
+
+
+def format_exponent(value: float | None) -> str:
+    return "-" if value is None or not math.isfinite(value) else f"{round(value, 2) + 0.0:.2f}"
+
+
+def format_share(share: float | None) -> str:
+    if share is None:
+        return "-"
+    pct = share * 100
+    return f"{pct:.0f}%" if pct >= 10 else f"{pct:.2g}%"
+
+
+def format_bounded_share(share: float | None, mark: str | None) -> str:
+    """A share of a ceiling with its mark (``views.bounded_share``): ``52%``, ``52% (ceiling
+    busy)``, or where the case ran over the ceiling, no figure: ``over: ceiling busy``."""
+    if share is None:
+        return f"over: {mark}" if mark else "-"
+    return format_share(share) + (f" ({mark})" if mark else "")
+
+
+def format_signed_share(share: float | None) -> str:
+    """A signed percentage: +3.1%, -0.4% (a share below zero is noise, shown as measured)."""
+    return "-" if share is None else f"{share * 100:+.1f}%"
+
+
+def format_figure(value: float | None) -> str:
+    """Three significant digits without an exponent: 0.0000219, 0.107, 4.2, 765, 4210."""
+    if not value:
+        return "-"
+    if abs(value) >= 100:
+        return f"{value:.0f}"
+    decimals = max(0, 2 - math.floor(math.log10(abs(value))))
+    return f"{value:.{decimals}f}".rstrip("0").rstrip(".")
+
+
+def format_compact(value: float | None) -> str:
+    """A figure whose unit is said elsewhere: 6.97k, 41M, 4200, 0.107."""
+    if value is None:
+        return "-"
+    for suffix, scale in (("T", 1e12), ("G", 1e9), ("M", 1e6), ("k", 1e3)):
+        if value >= 10 * scale or (value >= scale and suffix != "k"):
+            return f"{value / scale:.3g}{suffix}"
+    return format_figure(value)
+
+
+# Inside ``folded_columns()``, a table leaves out the columns no row has a value in.
+_FOLD_EMPTY_COLUMNS = contextvars.ContextVar("fold_empty_columns", default=False)
+
+
+@contextlib.contextmanager
+def folded_columns() -> Iterator[None]:
+    """Tables rendered inside leave out the columns whose every cell is "-" (a run where no
+    accelerator was measured: its device, speedup and throughput columns)."""
+    token = _FOLD_EMPTY_COLUMNS.set(True)
+    try:
+        yield
+    finally:
+        _FOLD_EMPTY_COLUMNS.reset(token)
+
+
+def _fold_empty(header: list[str], rows: list[list[str]]) -> tuple[list[str], list[list[str]]]:
+    keep = [i for i in range(len(header)) if not rows or any(r[i] != "-" for r in rows)]
+    return [header[i] for i in keep], [[r[i] for i in keep] for r in rows]
+
+
+def format_table(header: list[str], rows: list[list[str]]) -> str:
+    if _FOLD_EMPTY_COLUMNS.get():
+        header, rows = _fold_empty(header, rows)
+    widths = [max(len(h), *(len(r[i]) for r in rows), 0) for i, h in enumerate(header)]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths)).rstrip()]
+    lines.append("  ".join("-" * w for w in widths))
+    lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
+    return "\n".join(lines)
+
+
+def case_words(key: CaseSpec, *fields: str) -> str:
+    """The named fields of a case that are set; ``mode`` only when not eager (``compile``)."""
+    values = [getattr(key, f) for f in fields if not (f == "mode" and key.mode == EAGER)]
+    return " ".join(str(v) for v in values if v)
+
+
+def marks_legend(found: set[str]) -> str:
+    """One line saying what the marks in a table mean; "" when there are none."""
+    if not found:
+        return ""
+    legend = []
+    if NOISY in found:
+        legend.append(
+            f"noisy: IQR over {NOISY_IQR_SHARE:.0%} of the median; re-run before trusting a "
+            "difference"
+        )
+    conditions = [f for f in FLAG_WORDS if f in found]
+    if conditions:
+        legend.append(f"{', '.join(conditions)}: see the WARNING after the tables")
+    return "marks: " + "; ".join(legend)
+
+
+def headline_block(title: str, lines: dict[str, list[str]]) -> list[str]:
+    """A headline's title, then one line per case: its name, padded, and what it found."""
+    width = max(len(name) for name in lines)
+    return [title, *(f"  {name.ljust(width)}  {', '.join(v)}" for name, v in lines.items())]
