@@ -30,6 +30,7 @@ from accelbench.results.views import (
     headline_rows,
     pair_key,
 )
+from accelbench.workloads.llm_weights import weights_of
 
 # Numbers ----------------------------------------------------------------------------------
 
@@ -307,7 +308,9 @@ def render_llm(rows: list[dict[str, Any]]) -> str:
     if not rows:
         return ""
     modes = any(r["mode"] != DEFAULT_MODE for r in rows)
-    header = ["test", "framework", "dtype", "size", "device", *(["mode"] if modes else [])]
+    quantized = any(weights_of(r["variant"]) for r in rows)
+    header = ["test", "framework", "dtype", *(["weights"] if quantized else [])]
+    header += ["size", "device", *(["mode"] if modes else [])]
     header += ["throughput", "per token", "GB/s", "of copy", "TFLOP/s", "of matmul"]
     versus = any(r["speedup_over_cpu"] for r in rows)
     header += ["vs cpu"] if versus else []
@@ -316,6 +319,7 @@ def render_llm(rows: list[dict[str, Any]]) -> str:
             r["test"],
             r["framework"],
             r["dtype"],
+            *([weights_of(r["variant"]) or r["dtype"]] if quantized else []),
             r["size"],
             r["device"],
             *([r["mode"]] if modes else []),
@@ -632,7 +636,8 @@ def _headline_llm(rows: list[dict[str, Any]]) -> list[str]:
     mode the CPU does not run, against the CPU's eager tokens/s."""
     lines: dict[str, list[str]] = {}
     for r in rows:
-        name = f"{r['framework']} llm {r['test']} {r['dtype']} {r['size']} {r['mode']}"
+        dtype = " ".join(x for x in (r["dtype"], weights_of(r["variant"])) if x)
+        name = f"{r['framework']} llm {r['test']} {dtype} {r['size']} {r['mode']}"
         lines.setdefault(name, []).append(
             f"{r['device']} {format_speedup_short(r['speedup_over_cpu'])}"
         )
