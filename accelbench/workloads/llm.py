@@ -201,12 +201,13 @@ class LanguageModel(GreedyDecode, Workload):
 
     @classmethod
     def variants(cls, size: str) -> list[str]:
-        """The unquantized model at every context, then each quantized weights' cases."""
+        """The unquantized model at every context, then each quantized weights' case at the
+        longest (the Llama shape's 512, llama-bench's usual depth)."""
         shape = cls.SIZES[size]
-        return [
-            length_variant(weights_name(CONTEXT, weights), n)
-            for weights in ("", *shape.weights)
-            for n in shape.contexts
+        unquantized = [length_variant(CONTEXT, n) for n in shape.contexts]
+        longest = max(shape.contexts)
+        return unquantized + [
+            length_variant(weights_name(CONTEXT, weights), longest) for weights in shape.weights
         ]
 
     def __init__(self, spec: CaseSpec, device: Any) -> None:
@@ -291,8 +292,7 @@ class LanguageModel(GreedyDecode, Workload):
             )
         weights = weights_of(spec.variant)
         if reason is None and weights:
-            device_type = device.torch_device().type
-            return weight_only.unsupported_reason(weights, device_type, spec.dtype)
+            return weight_only.unsupported_reason(weights, spec.device, spec.dtype)
         return reason
 
     def compile_step(self) -> None:

@@ -32,7 +32,7 @@ class LlmSize:
     ``contexts``: prompt lengths, one case each (``ctx-L=512``). ``generate``: tokens per
     timed tg round (llama-bench's ``tg128``). ``parity_tokens``: greedy steps compared with
     the CPU before timing. ``weights``: quantized weights (``llm_weights``) run beside the
-    unquantized model, each at every context (``ctx-w4-L=512``).
+    unquantized model, each at the longest context (``ctx-w4-L=512``).
     """
 
     d_model: int
