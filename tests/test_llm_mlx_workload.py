@@ -27,6 +27,7 @@ from conftest import SMOKE, add_benchmarks
 SMOKE_SIZE = LanguageModel.SIZES["smoke"]
 PROMPT = SMOKE_SIZE.contexts[0]  # the shortest: the fastest cases
 N = SMOKE_SIZE.generate
+SMOKE_CASES = 2 * len(LanguageModel.variants("smoke")) * 2  # frameworks x variants x phases
 
 pytestmark = pytest.mark.usefixtures("mlx")  # skips with MLX's import error where it has one
 
@@ -176,7 +177,7 @@ def test_a_smoke_session_of_mlx_alone_measures_pp_and_tg_in_tokens_per_s(suite):
     add_benchmarks(suite, "test_llm.py", "test_llm_mlx.py")
     args = ("--devices", "cpu", "--frameworks", "mlx", "-k", str(PROMPT))
     result = suite.runpytest(*SMOKE, *args, "--benchmark-json", "run.json")
-    result.assert_outcomes(passed=2, deselected=6)
+    result.assert_outcomes(passed=2, deselected=SMOKE_CASES - 2)
     result.stdout.fnmatch_lines(
         [
             "*language model at batch 1*",
@@ -205,7 +206,7 @@ def test_pytorch_and_mlx_side_by_side_in_the_framework_comparison(suite):
     add_benchmarks(suite, "test_llm.py", "test_llm_mlx.py")
     args = ("--devices", "cpu", "--frameworks", "torch,mlx", "-k", f"tg and {PROMPT}")
     result = suite.runpytest(*SMOKE, *args, "--benchmark-json", "run.json", "--bench-tables")
-    result.assert_outcomes(passed=2, deselected=6)
+    result.assert_outcomes(passed=2, deselected=SMOKE_CASES - 2)
     result.stdout.fnmatch_lines(["PyTorch vs MLX*", f"llm ctx-L={PROMPT} *tg*fp32*cpu*x"])
     saved = json.loads((suite.path / "run.json").read_text())["accelbench"]
     (row,) = saved["frameworks"]
@@ -223,7 +224,7 @@ def test_a_wrong_token_on_mlx_fails_the_case_naming_it(suite, monkeypatch):
     monkeypatch.setattr(MlxLanguageModel, "generate_token", planted)
     add_benchmarks(suite, "test_llm_mlx.py")
     result = suite.runpytest(*SMOKE, "--devices", "cpu", "-k", f"tg and {PROMPT}")
-    result.assert_outcomes(failed=1, deselected=3)
+    result.assert_outcomes(failed=1, deselected=SMOKE_CASES // 2 - 1)
     result.stdout.fnmatch_lines(
         ["*ParityError: * (CPU, MLX): generated token 1 is * where the CPU generated *"]
     )

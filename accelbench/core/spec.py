@@ -247,6 +247,24 @@ class Variant:
         return Variant(tuple(p for p in self.parts if p[0] != key))
 
 
+# Quantized weights of the language model are a bare name part (``ctx-w4-L=512``): 4-bit or
+# 8-bit weight-only (accelbench.workloads.llm_weights says the formats). A variant without
+# one is the unquantized model in the case's dtype.
+W4 = "w4"
+W8 = "w8"
+WEIGHTS = (W4, W8)
+
+
+def weights_of(variant: str) -> str:
+    """The quantized weights a variant names (``"ctx-w4-L=512"`` -> ``"w4"``); "" for the
+    unquantized model or a variant that does not parse."""
+    try:
+        parts = Variant.parse(variant).parts
+    except VariantError:
+        return ""
+    return next((name for key, name in parts if key is None and name in WEIGHTS), "")
+
+
 def batch_variant(base: str, batch: int) -> str:
     """One point of a batch sweep: ``batch_variant("", 16) == "batch=16"``,
     ``batch_variant("sdpa-L=1024", 16) == "sdpa-L=1024-batch=16"``."""

@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from accelbench.core.spec import EAGER, LLM_PHASES, CaseSpec, parse_length_variant
+from accelbench.core.spec import EAGER, LLM_PHASES, CaseSpec, parse_length_variant, weights_of
 from accelbench.results.figures import key_of, measured, speedup
 from accelbench.results.formats import (
     format_bounded_share,
@@ -113,7 +113,9 @@ def render(rows: list[LlmRow]) -> str:
     if not rows:
         return ""
     modes = any(r.key.mode != EAGER for r in rows)
-    header = ["test", "framework", "dtype", "size", "device", *(["mode"] if modes else [])]
+    quantized = any(weights_of(r.key.variant) for r in rows)
+    header = ["test", "framework", "dtype", *(["weights"] if quantized else [])]
+    header += ["size", "device", *(["mode"] if modes else [])]
     header += ["throughput", "per token", "GB/s", "of copy", "TFLOP/s", "of matmul"]
     versus = any(r.speedup_over_cpu for r in rows)
     header += ["vs cpu"] if versus else []
@@ -122,6 +124,7 @@ def render(rows: list[LlmRow]) -> str:
             r.test,
             r.key.framework,
             r.key.dtype,
+            *([weights_of(r.key.variant) or r.key.dtype] if quantized else []),
             r.key.size,
             r.device,
             *([r.key.mode] if modes else []),
@@ -187,7 +190,8 @@ def headline(rows: list[LlmRow]) -> list[str]:
     for r in rows:
         if r.key.mode == EAGER or not r.speedup_over_cpu:
             continue
-        name = f"{r.key.framework} llm {r.test} {r.key.dtype} {r.key.size} {r.key.mode}"
+        dtype = " ".join(x for x in (r.key.dtype, weights_of(r.key.variant)) if x)
+        name = f"{r.key.framework} llm {r.test} {dtype} {r.key.size} {r.key.mode}"
         lines.setdefault(name, []).append(f"{r.device} {format_speedup_short(r.speedup_over_cpu)}")
     title = (
         "headline: the language model replayed as graphs against the CPU's eager "

@@ -25,6 +25,13 @@ and bytes are the round's.
 Decode reads every weight once per token, so it is bound by memory bandwidth: tg gives
 ``bytes_per_step`` (weights + cache), which over the median is GB/s, to set against the
 copy ceiling. pp is bound by FLOPs (``flops_per_step``).
+
+Quantized weights (``ctx-w4-L=512``, ``ctx-w8-L=512``; ``llm_weights``, ``llm_quant``): the
+matmul weights stored packed and multiplied by torch's weight-only kernels, where this
+device and dtype have them (else the case skips with the reason at plan time); their bytes
+per token are the packed weights with their scales. Parity, on every device the CPU
+included, is against the same quantized weights given back as fp32 matrices on the CPU
+(``QuantizedReference``), within the dtype's usual tolerance.
 """
 
 from __future__ import annotations
@@ -37,6 +44,7 @@ import numpy as np
 import psutil
 import torch
 
+from accelbench.backends.torch import weight_only
 from accelbench.backends.torch.cuda_graph import CapturedCall, is_capture_failure
 from accelbench.backends.torch.dtypes import TORCH_DTYPES, dtype_name, torch_dtype
 from accelbench.core.compiled import Compilable
@@ -58,6 +66,16 @@ from accelbench.workloads.llm_model import (
     forward_flops,
     kv_bytes_per_position,
     parameter_count,
+)
+from accelbench.workloads.llm_quant import build_quantized
+from accelbench.workloads.llm_weights import (
+    TORCH_FORMATS,
+    WEIGHTS,
+    WeightFormat,
+    quantized_weight_bytes,
+    unquantized_bytes_per_token,
+    weights_name,
+    weights_of,
 )
 
 GIB = 2**30
@@ -140,6 +158,7 @@ class LanguageModel(GreedyDecode, Compilable, Workload):
             contexts=(16, 32),
             generate=8,
             parity_tokens=8,
+            weights=WEIGHTS,
         ),
         # The shape of SmolLM2-135M (134.5M parameters, tied head).
         "standard": LlmSize(
@@ -155,6 +174,7 @@ class LanguageModel(GreedyDecode, Compilable, Workload):
             parity_tokens=32,
             rope_theta=100000.0,
             shape_of="SmolLM2-135M",
+            weights=WEIGHTS,
         ),
         # The shape of Llama-3.2-1B (1.24B parameters, tied head); plain rotary positions.
         "full": LlmSize(
@@ -170,17 +190,26 @@ class LanguageModel(GreedyDecode, Compilable, Workload):
             parity_tokens=16,
             rope_theta=500000.0,
             shape_of="Llama-3.2-1B",
+            weights=WEIGHTS,
         ),
     }
 
-    # SmolLM2-135M's shape, one short prompt and a short generation.
+    # SmolLM2-135M's shape, one short prompt and a short generation; unquantized only.
     SIZES["quick"] = dataclasses.replace(
-        SIZES["standard"], contexts=(128,), generate=32, parity_tokens=8
+        SIZES["standard"], contexts=(128,), generate=32, parity_tokens=8, weights=()
     )
+    weight_formats: dict[str, WeightFormat] = TORCH_FORMATS
 
     @classmethod
     def variants(cls, size: str) -> list[str]:
-        return [length_variant(CONTEXT, n) for n in cls.SIZES[size].contexts]
+        """The unquantized model at every context, then each quantized weights' case at the
+        longest (the Llama shape's 512, llama-bench's usual depth)."""
+        shape = cls.SIZES[size]
+        unquantized = [length_variant(CONTEXT, n) for n in shape.contexts]
+        longest = max(shape.contexts)
+        return unquantized + [
+            length_variant(weights_name(CONTEXT, weights), longest) for weights in shape.weights
+        ]
 
     def __init__(self, spec: CaseSpec, device: Any) -> None:
         self.context = context_length(spec)
@@ -188,9 +217,10 @@ class LanguageModel(GreedyDecode, Compilable, Workload):
         self.dtype = torch_dtype(spec.dtype)
         self.torch_device = device.torch_device()
         self.capacity = cache_capacity(self.size, spec.phase, self.context)
+        self.weights = weights_of(spec.variant)
         self.check_memory()
 
-        self.model = build(self.size, self.dtype, self.torch_device, SEED)
+        self.model = self.build_model()
         self.model.set_positions(self.capacity)
         self.cache = KVCache.empty(self.size, 1, self.capacity, self.dtype, self.torch_device)
         prompt, forced = seeded_tokens(self.size, self.context)
@@ -206,6 +236,11 @@ class LanguageModel(GreedyDecode, Compilable, Workload):
                 self.prompt_logits = self.model(self.prompt, 0, self.cache)
                 self.first_token = self.prompt_logits.argmax(-1)
             self.round_start()
+
+    def build_model(self) -> Any:
+        if self.weights:
+            return build_quantized(self.size, self.dtype, self.torch_device, SEED, self.weights)
+        return build(self.size, self.dtype, self.torch_device, SEED)
 
     # The steps ----------------------------------------------------------------------------
 
@@ -248,12 +283,17 @@ class LanguageModel(GreedyDecode, Compilable, Workload):
 
     @classmethod
     def mode_unsupported_reason(cls, spec: CaseSpec, device: Any) -> str | None:
+        """Also the plan-time check of quantized weights: a device or dtype without their
+        kernel skips with the reason before anything is built."""
         reason = super().mode_unsupported_reason(spec, device)
         if reason is None and spec.mode == GRAPH and spec.device != "cuda":
             return (
                 f"graph mode replays CUDA graphs, which PyTorch captures on CUDA only "
                 f"(not on {spec.device})"
             )
+        weights = weights_of(spec.variant)
+        if reason is None and weights:
+            return weight_only.unsupported_reason(weights, spec.device, spec.dtype)
         return reason
 
     def compile_step(self) -> None:
@@ -277,6 +317,14 @@ class LanguageModel(GreedyDecode, Compilable, Workload):
         return fn() if self.captured is None else CapturedCall(fn)()
 
     # Parity ---------------------------------------------------------------------------------
+
+    @classmethod
+    def parity_reference(cls, spec: CaseSpec) -> tuple[type[Workload], CaseSpec] | None:
+        """Quantized weights, on every device the CPU included: the same weights given back
+        as fp32 matrices, on the CPU in fp32 (``QuantizedReference``)."""
+        if weights_of(spec.variant):
+            return QuantizedReference, spec.reference()
+        return super().parity_reference(spec)
 
     def parity_outputs(self) -> dict[str, np.ndarray]:
         """pp: the logits at ``PROMPT_PARITY_ROWS`` prompt positions (the last included).
@@ -331,9 +379,21 @@ class LanguageModel(GreedyDecode, Compilable, Workload):
 
     def bytes_per_step(self) -> int | None:
         itemsize = self.cache.keys.element_size()
+        weight_bytes = None
+        if self.weights:  # the scales are stored in the run's dtype
+            weight_bytes = packed_bytes_per_token(self.size, self.format, itemsize)
         return step_bytes(
-            self.size, self.spec.phase, self.context, itemsize, self.generated_per_step
+            self.size,
+            self.spec.phase,
+            self.context,
+            itemsize,
+            self.generated_per_step,
+            weight_bytes,
         )
+
+    @property
+    def format(self) -> WeightFormat:
+        return self.weight_formats[self.weights]
 
     def shapes(self) -> dict[str, Any]:
         return case_shapes(self.size, self.spec.phase, self.context)
@@ -358,6 +418,17 @@ class LanguageModel(GreedyDecode, Compilable, Workload):
             check_fits(self.spec, self.size, self.capacity, available, on_host=False)
 
 
+class QuantizedReference(LanguageModel):
+    """Parity's reference for quantized weights: the same quantized weights as fp32 matrices
+    (``llm_quant.build_quantized(dequantize=True)``), computed in the spec's dtype (fp32 on
+    the CPU: the reference spec)."""
+
+    def build_model(self) -> Any:
+        return build_quantized(
+            self.size, self.dtype, self.torch_device, SEED, self.weights, dequantize=True
+        )
+
+
 # What a case is, whatever the framework (the MLX twin, llm_mlx, shares these) ------------------
 
 
@@ -365,8 +436,12 @@ def context_length(spec: CaseSpec) -> int:
     """The prompt length of ``spec``'s variant (``ctx-L=512``); ValueError for a variant or
     phase the language model does not have."""
     point = parse_length_variant(spec.variant)
-    if point is None or point[0] != CONTEXT:
-        raise ValueError(f"llm variant {spec.variant!r}: expected '{CONTEXT}-L=<length>'")
+    curves = [weights_name(CONTEXT, weights) for weights in ("", *WEIGHTS)]
+    if point is None or point[0] not in curves:
+        raise ValueError(
+            f"llm variant {spec.variant!r}: expected '{CONTEXT}-L=<length>' or, quantized, "
+            f"'{CONTEXT}-w4-L=<length>' ({', '.join(WEIGHTS)})"
+        )
     if spec.phase not in LLM_PHASES:
         raise ValueError(f"llm phase {spec.phase!r}: expected one of {LLM_PHASES}")
     return point[1]
@@ -402,13 +477,25 @@ def step_flops(size: LlmSize, phase: str, context: int, tokens: int = 1) -> int:
 
 
 def step_bytes(
-    size: LlmSize, phase: str, context: int, itemsize: int, tokens: int = 1
+    size: LlmSize,
+    phase: str,
+    context: int,
+    itemsize: int,
+    tokens: int = 1,
+    weight_bytes: int | None = None,
 ) -> int | None:
     """tg: weights and cache moved per ``tokens`` generated tokens at a round's mean
-    (``decode_bytes``); pp: None."""
+    (``decode_bytes``; ``weight_bytes``: quantized weights' bytes per token); pp: None."""
     if phase == "pp":
         return None
-    return round(decode_bytes(size, itemsize, context, size.generate) * tokens)
+    return round(decode_bytes(size, itemsize, context, size.generate, weight_bytes) * tokens)
+
+
+def packed_bytes_per_token(size: LlmSize, fmt: WeightFormat, itemsize: int) -> int:
+    """What quantized weights read per token: every matrix packed with its scales (in the
+    run's dtype), the norms and the embedding row unquantized."""
+    packed = quantized_weight_bytes(size, fmt, itemsize)
+    return packed + unquantized_bytes_per_token(size, itemsize)
 
 
 def case_shapes(size: LlmSize, phase: str, context: int) -> dict[str, Any]:

@@ -21,6 +21,12 @@ teacher-forced logits and the greedy tokens with their logits), compared by
 ``accelbench.core.parity``.
 
 Eager only, as the PyTorch workload: a decode step's shapes change with its position.
+
+Quantized weights (``ctx-w4-L=512``, ``ctx-w8-L=512``): MLX's own quantization
+(``llm_quant_mlx``: ``mx.quantize``, groups of 64, and ``mx.quantized_matmul``, as mlx-lm);
+bytes per token count the packed weights with their scales and biases. Their parity is
+against the same quantized weights given back as fp32 matrices, in MLX on the CPU in fp32
+(``MlxQuantizedReference``): PyTorch has other kernels and another format.
 """
 
 from __future__ import annotations
@@ -33,7 +39,7 @@ import numpy as np
 from accelbench.backends.mlx.workload import MlxWorkload
 from accelbench.core.parity import GENERATED_LOGITS, GENERATED_TOKENS
 from accelbench.core.spec import EAGER, CaseSpec
-from accelbench.core.workload import SEED
+from accelbench.core.workload import SEED, Workload
 from accelbench.workloads.llm import (
     PROMPT_PARITY_ROWS,
     GreedyDecode,
@@ -42,6 +48,7 @@ from accelbench.workloads.llm import (
     case_shapes,
     check_fits,
     context_length,
+    packed_bytes_per_token,
     seeded_tokens,
     spread,
     step_bytes,
@@ -49,6 +56,8 @@ from accelbench.workloads.llm import (
     tokens_per_step,
 )
 from accelbench.workloads.llm_model_mlx import MlxDecoderLM, MlxKVCache, mlx_weights
+from accelbench.workloads.llm_quant_mlx import quantized_mlx_weights
+from accelbench.workloads.llm_weights import MLX_FORMATS, weights_of
 
 
 class MlxLanguageModel(GreedyDecode, MlxWorkload):
@@ -61,9 +70,25 @@ class MlxLanguageModel(GreedyDecode, MlxWorkload):
     SIZES = LanguageModel.SIZES
     twin = LanguageModel
 
+    dequantize = False  # MlxQuantizedReference: the quantized weights as fp32 matrices
+
     def __init__(self, spec: CaseSpec, device: Any) -> None:
         self.context = context_length(spec)
+        self.weights = weights_of(spec.variant)
         super().__init__(spec, device)
+
+    @classmethod
+    def parity_reference(cls, spec: CaseSpec) -> tuple[type[Workload], CaseSpec]:
+        """Quantized weights: MLX's own dequantized weights on MLX's CPU in fp32."""
+        if weights_of(spec.variant):
+            return MlxQuantizedReference, spec.reference()
+        return super().parity_reference(spec)
+
+    @classmethod
+    def estimated_step_s(cls, spec: CaseSpec, device: Any) -> tuple[float, str] | None:
+        """Unquantized only: quantized matmuls are MLX's own kernels, not the BLAS whose
+        slowdown the probe measures; their first step is timed instead."""
+        return None if weights_of(spec.variant) else super().estimated_step_s(spec, device)
 
     def build_twin(self) -> None:
         """No PyTorch model is built: ``setup`` draws its weights as the PyTorch builder does,
@@ -76,7 +101,12 @@ class MlxLanguageModel(GreedyDecode, MlxWorkload):
         self.capacity = cache_capacity(self.size, self.spec.phase, self.context)
         self.check_memory()
         self.dtype = self.compute_dtype or mx.float32
-        weights = dict(mlx_weights(self.size, SEED, self.dtype, mx))
+        if self.weights:
+            fmt = MLX_FORMATS[self.weights]
+            drawn = quantized_mlx_weights(self.size, SEED, self.dtype, mx, fmt, self.dequantize)
+        else:
+            drawn = mlx_weights(self.size, SEED, self.dtype, mx)
+        weights = dict(drawn)
         self.model = MlxDecoderLM(self.size, weights, mx)
         self.cache = MlxKVCache.empty(self.size, 1, self.capacity, self.dtype, mx)
         prompt, forced = seeded_tokens(self.size, self.context)
@@ -155,7 +185,11 @@ class MlxLanguageModel(GreedyDecode, MlxWorkload):
         return step_flops(self.size, self.spec.phase, self.context)
 
     def bytes_per_step(self) -> int | None:
-        return step_bytes(self.size, self.spec.phase, self.context, self.dtype.size)
+        itemsize = self.dtype.size
+        weight_bytes = None
+        if self.weights:  # scales and biases are stored in the run's dtype
+            weight_bytes = packed_bytes_per_token(self.size, MLX_FORMATS[self.weights], itemsize)
+        return step_bytes(self.size, self.spec.phase, self.context, itemsize, 1, weight_bytes)
 
     def shapes(self) -> dict[str, Any]:
         return case_shapes(self.size, self.spec.phase, self.context)
@@ -173,3 +207,11 @@ class MlxLanguageModel(GreedyDecode, MlxWorkload):
         PyTorch workload checks."""
         available = self.device.memory_available_bytes()
         check_fits(self.spec, self.size, self.capacity, available, self.spec.device == "cpu")
+
+
+class MlxQuantizedReference(MlxLanguageModel):
+    """Parity's reference for MLX's quantized weights: the same weights as fp32 matrices
+    (``mx.dequantize``), multiplied as plain matrices, on the spec's device and dtype (MLX's
+    CPU in fp32: the reference spec)."""
+
+    dequantize = True

@@ -31,7 +31,8 @@ class LlmSize:
 
     ``contexts``: prompt lengths, one case each (``ctx-L=512``). ``generate``: tokens per
     timed tg round (llama-bench's ``tg128``). ``parity_tokens``: greedy steps compared with
-    the CPU before timing.
+    the CPU before timing. ``weights``: quantized weights (``llm_weights``) run beside the
+    unquantized model, each at the longest context (``ctx-w4-L=512``).
     """
 
     d_model: int
@@ -46,6 +47,7 @@ class LlmSize:
     parity_tokens: int
     rope_theta: float = 10000.0
     shape_of: str = ""
+    weights: tuple[str, ...] = ()
 
     @property
     def head_dim(self) -> int:
@@ -107,20 +109,25 @@ def kv_bytes_per_position(size: LlmSize, itemsize: int) -> int:
     return 2 * size.layers * size.kv_heads * size.head_dim * itemsize
 
 
-def decode_bytes(size: LlmSize, itemsize: int, start: int, tokens: int) -> float:
+def decode_bytes(
+    size: LlmSize, itemsize: int, start: int, tokens: int, weight_bytes: int | None = None
+) -> float:
     """Mean bytes moved per generated token over ``tokens`` steps at ``start, start+1, ...``.
 
     Every weight is read once per token (an embedding table only as the head, plus the one
     row the embedding looks up), the cache is read at every attended position and written
     at the new one. Activations at batch 1 (a few vectors of d_model) are left out.
+    ``weight_bytes``: what the weights read per token where they are not the parameters in
+    the run's dtype (quantized: ``llm_weights``).
     """
-    embedding_row = size.d_model * itemsize
-    weights = (parameter_count(size) - size.vocab * size.d_model) * itemsize
-    if size.tied:  # the table is read whole by the head
-        weights += size.vocab * size.d_model * itemsize
+    if weight_bytes is None:
+        weight_bytes = (parameter_count(size) - size.vocab * size.d_model) * itemsize
+        weight_bytes += size.d_model * itemsize  # the row the embedding looks up
+        if size.tied:  # the table is read whole by the head
+            weight_bytes += size.vocab * size.d_model * itemsize
     kv = kv_bytes_per_position(size, itemsize)
     cache = kv * (attended_positions(start, tokens) + tokens)  # reads, and one write each
-    return weights + embedding_row + cache / tokens
+    return weight_bytes + cache / tokens
 
 
 # The model --------------------------------------------------------------------------------
@@ -260,8 +267,8 @@ class DecoderLM(nn.Module):
         for layer, block in enumerate(self.blocks):
             x = block(x, cos, sin, cache.keys[layer], cache.values[layer], start)
         x = self.norm(x[:, -1:] if rows is None else x[:, rows])
-        weight = self.embed.weight if self.head is None else self.head.weight
-        return F.linear(x, weight)
+        # A quantized model has a head of its own even when tied (llm_quant).
+        return F.linear(x, self.embed.weight) if self.head is None else self.head(x)
 
 
 def seeded_weights(size: LlmSize, seed: int) -> Iterator[tuple[str, torch.Tensor]]:

@@ -6,7 +6,8 @@ before the MLP; one fused q/k/v matmul; rotary positions in rotate-half form
 step's start); grouped-query attention (``mx.fast.scaled_dot_product_attention``, which
 pairs query head h with kv head h // group as the PyTorch model does), causal over a
 prompt; one fused gate/up matmul and SwiGLU; a final RMSNorm and the head (the embedding
-table, where tied). No biases. What mlx-lm's Llama does, minus its quantization.
+table, where tied). No biases. What mlx-lm's Llama does; quantized weights
+(``llm_quant_mlx``) multiply through ``mx.quantized_matmul`` as its ``QuantizedLinear`` does.
 
 The weights are a dict under the PyTorch model's parameter names (``blocks.3.qkv.weight``),
 each drawn by ``llm_model.seeded_weights`` (fp32, on the host, one at a time) and cast to the
@@ -87,8 +88,12 @@ class MlxDecoderLM:
             x = self.block(layer, x, start, cache)
         x = x[:, -1:] if rows is None else x[:, rows]
         x = mx.fast.rms_norm(x, w["norm.weight"], NORM_EPS)
-        head = w["embed.weight"] if self.size.tied else w["head.weight"]
-        return x @ head.T
+        # A quantized model has a head of its own even when tied (llm_quant_mlx).
+        return self.linear(x, w["head.weight"] if "head.weight" in w else w["embed.weight"])
+
+    def linear(self, x: Any, weight: Any) -> Any:
+        """``x @ weight.T``; a quantized weight multiplies through its own kernel."""
+        return x @ weight.T if hasattr(weight, "T") else weight.matmul(x, self.mx)
 
     def block(self, layer: int, x: Any, start: int, cache: MlxKVCache) -> Any:
         """One layer, as ``llm_model.Block``; x (batch, tokens, d) at positions ``start...``."""
@@ -100,7 +105,7 @@ class MlxDecoderLM:
         batch, tokens, _ = x.shape
         if tokens > 1 and start != 0:
             raise ValueError("a multi-token forward starts at position 0 (a whole prompt)")
-        qkv = mx.fast.rms_norm(x, w["attention_norm"], NORM_EPS) @ w["qkv"].T
+        qkv = self.linear(mx.fast.rms_norm(x, w["attention_norm"], NORM_EPS), w["qkv"])
         heads = qkv.reshape(batch, tokens, s.heads + 2 * s.kv_heads, s.head_dim)
         heads = heads.transpose(0, 2, 1, 3)  # (batch, heads, tokens, head_dim)
         q = heads[:, : s.heads]
@@ -121,6 +126,7 @@ class MlxDecoderLM:
             mask="causal" if tokens > 1 else None,
         )
         attended = attended.transpose(0, 2, 1, 3).reshape(batch, tokens, s.heads * s.head_dim)
-        x = x + attended @ w["out"].T
-        gate, up = mx.split(mx.fast.rms_norm(x, w["mlp_norm"], NORM_EPS) @ w["gate_up"].T, 2, -1)
-        return x + (gate * mx.sigmoid(gate) * up) @ w["down"].T
+        x = x + self.linear(attended, w["out"])
+        normed = mx.fast.rms_norm(x, w["mlp_norm"], NORM_EPS)
+        gate, up = mx.split(self.linear(normed, w["gate_up"]), 2, -1)
+        return x + self.linear(gate * mx.sigmoid(gate) * up, w["down"])
