@@ -22,9 +22,10 @@ from accelbench import backends
 from accelbench import benchmark_internals as internals
 from accelbench.config import OptionError, SuiteConfig, parse_list
 from accelbench.core import conditions, launch, machine, openmp, saved_form, stability
+from accelbench.core.ceilings import PEAK
 from accelbench.core.run_budget import RunBudget, format_duration
 from accelbench.core.runner import CaseSkipped, Runner
-from accelbench.core.sizes import BUDGETS, DEFAULT_PROFILE, PROFILES
+from accelbench.core.sizes import BUDGETS, DEFAULT_PROFILE, PROFILES, QUICK
 from accelbench.core.spec import (
     DTYPES,
     EAGER,
@@ -169,6 +170,13 @@ def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginMa
         metavar="SECONDS",
         help="Sleep this long before each case, so heat and other load can settle. "
         "Default: %(default)r",
+    )
+    group.addoption(
+        "--no-yardsticks",
+        action="store_true",
+        default=False,
+        help="Do not add the ceiling cases a selected language-model case is read against "
+        "(tg: the copy, pp: the matmul, same device and dtype); by default they run with it",
     )
     group.addoption(
         "--gate-smoke",
@@ -363,6 +371,74 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if drop:
         config.hook.pytest_deselected(items=drop)
     items[:] = keep
+
+
+@pytest.hookimpl(wrapper=True, specname="pytest_collection_modifyitems")
+def pytest_collection_with_yardsticks(
+    session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
+):
+    """When a case that is read as a share of a ceiling runs (a language model's tg against
+    the copy, pp against the matmul: its workload's ``yardsticks``), that ceiling runs too,
+    on the same device in the same dtype, so the share is never missing: taken back from
+    what ``-k``, ``--mode`` or the other selections left out (ceilings run eagerly), or
+    collected from a ``test_ceiling*.py`` beside the case's file; one per device and
+    ceiling, already selected or else of the case's own framework, before the first case
+    that needs it. In the quick profile a device's ceiling runs once, whatever the
+    frameworks. ``--no-yardsticks`` turns this off."""
+    collected = list(items)
+    result = yield
+    if STATE not in config.stash or config.getoption("no_yardsticks"):
+        return result
+    suite = config.stash[STATE].config
+    pool = collected + [i for i in items if i not in collected]
+    needed: dict[tuple[str, str], tuple[str, pytest.Item]] = {}
+    for item in items:
+        cls, spec = _item_spec(item, suite) or (None, None)
+        if ceiling := getattr(cls, "yardsticks", {}).get(getattr(spec, "phase", None)):
+            needed.setdefault((spec.device, ceiling), (spec.framework, item))
+    for path, item in {i.path.parent: i for _, i in needed.values()}.items():
+        for module in sorted(path.glob("test_ceiling*.py")):
+            if module not in {i.path for i in collected}:
+                parent = item.getparent(pytest.Module).parent
+                pool += _items_of(pytest.Module.from_parent(parent, path=module))
+    ceilings = [
+        (spec, i)
+        for i in pool
+        if (found := _item_spec(i, suite))
+        and (spec := found[1]).phase == PEAK
+        and spec.framework in suite.frameworks
+        and suite.size in found[0].SIZES
+    ]
+    chosen = {}
+    for (device, variant), (framework, _) in needed.items():
+        fits = [
+            (i not in items, c.framework != framework, n, i)
+            for n, (c, i) in enumerate(ceilings)
+            if (c.device, c.variant) == (device, variant)
+        ]
+        if fits:
+            chosen[(device, variant)] = min(fits)[-1]
+    drop = []
+    if suite.size == QUICK:
+        for c, i in ceilings:
+            if i in items and chosen.setdefault((c.device, c.variant), i) is not i:
+                drop.append(i)
+    added = [i for i in chosen.values() if i not in items]
+    first = min([items.index(i) for _, i in needed.values()], default=0)
+    items[:] = [i for i in items[:first] + added + items[first:] if i not in drop]
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    deselected = getattr(reporter, "stats", {}).get("deselected", [])
+    deselected[:] = [i for i in deselected if i not in added]
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+    return result
+
+
+def _items_of(node: pytest.Collector) -> list[pytest.Item]:
+    found: list[pytest.Item] = []
+    for child in node.collect():
+        found += [child] if isinstance(child, pytest.Item) else _items_of(child)
+    return found
 
 
 def _framework_rank(item: pytest.Item, frameworks: tuple[str, ...]) -> int:

@@ -7,6 +7,7 @@ Everything runs on MLX's CPU, at the smoke size.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -228,3 +229,38 @@ def test_a_wrong_token_on_mlx_fails_the_case_naming_it(suite, monkeypatch):
     result.stdout.fnmatch_lines(
         ["*ParityError: * (CPU, MLX): generated token 1 is * where the CPU generated *"]
     )
+
+
+# Compile mode (mx.compile) --------------------------------------------------------------------
+
+
+def compiled(phase: str = "tg", dtype: str = "fp32") -> MlxLanguageModel:
+    spec = dataclasses.replace(case("mlx", phase, dtype), mode="compile")
+    workload = MlxLanguageModel(spec, mlx_devices.get_device("cpu"))
+    workload.compile_step()
+    return workload
+
+
+def test_the_compiled_decode_generates_the_eager_tokens_round_after_round(mlx):
+    """The position is an array the compiled graph reads: a position frozen into the trace
+    would repeat the first token's logits."""
+    eager, fast = make(), compiled()
+    device = mlx_devices.get_device("cpu")
+    rounds = []
+    for workload in (eager, fast):
+        tokens = []
+        for _ in range(2):
+            workload.round_start()
+            for _ in range(N):
+                tokens.append(int(as_numpy(workload.step()).item()))
+            device.synchronize()
+        rounds.append(tokens)
+    assert rounds[1] == rounds[0]
+    assert rounds[1][:N] == rounds[1][N:]  # every round decodes the same positions
+
+
+@pytest.mark.parametrize("phase", ["tg", "pp"])
+def test_compiled_mlx_reproduces_the_pytorch_cpu(phase):
+    result = compare(compiled(phase).parity_outputs(), torch_twin(phase).parity_outputs(), "fp32")
+    check(result, "MLX CPU [compile]")
+    assert result.max_error < 1e-5

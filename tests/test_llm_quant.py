@@ -319,3 +319,19 @@ def test_smoke_session_runs_quantized_cases_on_the_cpu_and_names_their_weights(s
     assert torch_info["parity_max_rel_error"] < FP32_KERNEL_ERROR
     assert mlx_info["parity_reference"] == "mlx cpu fp32"
     assert mlx_info["parity_max_rel_error"] < FP32_KERNEL_ERROR
+
+
+def test_quantized_weights_decode_in_compile_mode_with_parity(suite, mlx):
+    """The compiled decode multiplies quantized weights through their own kernels (the
+    head too) and is checked against the CPU as the eager decode is."""
+    add_benchmarks(suite, "test_llm.py", "test_llm_mlx.py")
+    args = (*SMOKE, "--devices", "cpu", "--mode", "compile", "-k", f"tg and w4 and {PROMPT}")
+    result = suite.runpytest(*args, "--benchmark-json", "run.json")
+    result.assert_outcomes(passed=2)
+    saved = json.loads((suite.path / "run.json").read_text())["benchmarks"]
+    for info in (b["extra_info"] for b in saved):
+        assert (info["mode"], info["parity_reference"]) == (
+            "compile",
+            f"{info['framework']} cpu fp32",
+        )
+        assert info["parity_max_rel_error"] < FP32_KERNEL_ERROR

@@ -316,6 +316,8 @@ FIGURES: Mapping[str, Figure] = MappingProxyType(
                 "compilations_warmup",
                 "compile_steady",
                 "compile_backend",
+                "compile_mode",
+                "cudagraph_skips",
                 "compiled_graphs",
                 "fx_graph_cache_hits",
                 "fx_graph_cache_misses",

@@ -33,10 +33,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from accelbench.core.spec import IDENTITY_FIELDS
+from accelbench.results import llama_bench
 from accelbench.results.record import Record
 from accelbench.results.runs import Run
 
-FORMATS = ("github-action-benchmark", "bencher", "csv")
+FORMATS = ("github-action-benchmark", "bencher", "csv", "llama-bench")
 
 
 def benchmark_name(record: Record) -> str:
@@ -284,6 +285,7 @@ EXPORTERS = {
     "github-action-benchmark": github_action_benchmark,
     "bencher": bencher,
     "csv": csv_table,
+    "llama-bench": llama_bench.jsonl,
 }
 
 

@@ -16,11 +16,14 @@ prompt length.
   back after the prompt: every round decodes the same positions, on every device.
   llama-bench's ``tg128`` with ``-d <n>`` (a context of depth n) is the same measurement.
 
-Modes: ``eager``, and on CUDA ``graph`` (``accelbench.backends.torch.cuda_graph``): the
-step's kernels captured once as a CUDA graph and replayed, as llama.cpp decodes on CUDA. A
-graph fixes its positions, so in graph mode one tg step is a whole round of ``generate``
-tokens (one replay; every round decodes the same positions anyway), and its items, FLOPs
-and bytes are the round's.
+Modes: ``eager``; ``compile`` (``accelbench.workloads.llm_compiled``): ``torch.compile`` of
+the step, tg's decode with its token and position on the device so that one compiled graph
+serves every position (on CUDA ``max-autotune``, replayed as a CUDA graph per token); and on
+CUDA ``graph`` (``accelbench.backends.torch.cuda_graph``): the step's eager kernels captured
+once as a CUDA graph and replayed, as llama.cpp decodes on CUDA. A graph fixes its
+positions, so in graph mode one tg step is a whole round of ``generate`` tokens (one
+replay; every round decodes the same positions anyway), and its items, FLOPs and bytes are
+the round's.
 
 Decode reads every weight once per token, so it is bound by memory bandwidth: tg gives
 ``bytes_per_step`` (weights + cache), which over the median is GB/s, to set against the
@@ -38,7 +41,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import psutil
@@ -47,9 +50,12 @@ import torch
 from accelbench.backends.torch import weight_only
 from accelbench.backends.torch.cuda_graph import CapturedCall, is_capture_failure
 from accelbench.backends.torch.dtypes import TORCH_DTYPES, dtype_name, torch_dtype
+from accelbench.backends.torch.workload import TorchWorkload, inductor_unavailable_reason
+from accelbench.core.ceilings import COPY, MATMUL
 from accelbench.core.compiled import Compilable
 from accelbench.core.parity import GENERATED_LOGITS, GENERATED_TOKENS
 from accelbench.core.spec import (
+    COMPILE,
     EAGER,
     GRAPH,
     LLM_PHASES,
@@ -58,6 +64,13 @@ from accelbench.core.spec import (
     parse_length_variant,
 )
 from accelbench.core.workload import SEED, FixedRounds, Workload
+from accelbench.workloads.llm_compiled import (
+    CompileSettings,
+    DeviceDecode,
+    compilations,
+    compile_counters,
+    compile_settings,
+)
 from accelbench.workloads.llm_model import (
     KVCache,
     LlmSize,
@@ -144,7 +157,13 @@ class LanguageModel(GreedyDecode, Compilable, Workload):
     framework = "torch"
     item_unit = "tokens"
     phases = LLM_PHASES
-    modes = (EAGER, GRAPH)
+    modes = (EAGER, COMPILE, GRAPH)
+    # The ceiling each phase is read against (a share of it), which runs with it by default
+    # (accelbench.plugin.with_yardsticks): decode is bound by reading the weights, a prompt's
+    # pass by its matmuls.
+    yardsticks: ClassVar[dict[str, str]] = {"tg": COPY, "pp": MATMUL}
+    # torch.compile's backend; the suite's own tests use "eager" (dynamo without inductor).
+    compile_backend: ClassVar[str] = "inductor"
     SIZES = {
         # Milliseconds per step on a laptop CPU.
         "smoke": LlmSize(
@@ -231,6 +250,9 @@ class LanguageModel(GreedyDecode, Compilable, Workload):
         self.token: torch.Tensor | None = None
         self.logits: torch.Tensor | None = None
         self.captured: CapturedCall | None = None  # graph mode, from compile_step
+        self.compiled: CompileSettings | None = None  # compile mode, from compile_step
+        self.compiled_prompt: Callable[[], Any] | None = None  # compile mode's pp step
+        self.decoder: DeviceDecode | None = None  # compile mode's tg state
         if spec.phase == "tg":  # the prompt, processed once, untimed
             with torch.inference_mode():
                 self.prompt_logits = self.model(self.prompt, 0, self.cache)
@@ -248,6 +270,8 @@ class LanguageModel(GreedyDecode, Compilable, Workload):
         if self.captured is not None:
             return self.captured()
         with torch.inference_mode():
+            if self.compiled_prompt is not None:
+                return self.compiled_prompt()
             return self.process_prompt() if self.spec.phase == "pp" else self.generate_token()
 
     def process_prompt(self) -> torch.Tensor:
@@ -257,6 +281,23 @@ class LanguageModel(GreedyDecode, Compilable, Workload):
 
     def argmax(self, logits: torch.Tensor) -> torch.Tensor:
         return logits.argmax(-1)
+
+    def generate_token(self) -> Any:
+        """tg: as ``GreedyDecode.generate_token``; in compile mode one call of the compiled
+        decode, which reads the token and the position on the device and advances both."""
+        if self.decoder is None:
+            return super().generate_token()
+        if self.position == self.capacity:
+            self.round_start()
+        self.logits = self.decoder()
+        self.position += 1
+        self.token = self.decoder.token
+        return self.token
+
+    def round_start(self) -> None:
+        super().round_start()
+        if self.decoder is not None and self.spec.phase == "tg":
+            self.decoder.set(self.first_token, self.context)
 
     def generate_round(self) -> torch.Tensor:
         """tg in graph mode: a whole round, ``generate`` tokens from the first position after
@@ -291,6 +332,8 @@ class LanguageModel(GreedyDecode, Compilable, Workload):
                 f"graph mode replays CUDA graphs, which PyTorch captures on CUDA only "
                 f"(not on {spec.device})"
             )
+        if reason is None and spec.mode == COMPILE and cls.compile_backend == "inductor":
+            return inductor_unavailable_reason(spec.device)
         weights = weights_of(spec.variant)
         if reason is None and weights:
             return weight_only.unsupported_reason(weights, spec.device, spec.dtype)
@@ -298,23 +341,54 @@ class LanguageModel(GreedyDecode, Compilable, Workload):
 
     def compile_step(self) -> None:
         """graph mode: the step (pp: the prompt's forward pass; tg: a whole round) captured
-        as a CUDA graph at its first call, then replayed."""
-        step = self.process_prompt if self.spec.phase == "pp" else self.generate_round
-        self.captured = CapturedCall(step)
+        as a CUDA graph at its first call, then replayed. compile mode: pp's forward pass
+        through ``torch.compile``; tg's decode as a ``DeviceDecode`` (llm_compiled)."""
+        if self.spec.mode == GRAPH:
+            step = self.process_prompt if self.spec.phase == "pp" else self.generate_round
+            self.captured = CapturedCall(step)
+            return
+        import torch._dynamo
+
+        # Past dynamo's recompile limit a frame silently runs eagerly: inside a compiled
+        # figure that must be an error, not a fallback.
+        torch._dynamo.config.fail_on_recompile_limit_hit = True
+        self._counters_at_compile = compile_counters()
+        self.compiled = compile_settings(self.torch_device.type, self.compile_backend)
+        if self.spec.phase == "pp":
+            self.compiled_prompt = self.compiled.compile(self.process_prompt)
+            return
+        self.decoder = DeviceDecode(
+            self.model, self.cache, self.first_token, self.context, self.compiled
+        )
 
     def compilations(self) -> int | None:
+        if self.compiled is not None:
+            return compilations()
         return None if self.captured is None else self.captured.captures
 
     def compile_facts(self) -> dict[str, Any]:
-        return {"compile_backend": "cuda_graph"}
+        if self.compiled is None:
+            return {"compile_backend": "cuda_graph"}
+        start, now = self._counters_at_compile, compile_counters()
+        return self.compiled.facts() | {k: now[k] - start[k] for k in now}
 
     @classmethod
     def is_compile_failure(cls, exc: BaseException) -> bool:
-        return is_capture_failure(exc)
+        return is_capture_failure(exc) or TorchWorkload.is_compile_failure(exc)
+
+    @classmethod
+    def clear_compiled(cls) -> None:
+        TorchWorkload.clear_compiled()
 
     def run(self, fn: Callable[[], Any]) -> Any:
-        """``fn()``, eagerly or, in graph mode, captured and replayed as the timed step is."""
-        return fn() if self.captured is None else CapturedCall(fn)()
+        """``fn()`` as the timed step runs: eagerly; in graph mode captured and replayed; in
+        compile mode compiled where it is a prompt's pass (tg's parity decodes call the
+        compiled decode step by step)."""
+        if self.captured is not None:
+            return CapturedCall(fn)()
+        if self.compiled is not None and self.spec.phase == "pp":
+            return self.compiled.compile(fn)()
+        return fn()
 
     # Parity ---------------------------------------------------------------------------------
 
@@ -354,7 +428,13 @@ class LanguageModel(GreedyDecode, Compilable, Workload):
         """The logits of decoding the seeded tokens after the prompt, (1, parity_tokens, vocab)."""
         steps = range(self.size.parity_tokens)
         token = [self.forced[:, i : i + 1] for i in steps]
-        return torch.cat([self.model(token[i], self.context + i, self.cache) for i in steps], 1)
+        if self.decoder is None:
+            return torch.cat([self.model(token[i], self.context + i, self.cache) for i in steps], 1)
+        logits = []
+        for i in steps:
+            self.decoder.set(token[i], self.context + i)
+            logits.append(self.decoder().clone())  # the next call may reuse its output
+        return torch.cat(logits, 1)
 
     def decode_greedy(self) -> tuple[torch.Tensor, torch.Tensor]:
         """``parity_tokens`` greedy steps through ``generate_token`` from the round's start:
@@ -362,8 +442,8 @@ class LanguageModel(GreedyDecode, Compilable, Workload):
         self.round_start()
         tokens, logits = [self.first_token], [self.prompt_logits]
         for _ in range(self.size.parity_tokens):
-            tokens.append(self.generate_token())
-            logits.append(self.logits)
+            tokens.append(self.generate_token().clone())  # compile mode: one token tensor
+            logits.append(self.logits.clone())
         return torch.cat(tokens, dim=1), torch.cat(logits, dim=1)
 
     # Figures ------------------------------------------------------------------------------

@@ -20,7 +20,12 @@ PyTorch CPU in fp32: the same outputs under the same names (pp's prompt logits; 
 teacher-forced logits and the greedy tokens with their logits), compared by
 ``accelbench.core.parity``.
 
-Eager only, as the PyTorch workload: a decode step's shapes change with its position.
+Compile mode (``mx.compile``): pp's forward pass as it is; tg's decode with its token and
+position as arrays (``MlxDecoderLM.decode``: the cache written with ``mx.slice_update`` and
+read whole, the later positions masked), so one traced graph serves every position, as the
+PyTorch compile mode does. The cache, the token and the position are the compiled
+function's inputs and outputs (``state``); the Python-side bookkeeping of a round (start
+over at the cache's end) stays outside it.
 
 Quantized weights (``ctx-w4-L=512``, ``ctx-w8-L=512``): MLX's own quantization
 (``llm_quant_mlx``: ``mx.quantize``, groups of 64, and ``mx.quantized_matmul``, as mlx-lm);
@@ -38,7 +43,7 @@ import numpy as np
 
 from accelbench.backends.mlx.workload import MlxWorkload
 from accelbench.core.parity import GENERATED_LOGITS, GENERATED_TOKENS
-from accelbench.core.spec import EAGER, CaseSpec
+from accelbench.core.spec import COMPILE, EAGER, CaseSpec
 from accelbench.core.workload import SEED, Workload
 from accelbench.workloads.llm import (
     PROMPT_PARITY_ROWS,
@@ -66,8 +71,9 @@ class MlxLanguageModel(GreedyDecode, MlxWorkload):
     name = LanguageModel.name
     item_unit = LanguageModel.item_unit
     phases = LanguageModel.phases
-    modes = (EAGER,)  # graph mode is PyTorch's CUDA graphs; mx.compile not yet tried here
+    modes = (EAGER, COMPILE)  # graph mode is PyTorch's CUDA graphs
     SIZES = LanguageModel.SIZES
+    yardsticks = LanguageModel.yardsticks
     twin = LanguageModel
 
     dequantize = False  # MlxQuantizedReference: the quantized weights as fp32 matrices
@@ -117,6 +123,8 @@ class MlxLanguageModel(GreedyDecode, MlxWorkload):
         self.position = self.context
         self.token: Any = None
         self.logits: Any = None
+        self.decoding: dict[str, Any] | None = None  # compile mode's tg: token and position
+        self.compiled_decode: Callable[[], Any] | None = None
         if self.spec.phase == "tg":  # the prompt, processed once, untimed
             self.prompt_logits = self.model(self.prompt, 0, self.cache)
             self.first_token = mx.argmax(self.prompt_logits, axis=-1)
@@ -129,8 +137,56 @@ class MlxLanguageModel(GreedyDecode, MlxWorkload):
         return self.process_prompt if self.spec.phase == "pp" else self.generate_token
 
     def state(self) -> list[Any]:
-        """The cache every step writes: evaluated with the step's result."""
+        """The cache every step writes (and in compile mode's tg the token and position):
+        evaluated with the step's result."""
+        if self.decoding is not None:
+            return [*self.cache.arrays(), self.decoding]
         return self.cache.arrays()
+
+    def compile_step(self) -> None:
+        """pp: ``mx.compile`` of the forward pass (``MlxWorkload.compile_step``). tg: of
+        ``advance``, the decode with its token and position as arrays; a step is
+        ``generate_token`` around it."""
+        if self.spec.phase == "pp":
+            super().compile_step()
+            return
+        mx = self.mx
+        self.decoding = {"token": self.first_token, "position": mx.array(self.context)}
+        state = self.state()
+        self.compiled_decode = mx.compile(self.advance, inputs=state, outputs=state)
+        self._step = self.generate_token
+
+    def advance(self) -> Any:
+        """One token at the array position: its logits; the argmax becomes the token and the
+        position moves on by one."""
+        d = self.decoding
+        logits = self.model.decode(d["token"], d["position"], self.cache)
+        d["token"] = self.mx.argmax(logits, axis=-1)
+        d["position"] = d["position"] + 1
+        return logits
+
+    def generate_token(self) -> Any:
+        """tg: ``GreedyDecode.generate_token``, or in compile mode one compiled ``advance``."""
+        if self.compiled_decode is None:
+            return super().generate_token()
+        if self.position == self.capacity:
+            self.round_start()
+        self.logits = self.compiled_decode()
+        self.position += 1
+        self.token = self.decoding["token"]
+        return self.token
+
+    def round_start(self) -> None:
+        super().round_start()
+        if self.decoding is not None and self.spec.phase == "tg":
+            self.decoding.update(token=self.first_token, position=self.mx.array(self.context))
+
+    def decode_at(self, token: Any, position: int) -> Any:
+        """The logits of ``token`` at ``position``, as the timed steps compute them."""
+        if self.compiled_decode is None:
+            return self.model(token, position, self.cache)
+        self.decoding.update(token=token, position=self.mx.array(position))
+        return self.compiled_decode()
 
     def process_prompt(self) -> Any:
         """pp: the whole prompt in one forward pass; the last position's logits."""
@@ -154,19 +210,20 @@ class MlxLanguageModel(GreedyDecode, MlxWorkload):
         with self.device.stream():
             if self.spec.phase == "pp":
                 rows = mx.array(spread(self.context, PROMPT_PARITY_ROWS))
-                logits = self.model(self.prompt, 0, self.cache, rows=rows)
-                return {"prompt logits": self.to_numpy(logits[0])}
+                prompt = lambda: self.model(self.prompt, 0, self.cache, rows=rows)  # noqa: E731
+                if self.compiled:
+                    prompt = mx.compile(prompt, inputs=self.state(), outputs=self.state())
+                return {"prompt logits": self.to_numpy(prompt()[0])}
             forced = []
             for i in range(self.size.parity_tokens):
-                token = self.forced[:, i : i + 1]
-                forced.append(self.model(token, self.context + i, self.cache))
-                mx.eval(forced[-1], self.cache.arrays())
+                forced.append(self.decode_at(self.forced[:, i : i + 1], self.context + i))
+                mx.eval(forced[-1], self.state())
             self.round_start()
             tokens, logits = [self.first_token], [self.prompt_logits]
             for _ in range(self.size.parity_tokens):
                 tokens.append(self.generate_token())
                 logits.append(self.logits)
-                mx.eval(tokens[-1], logits[-1], self.cache.arrays())
+                mx.eval(tokens[-1], logits[-1], self.state())
             self.round_start()
             generated = np.asarray(mx.concatenate(tokens, axis=1)).flatten().astype(np.int64)
             return {

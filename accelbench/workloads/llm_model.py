@@ -184,6 +184,54 @@ class Block(nn.Module):
         self.gate_up = nn.Linear(d, 2 * size.ffn, bias=False)
         self.down = nn.Linear(size.ffn, d, bias=False)
 
+    def attention_inputs(
+        self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """q (batch, tokens, heads, head_dim), k and v (batch, kv_heads, tokens, head_dim) of
+        x, q and k rotated to their positions."""
+        s = self.size
+        qkv = self.qkv(self.attention_norm(x))
+        qk = rotate(
+            qkv[..., : (s.heads + s.kv_heads) * s.head_dim].unflatten(-1, (-1, s.head_dim)),
+            cos,
+            sin,
+        )
+        v = qkv[..., (s.heads + s.kv_heads) * s.head_dim :].unflatten(-1, (s.kv_heads, s.head_dim))
+        return qk[:, :, : s.heads], qk[:, :, s.heads :].transpose(1, 2), v.transpose(1, 2)
+
+    def attend_one(self, q: torch.Tensor, keys: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
+        """One query per head against cached keys and values: the query heads of each kv head
+        become that head's queries (head h uses kv head h // group), so no key is repeated;
+        (batch, 1, heads * head_dim)."""
+        s = self.size
+        batch = q.shape[0]
+        grouped = q.reshape(batch, s.kv_heads, s.group, s.head_dim)
+        attended = F.scaled_dot_product_attention(grouped, keys, values)
+        return attended.reshape(batch, 1, s.heads * s.head_dim)
+
+    def attend_cache(
+        self, q: torch.Tensor, keys: torch.Tensor, values: torch.Tensor, mask: torch.Tensor
+    ) -> torch.Tensor:
+        """``attend_one`` over the whole cache, ``mask`` (1, capacity) hiding the positions
+        after the token's, written out as two matmuls and a softmax (in fp32, as sdpa's
+        kernels accumulate): the same function, which a compiler fuses into a few reductions.
+        Through ``scaled_dot_product_attention`` an H100 ran cuDNN's flash kernel for these
+        few query rows at about 110 GB/s, 12.6% of a token of the 1.24B model (torch 2.11,
+        docs/runs/h100/profile_full_bf16.txt)."""
+        s = self.size
+        batch = q.shape[0]
+        grouped = q.reshape(batch, s.kv_heads, s.group, s.head_dim)
+        scores = (grouped @ keys.transpose(-1, -2)).float() * s.head_dim**-0.5
+        scores = scores.masked_fill(~mask, float("-inf"))
+        attended = scores.softmax(-1).to(values.dtype) @ values
+        return attended.reshape(batch, 1, s.heads * s.head_dim)
+
+    def rest(self, x: torch.Tensor, attended: torch.Tensor) -> torch.Tensor:
+        """The output projection, the residual, and the MLP with its residual."""
+        x = x + self.out(attended)
+        gate, up = self.gate_up(self.mlp_norm(x)).chunk(2, dim=-1)
+        return x + self.down(F.silu(gate) * up)
+
     def forward(
         self,
         x: torch.Tensor,
@@ -196,38 +244,42 @@ class Block(nn.Module):
         """x (batch, tokens, d) at positions ``start...``; keys/values: this layer's cache."""
         s = self.size
         batch, tokens, _ = x.shape
-        qkv = self.qkv(self.attention_norm(x))
-        qk = rotate(
-            qkv[..., : (s.heads + s.kv_heads) * s.head_dim].unflatten(-1, (-1, s.head_dim)),
-            cos,
-            sin,
-        )
-        v = qkv[..., (s.heads + s.kv_heads) * s.head_dim :].unflatten(-1, (s.kv_heads, s.head_dim))
-        q, k = qk[:, :, : s.heads], qk[:, :, s.heads :]
+        q, k, v = self.attention_inputs(x, cos, sin)
         end = start + tokens
-        keys[:, :, start:end] = k.transpose(1, 2)
-        values[:, :, start:end] = v.transpose(1, 2)
-        if tokens == 1:
-            # One query per head: the query heads of each kv head become that head's
-            # queries (head h uses kv head h // group), so no key is repeated and no mask is
-            # needed (every cached position is in the past).
-            grouped = q.reshape(batch, s.kv_heads, s.group, s.head_dim)
-            attended = F.scaled_dot_product_attention(grouped, keys[:, :, :end], values[:, :, :end])
-        else:
-            if start != 0:
-                raise ValueError("a multi-token forward starts at position 0 (a whole prompt)")
-            # Each kv head repeated for its query heads (head h uses kv head h // group), as
-            # Llama's reference code does: sdpa's enable_gqa is not on every backend, and
-            # the copies are small next to a prompt's matmuls.
-            attended = F.scaled_dot_product_attention(
-                q.transpose(1, 2),
-                keys[:, :, :end].repeat_interleave(s.group, dim=1),
-                values[:, :, :end].repeat_interleave(s.group, dim=1),
-                is_causal=True,
-            ).transpose(1, 2)
-        x = x + self.out(attended.reshape(batch, tokens, s.heads * s.head_dim))
-        gate, up = self.gate_up(self.mlp_norm(x)).chunk(2, dim=-1)
-        return x + self.down(F.silu(gate) * up)
+        keys[:, :, start:end] = k
+        values[:, :, start:end] = v
+        if tokens == 1:  # every cached position is in the past: no mask
+            return self.rest(x, self.attend_one(q, keys[:, :, :end], values[:, :, :end]))
+        if start != 0:
+            raise ValueError("a multi-token forward starts at position 0 (a whole prompt)")
+        # Each kv head repeated for its query heads (head h uses kv head h // group), as
+        # Llama's reference code does: sdpa's enable_gqa is not on every backend, and
+        # the copies are small next to a prompt's matmuls.
+        attended = F.scaled_dot_product_attention(
+            q.transpose(1, 2),
+            keys[:, :, :end].repeat_interleave(s.group, dim=1),
+            values[:, :, :end].repeat_interleave(s.group, dim=1),
+            is_causal=True,
+        ).transpose(1, 2)
+        return self.rest(x, attended.reshape(batch, tokens, s.heads * s.head_dim))
+
+    def decode(
+        self,
+        x: torch.Tensor,
+        cos: torch.Tensor,
+        sin: torch.Tensor,
+        keys: torch.Tensor,
+        values: torch.Tensor,
+        position: torch.Tensor,
+        mask: torch.Tensor,
+    ) -> torch.Tensor:
+        """One token x (batch, 1, d) at ``position``, a (1,) tensor: the cache written there
+        (``index_copy_``) and read whole, ``mask`` hiding the positions after it. No shape
+        and no Python value depends on the position."""
+        q, k, v = self.attention_inputs(x, cos, sin)
+        keys.index_copy_(2, position, k)
+        values.index_copy_(2, position, v)
+        return self.rest(x, self.attend_cache(q, keys, values, mask))
 
 
 class DecoderLM(nn.Module):
@@ -266,7 +318,27 @@ class DecoderLM(nn.Module):
         x = self.embed(tokens)
         for layer, block in enumerate(self.blocks):
             x = block(x, cos, sin, cache.keys[layer], cache.values[layer], start)
-        x = self.norm(x[:, -1:] if rows is None else x[:, rows])
+        return self.logits(x[:, -1:] if rows is None else x[:, rows])
+
+    def decode(self, token: torch.Tensor, position: torch.Tensor, cache: KVCache) -> torch.Tensor:
+        """One token (batch, 1) at ``position``, a (1,) int64 tensor on the model's device:
+        the logits (batch, 1, vocab), the cache written at the position. The same function as
+        ``forward(token, int(position), cache)``, with the position as data: every position
+        runs the same kernels on the same shapes (attention over the whole cache, the
+        positions after this one masked), so one compiled graph or captured replay serves
+        every position. Used by the compile mode (``llm_compiled``)."""
+        if self.cos is None or self.cos.shape[0] < cache.capacity:
+            raise ValueError(f"the rotary tables do not cover the cache's {cache.capacity}")
+        cos, sin = self.cos[position], self.sin[position]
+        mask = (torch.arange(cache.capacity, device=position.device) <= position)[None]
+        x = self.embed(token)
+        for layer, block in enumerate(self.blocks):
+            x = block.decode(x, cos, sin, cache.keys[layer], cache.values[layer], position, mask)
+        return self.logits(x)
+
+    def logits(self, x: torch.Tensor) -> torch.Tensor:
+        """The final norm and the head (the embedding table where tied)."""
+        x = self.norm(x)
         # A quantized model has a head of its own even when tied (llm_quant).
         return F.linear(x, self.embed.weight) if self.head is None else self.head(x)
 

@@ -95,15 +95,29 @@ class MlxDecoderLM:
         """``x @ weight.T``; a quantized weight multiplies through its own kernel."""
         return x @ weight.T if hasattr(weight, "T") else weight.matmul(x, self.mx)
 
-    def block(self, layer: int, x: Any, start: int, cache: MlxKVCache) -> Any:
-        """One layer, as ``llm_model.Block``; x (batch, tokens, d) at positions ``start...``."""
+    def decode(self, token: Any, position: Any, cache: MlxKVCache) -> Any:
+        """One token (batch, 1) at ``position``, a scalar int32 array: its logits (batch, 1,
+        vocab), the cache written there (``mx.slice_update``) and read whole with the later
+        positions masked. The position is data, so ``mx.compile`` traces one graph for every
+        position (a Python position would be a constant of the trace)."""
+        mx, w = self.mx, self.weights
+        mask = mx.arange(cache.capacity) <= position
+        x = w["embed.weight"][token]
+        for layer in range(self.size.layers):
+            x = self.block(layer, x, position, cache, mask)
+        x = mx.fast.rms_norm(x, w["norm.weight"], NORM_EPS)
+        return self.linear(x, w["head.weight"] if "head.weight" in w else w["embed.weight"])
+
+    def block(self, layer: int, x: Any, start: Any, cache: MlxKVCache, mask: Any = None) -> Any:
+        """One layer, as ``llm_model.Block``; x (batch, tokens, d) at positions ``start...``.
+        With ``mask`` (``decode``): one token at the array ``start``, over the whole cache."""
         mx, s = self.mx, self.size
         w = {
             name: self.weights[f"blocks.{layer}.{name}.weight"]
             for name in ("attention_norm", "qkv", "out", "mlp_norm", "gate_up", "down")
         }
         batch, tokens, _ = x.shape
-        if tokens > 1 and start != 0:
+        if mask is None and tokens > 1 and start != 0:
             raise ValueError("a multi-token forward starts at position 0 (a whole prompt)")
         qkv = self.linear(mx.fast.rms_norm(x, w["attention_norm"], NORM_EPS), w["qkv"])
         heads = qkv.reshape(batch, tokens, s.heads + 2 * s.kv_heads, s.head_dim)
@@ -114,16 +128,19 @@ class MlxDecoderLM:
         rope = dict(traditional=False, base=s.rope_theta, scale=1.0, offset=start)
         q = mx.fast.rope(q, s.head_dim, **rope)
         k = mx.fast.rope(k, s.head_dim, **rope)
-        end = start + tokens
-        keys, values = cache.keys[layer], cache.values[layer]
-        keys[:, :, start:end] = k
-        values[:, :, start:end] = v
+        if mask is not None:
+            at = mx.reshape(start, (1,))
+            keys = cache.keys[layer] = mx.slice_update(cache.keys[layer], k, at, axes=(2,))
+            values = cache.values[layer] = mx.slice_update(cache.values[layer], v, at, axes=(2,))
+        else:
+            end = start + tokens
+            keys, values = cache.keys[layer], cache.values[layer]
+            keys[:, :, start:end] = k
+            values[:, :, start:end] = v
+            keys, values = keys[:, :, :end], values[:, :, :end]
+            mask = "causal" if tokens > 1 else None
         attended = mx.fast.scaled_dot_product_attention(
-            q,
-            keys[:, :, :end],
-            values[:, :, :end],
-            scale=self.scale,
-            mask="causal" if tokens > 1 else None,
+            q, keys, values, scale=self.scale, mask=mask
         )
         attended = attended.transpose(0, 2, 1, 3).reshape(batch, tokens, s.heads * s.head_dim)
         x = x + self.linear(attended, w["out"])
