@@ -7,12 +7,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from accelbench.core.saved_form import format_saved
 from accelbench.report.document import Document, Table
 from accelbench.report.plots import DPI, line_style, plain
 from accelbench.results.data_parallel import ONE_WORKER, DataParallelRow, data_parallel_rows
 from accelbench.results.formats import (
     case_words,
-    format_rate,
     format_seconds,
     format_signed_share,
 )
@@ -54,11 +54,11 @@ def report_section(doc: Document, runs: list[Run], out: Path) -> list[Path]:
             line += [
                 str(r.hosts or "-"),
                 format_seconds(r.median_s),
-                format_rate(r.throughput_per_s, unit),
-                format_rate(r.throughput_per_worker_per_s, unit),
+                format_saved("throughput_per_s", r.throughput_per_s, unit),
+                format_saved("throughput_per_worker_per_s", r.throughput_per_worker_per_s, unit),
                 f"{r.efficiency:.0%}" if r.efficiency else "-",
                 r.baseline or "-",
-                format_signed_share(r.allreduce_exposed_share),
+                format_saved("allreduce_exposed_share", r.allreduce_exposed_share),
                 format_signed_share(r.vs_single_device),
             ]
             body.append(line)

@@ -35,11 +35,11 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from accelbench.core.saved_form import format_saved
 from accelbench.core.spec import CaseSpec, variant_batch, without_batch
 from accelbench.results.formats import (
     case_words,
     format_compact,
-    format_seconds,
     format_table,
     headline_block,
 )
@@ -235,7 +235,7 @@ def render(rows: list[CrossoverRow]) -> str:
                 r.key.device,
                 describe_crossover(r),
                 str(r.saturation_batch),
-                format_seconds(r.latency_batch1_s),
+                format_saved("latency_batch1_s", r.latency_batch1_s),
                 *(cells.get(b, "-") for b in all_batches),
             ]
         )

@@ -25,10 +25,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from accelbench.core.launch import WORKERS_KEY
+from accelbench.core.saved_form import format_saved
 from accelbench.core.spec import CaseSpec, without_field
 from accelbench.results.formats import (
     case_words,
-    format_rate,
     format_seconds,
     format_signed_share,
     format_table,
@@ -175,11 +175,11 @@ def render(rows: list[DataParallelRow]) -> str:
                 r.backend or "-",
                 str(r.workers),
                 format_seconds(r.median_s),
-                format_rate(r.throughput_per_s, unit),
-                format_rate(r.throughput_per_worker_per_s, unit),
+                format_saved("throughput_per_s", r.throughput_per_s, unit),
+                format_saved("throughput_per_worker_per_s", r.throughput_per_worker_per_s, unit),
                 f"{r.efficiency:.0%}" if r.efficiency else "-",
                 r.baseline or "-",
-                format_signed_share(r.allreduce_exposed_share),
+                format_saved("allreduce_exposed_share", r.allreduce_exposed_share),
                 format_signed_share(r.vs_single_device),
             ]
         )
