@@ -98,7 +98,6 @@ def crossover_table(rows: list[CrossoverRow]) -> Table:
 def throughput_table(rows: list[CrossoverRow]) -> Table:
     body = []
     for r in rows:
-        best = max(range(len(r.batches)), key=lambda i: r.throughput_per_s[i])
         body.append(
             [
                 _case(r),
@@ -106,8 +105,7 @@ def throughput_table(rows: list[CrossoverRow]) -> Table:
                 r.key.dtype,
                 r.device_label,
                 ", ".join(map(str, r.batches)),
-                format_saved("throughput_per_s", r.best_throughput_per_s, r.item_unit)
-                + f" (b={r.batches[best]})",
+                r.best_cell(),
                 str(r.saturation_batch),
                 format_saved("latency_batch1_s", r.latency_batch1_s),
             ]

@@ -85,7 +85,7 @@ def _cells(r: CaseRow, compiled: bool, bandwidth: bool, flagged: bool) -> list[s
         r.device_label,
         format_seconds(r.median_s),
         iqr,
-        format_saved("throughput_per_s", r.items_per_s, r.item_unit),
+        r.throughput_cell(),
         format_saved("tflops_per_s", r.tflops_per_s),
         format_bounded_share(r.matmul_share.value, r.matmul_share.mark),
         speedup_cell(r.device, r.speedup),

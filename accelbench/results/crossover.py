@@ -145,6 +145,12 @@ class CrossoverRow(Row):
     crossover_between: tuple[int, int] | None = None
     faster_below_crossover: tuple[int, ...] = ()
 
+    def best_cell(self) -> str:
+        """The best throughput and the batch it was reached at: ``128k images/s (b=64)``."""
+        best = max(range(len(self.batches)), key=lambda i: self.throughput_per_s[i])
+        shown = format_saved("throughput_per_s", self.best_throughput_per_s, self.item_unit)
+        return f"{shown} (b={self.batches[best]})"
+
 
 def crossover_rows(records: Iterable[Record]) -> list[CrossoverRow]:
     """One row per curve (case and device) of every batch sweep in ``records``."""

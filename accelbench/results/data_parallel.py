@@ -78,6 +78,20 @@ class DataParallelRow(Row):
     allreduce_exposed_share: float | None
     vs_single_device: float | None
 
+    def figure_cells(self) -> list[str]:
+        """Median, throughput, per worker, efficiency, baseline, all-reduce, vs single
+        device: as the summary and the report show them."""
+        unit = self.item_unit
+        return [
+            format_seconds(self.median_s),
+            format_saved("throughput_per_s", self.throughput_per_s, unit),
+            format_saved("throughput_per_worker_per_s", self.throughput_per_worker_per_s, unit),
+            f"{self.efficiency:.0%}" if self.efficiency else "-",
+            self.baseline or "-",
+            format_saved("allreduce_exposed_share", self.allreduce_exposed_share),
+            format_signed_share(self.vs_single_device),
+        ]
+
 
 def _elsewhere(others: Sequence[Iterable[Record]]) -> dict[CaseSpec, Record]:
     """The one-worker case of each series in other runs (the first run that has it)."""
@@ -165,24 +179,9 @@ def render(rows: list[DataParallelRow]) -> str:
     header.append("vs single device")
     body = []
     for r in rows:
-        unit = r.item_unit
-        body.append(
-            [
-                case_words(r.key, "framework", "workload", "variant"),
-                r.key.phase,
-                r.key.dtype,
-                r.key.device,
-                r.backend or "-",
-                str(r.workers),
-                format_seconds(r.median_s),
-                format_saved("throughput_per_s", r.throughput_per_s, unit),
-                format_saved("throughput_per_worker_per_s", r.throughput_per_worker_per_s, unit),
-                f"{r.efficiency:.0%}" if r.efficiency else "-",
-                r.baseline or "-",
-                format_saved("allreduce_exposed_share", r.allreduce_exposed_share),
-                format_signed_share(r.vs_single_device),
-            ]
-        )
+        case = case_words(r.key, "framework", "workload", "variant")
+        body.append([case, r.key.phase, r.key.dtype, r.key.device, r.backend or "-"])
+        body[-1] += [str(r.workers), *r.figure_cells()]
     title = (
         "data-parallel scaling (same batch per worker; efficiency: the baseline's median "
         "time per step over k workers'; all-reduce: share of the step waiting for the "

@@ -27,6 +27,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from accelbench.core.ceilings import COPY, MATMUL
+from accelbench.core.saved_form import format_saved
 from accelbench.core.spec import IDENTITY_FIELDS, LLM_PHASES, CaseSpec
 from accelbench.results.crossover import CROSSOVER
 from accelbench.results.data_parallel import DATA_PARALLEL
@@ -143,6 +144,9 @@ class CaseRow:
             k.size,
             device_order(k.device),
         )
+
+    def throughput_cell(self) -> str:
+        return format_saved("throughput_per_s", self.items_per_s, self.item_unit)
 
     def headline(self) -> tuple[float | None, str]:
         """The one figure that says how fast a case ran: GB/s for a copy, TFLOP/s for a
