@@ -261,7 +261,7 @@ def test_bar_charts_keep_a_grid_sweep_at_its_longest_length_and_largest_batch():
     ]
     entries.append(record("cnn", "cpu", "infer", 1e-3))  # no sweep: always shown
     rows = views.case_rows(parse_entries(entries)[0])
-    kept = [(r["workload"], r["variant"], r["device"]) for r in views.bar_rows(rows)]
+    kept = [(r.key.workload, r.key.variant, r.device) for r in views.bar_rows(rows)]
     assert sorted(kept) == [
         ("attention", "sdpa-L=128-batch=4", "cpu"),
         ("attention", "sdpa-L=128-batch=4", "cuda"),

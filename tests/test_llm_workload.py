@@ -340,7 +340,7 @@ def test_tg_bandwidth_and_pp_flops_are_shown_as_shares_of_the_same_runs_ceilings
     assert rows["tg"]["copy_share"] == pytest.approx(0.5)
     assert rows["pp"]["matmul_share"] == pytest.approx(10.0 / 50.0)
     assert rows["tg"]["matmul_share"] is None and rows["pp"]["copy_share"] is None
-    shares = {r["phase"]: r["bandwidth_share"] for r in views.case_rows(records)}
+    shares = {r.key.phase: r.copy_share.value for r in views.case_rows(records)}
     assert shares["tg"] == pytest.approx(0.5) and shares["pp"] is None
     assert shares["peak"] is None  # a copy ceiling is not a share of itself
     rendered = LLM.text(LLM.load(list(rows.values())))

@@ -8,6 +8,7 @@ step; the matmul ceilings are 2.5, 10 and 50 TFLOP/s.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import errno
 import json
 import os
@@ -133,12 +134,16 @@ def test_ceilings_table_gives_tflops_and_copy_bandwidth_per_device(report):
 def test_case_rows_reuse_the_summarys_speedups():
     rows = case_rows(parse_entries(known_records())[0])
     (cuda,) = [
-        r
-        for r in rows
-        if r["workload"] == "cnn" and r["phase"] == "train" and r["device"] == "cuda"
+        r for r in rows if (r.key.workload, r.key.phase, r.device) == ("cnn", "train", "cuda")
     ]
-    assert cuda["speedup"] == pytest.approx(TRAIN_S["cpu"] / TRAIN_S["cuda"])
-    assert cuda["ceiling_share"] == pytest.approx(CNN_FLOPS / TRAIN_S["cuda"] / 1e12 / 50)
+    assert cuda.speedup == pytest.approx(TRAIN_S["cpu"] / TRAIN_S["cuda"])
+    assert cuda.matmul_share.value == pytest.approx(CNN_FLOPS / TRAIN_S["cuda"] / 1e12 / 50)
+
+
+def test_case_rows_are_frozen():
+    row = case_rows(parse_entries(known_records())[0])[0]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        row.speedup = 2.0  # type: ignore[misc]
 
 
 def test_a_noisy_benchmark_is_flagged(tmp_path):

@@ -4,12 +4,20 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from pathlib import Path
 
 import pytest
 
 from accelbench.core import saved_form
-from accelbench.core.saved_form import FIGURES, Unusable, case_info, figures, read_identity
+from accelbench.core.saved_form import (
+    FIGURES,
+    Unusable,
+    case_info,
+    figures,
+    format_saved,
+    read_identity,
+)
 from accelbench.core.spec import (
     IDENTITY_FIELDS,
     NCHW,
@@ -17,10 +25,15 @@ from accelbench.core.spec import (
     CaseSpec,
     layout_value,
 )
+from accelbench.report.build import write_report
+from accelbench.results.runs import load_run
+from accelbench.results.text import render_all
+from accelbench.results.views import compute_all
 
 from conftest import SMOKE, add_benchmarks
 
 GOLDEN_SMOKE = Path(__file__).parent / "golden/runs/cpu_smoke_everything.json"
+GOLDEN_MODES = Path(__file__).parent / "golden/runs/cpu_smoke_modes_batch_sweep.json"
 
 # What a CPU case of the PyTorch CNN saves, eager in the default layout (no parity: the CPU
 # is its own reference), as runs saved by main before the one-identity refactor hold it.
@@ -64,8 +77,36 @@ def test_the_identity_fields_are_the_fields_of_case_spec():
 def test_every_identity_field_and_figure_is_declared_once_in_the_registry():
     assert set(IDENTITY_FIELDS) <= set(FIGURES)
     assert FIGURES["throughput_per_s"].unit == "items/s"
-    assert FIGURES["compile_time_s"].format(1.23456) == "1.235 s"
+    assert FIGURES["compile_time_s"].format(1.23456) == "1.23 s"
     assert FIGURES["timing_mode"].check is None  # a fact kept as saved, not read back
+
+
+def test_a_saved_figure_prints_as_its_declaration_says():
+    assert format_saved("throughput_per_s", 128_000.0, "images") == "128k images/s"
+    assert format_saved("throughput_per_s", 4.22e12, "bytes") == "4.22 TB/s"
+    assert format_saved("throughput_per_s", 3.0, "matmuls", 765.4) == "765 TFLOP/s"
+    assert format_saved("tflops_per_s", 0.107) == "0.107"
+    assert format_saved("bytes_per_step", 512 * 2**20) == "512 MiB"
+    assert format_saved("allreduce_exposed_share", -0.004) == "-0.4%"
+    assert format_saved("energy.items_per_joule", 69_700.0) == "69.7k"  # a part of a figure
+    assert format_saved("matmul_n", 4096) == "4096^3"  # a workload's own figure
+    assert format_saved("latency_batch1_s", None) == "-"
+
+
+def test_the_summary_and_the_report_print_a_saved_figure_through_its_declaration(
+    monkeypatch, tmp_path
+):
+    declared = FIGURES["compile_time_s"]
+    shown = dataclasses.replace(
+        declared, format=lambda value: "-" if value is None else f"<{value:.1f} s to compile>"
+    )
+    monkeypatch.setattr(saved_form, "FIGURES", {**FIGURES, "compile_time_s": shown})
+    run = load_run(GOLDEN_MODES)
+    assert any(r.compile_time_s for r in run.records)
+    summary = render_all(compute_all(run.records))
+    report = write_report([run], tmp_path / "report").markdown.read_text()
+    for text in (summary, report):
+        assert re.search(r"<\d+\.\d s to compile>", text)
 
 
 def test_a_case_saves_its_identity_in_declaration_order_and_reads_it_back():

@@ -48,7 +48,13 @@ from accelbench.core.measure import (
     warm_up,
 )
 from accelbench.core.sizes import BUDGETS, TimingBudget
-from accelbench.core.spec import EAGER, CaseSpec, parse_length_variant, variant_batch
+from accelbench.core.spec import (
+    EAGER,
+    CaseSpec,
+    execution_label,
+    parse_length_variant,
+    variant_batch,
+)
 from accelbench.core.strategy import CaseSkipped, CaseStrategy, GroupFigures, Started
 from accelbench.core.timed_window import TimedWindow, window_info
 from accelbench.core.workload import FixedRounds, Workload
@@ -349,9 +355,7 @@ class SingleDevice(CaseStrategy):
         del checked
         device.synchronize()
         result = parity.compare(actual, expected, spec.dtype)
-        execution = " ".join(
-            x for x in (spec.mode if spec.mode != EAGER else "", spec.memory_format) if x
-        )
+        execution = execution_label(spec.mode, spec.memory_format, default="")
         parity.check(result, f"{device.label} [{execution}]" if execution else device.label)
         gc.collect()
         reference = f"{reference_spec.framework} {reference_spec.device} {reference_spec.dtype}"

@@ -5,7 +5,9 @@ declares its metadata): its check (the type and bounds a loaded value must have,
 for a fact kept as saved and not read back), its unit and how it prints. The runners write
 through ``case_info`` and ``figures``, which refuse a name that is not declared; the read
 side loads through ``read_case``, which checks every declared value once, so nothing
-downstream meets a bad one. Writer and reader sit side by side, so they cannot drift apart.
+downstream meets a bad one, and prints a saved figure through ``format_saved``, so the
+summary, the report and the exports show it alike. Writer and reader sit side by side, so
+they cannot drift apart.
 
 The identity is ``CaseSpec``'s fields, saved as they are; runs saved before a field
 existed read with the value it stood for then (no mode: eager; layout "nchw" or none: "").
@@ -28,6 +30,15 @@ from types import MappingProxyType
 from typing import Any
 
 from accelbench.core.launch import parse_workers_variant
+from accelbench.core.numbers import (
+    format_compact,
+    format_cube,
+    format_figure,
+    format_mebibytes,
+    format_seconds,
+    format_signed_share,
+    format_throughput,
+)
 from accelbench.core.spec import EAGER, IDENTITY_FIELDS, REQUIRED_FIELDS, CaseSpec, layout_value
 from accelbench.core.stability import UNSTABLE
 
@@ -240,22 +251,33 @@ Check = Callable[[str, Any], Any]
 @dataclass(frozen=True)
 class Figure:
     """One saved key: ``check`` reads it (None: a fact kept as saved, not read back), in
-    ``unit``; ``format`` prints a value read. ``data_parallel``: read only for a case whose
-    variant names a worker count, into ``DataParallelFigures``."""
+    ``unit``; ``format`` prints a value read (with what else it needs: a throughput its item
+    unit); ``parts``: the figures of an object's fields, by name. ``data_parallel``: read only
+    for a case whose variant names a worker count, into ``DataParallelFigures``."""
 
     check: Check | None = None
     unit: str = ""
-    format: Callable[[Any], str] = plain
+    format: Callable[..., str] = plain
     doc: str = ""
     data_parallel: bool = False
+    parts: Mapping[str, Figure] = dataclasses.field(default_factory=lambda: MappingProxyType({}))
 
 
-def _figure(check: Check | None, unit: str = "", doc: str = "") -> Figure:
-    return Figure(check, unit, _with_unit(unit) if unit else plain, doc)
+def _figure(
+    check: Check | None,
+    unit: str = "",
+    doc: str = "",
+    format: Callable[..., str] | None = None,
+    **parts: Figure,
+) -> Figure:
+    shown = format or (_with_unit(unit) if unit else plain)
+    return Figure(check, unit, shown, doc, parts=MappingProxyType(parts))
 
 
-def _ddp(check: Check, unit: str = "", doc: str = "") -> Figure:
-    return dataclasses.replace(_figure(check, unit, doc), data_parallel=True)
+def _ddp(
+    check: Check, unit: str = "", doc: str = "", format: Callable[..., str] | None = None
+) -> Figure:
+    return dataclasses.replace(_figure(check, unit, doc, format), data_parallel=True)
 
 
 _IDENTITY = Figure(doc="a field of the case's identity (CaseSpec)")
@@ -268,30 +290,49 @@ FIGURES: Mapping[str, Figure] = MappingProxyType(
         "device_label": _figure(text, doc="what a person calls the device"),
         "item_unit": _figure(text, doc="what items_per_step counts (images, tokens, ...)"),
         "items_per_step": _figure(number, "items"),
-        "throughput_per_s": _figure(number, "items/s", "items_per_step / the median step"),
+        "throughput_per_s": _figure(
+            number, "items/s", "items_per_step / the median step", format_throughput
+        ),
         "flops_per_step": _figure(number, "FLOP"),
-        "tflops_per_s": _figure(number, "TFLOP/s"),
-        "bytes_per_step": _figure(number, "B", "bytes a step moves (the copy ceiling)"),
-        "device_time_median_s": _figure(seconds, "s", "device events, per step"),
-        "latency_batch1_s": _figure(seconds, "s", "batch-1 inference, one step at a time"),
+        "tflops_per_s": _figure(number, "TFLOP/s", format=format_figure),
+        "bytes_per_step": _figure(
+            number, "B", "bytes a step moves (the copy ceiling)", format_mebibytes
+        ),
+        "device_time_median_s": _figure(seconds, "s", "device events, per step", format_seconds),
+        "latency_batch1_s": _figure(
+            seconds, "s", "batch-1 inference, one step at a time", format_seconds
+        ),
         "memory": _figure(_memory, "B", "the device's memory figures, by name"),
         "parity_max_rel_error": _figure(number, doc="against the CPU reference"),
         "parity_tolerance": _figure(number, doc="the dtype's tolerance for parity"),
-        "compile_time_s": _figure(seconds, "s", "first compiled call until steps were steady"),
+        "compile_time_s": _figure(
+            seconds, "s", "first compiled call until steps were steady", format_seconds
+        ),
         "recompiles_timed": _figure(count, doc="compilations during the timed rounds"),
         "graph_breaks": _figure(count, doc="torch.compile: where the graph fell back"),
         "flags": _figure(_flags, doc="the conditions the case ran under (busy, ...)"),
-        "energy": _figure(_energy, doc="energy of the timed rounds (core.energy)"),
+        "energy": _figure(
+            _energy,
+            doc="energy of the timed rounds (core.energy)",
+            joules_per_step=_figure(number, "J", format=format_figure),
+            items_per_joule=_figure(number, "items/J", format=format_compact),
+            mean_power_w=_figure(number, "W", format=format_figure),
+        ),
         "stability": _figure(_stability, doc="the judgement of the rounds (core.stability)"),
         "steps_per_round": _figure(_positive_count, doc="k: steps timed between synchronizes"),
+        "case_wall_s": _figure(
+            seconds, "s", "the case start to end (the next run's time budget)", format_seconds
+        ),
         # What a data-parallel case (variant workers=<k>) adds: read into DataParallelFigures.
         "model": _ddp(text, doc="the single-device workload trained data-parallel"),
         "workers": _ddp(count, doc="processes, one per device"),
         "hosts": _ddp(count),
         "communication": _ddp(_object, doc="the collective backend and its facts"),
-        "throughput_per_worker_per_s": _ddp(number, "items/s"),
+        "throughput_per_worker_per_s": _ddp(number, "items/s", format=format_throughput),
         "allreduce_exposed_share": _ddp(
-            signed_share, doc="share of a step waiting for the all-reduce; below 0 is noise"
+            signed_share,
+            doc="share of a step waiting for the all-reduce; below 0 is noise",
+            format=format_signed_share,
         ),
         # The workload's own description of its step (WORKLOAD_FIGURES reads from it).
         "shapes": _FACT,
@@ -306,7 +347,6 @@ FIGURES: Mapping[str, Figure] = MappingProxyType(
                 "harness_overhead_per_step_s",
                 "threads",
                 "first_step_s",
-                "case_wall_s",
                 "conditions",
                 "omp_wait_policy",
                 "parity_errors",
@@ -342,13 +382,30 @@ FIGURES: Mapping[str, Figure] = MappingProxyType(
 # A workload's own figures: read name -> (its key in the saved ``shapes``, its figure).
 WORKLOAD_FIGURES: Mapping[str, tuple[str, Figure]] = MappingProxyType(
     {
-        "matmul_n": ("n", _figure(count, doc="the ceiling's matmul size (n x n x n)")),
+        "matmul_n": (
+            "n",
+            _figure(count, doc="the ceiling's matmul size (n x n x n)", format=format_cube),
+        ),
         "generated_per_round": (
             "generate",
             _figure(_positive_count, "tokens", "a language model's tg: tokens per round"),
         ),
     }
 )
+
+
+def figure(name: str) -> Figure:
+    """The declaration of a saved figure: ``energy.joules_per_step`` names a part of one,
+    ``matmul_n`` a workload's own."""
+    whole, _, part = name.partition(".")
+    declared = FIGURES.get(whole) or WORKLOAD_FIGURES[whole][1]
+    return declared.parts[part] if part else declared
+
+
+def format_saved(name: str, value: Any, *context: Any) -> str:
+    """A saved figure's value as text, as its declaration says (``context``: what its
+    formatter needs besides the value, e.g. a throughput's item unit)."""
+    return figure(name).format(value, *context)
 
 
 # Writing ----------------------------------------------------------------------------------

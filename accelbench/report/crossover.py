@@ -6,23 +6,22 @@ same rows the end-of-run summary shows and the saved JSON holds under ``accelben
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from pathlib import Path
 
+from accelbench.core.saved_form import format_saved
 from accelbench.report import plots
-from accelbench.report.document import Document, Table
+from accelbench.report.document import Table
+from accelbench.report.page import RunPage
 from accelbench.results.crossover import CrossoverRow, crossover_rows, describe_crossover
-from accelbench.results.formats import case_words, format_rate, format_seconds
-from accelbench.results.record import Record
+from accelbench.results.formats import case_words
 
 HEADING = "Batch sweeps: from which batch is the accelerator faster?"
 
 
-def add_section(
-    doc: Document, records: Iterable[Record], out: Path, prefix: str, title: str
-) -> list[Path]:
-    """Add the section to ``doc`` when ``records`` hold a batch sweep; returns the plots."""
-    rows = crossover_rows(records)
+def part(page: RunPage) -> list[Path]:
+    """The section, where the run holds a batch sweep; returns the plots."""
+    doc, title = page.doc, page.run.machine
+    rows = crossover_rows(page.run.records)
     if not rows:
         return []
     doc.heading(3, HEADING)
@@ -46,14 +45,14 @@ def add_section(
                 "anyway, then slower again (noise, or a dip); the crossover is taken past the "
                 "last batch where it was not faster."
             )
-        png = plots.batch_speedup_plot(rows, out / f"{prefix}batch-speedup.png", title)
+        png = plots.batch_speedup_plot(rows, page.plot_path("batch-speedup.png"), title)
         if png:
             doc.image(png, "Speedup over the CPU against batch size")
             images.append(png)
     elif all(r.key.device == "cpu" for r in rows):
         doc.paragraph("Only the CPU swept: no crossover to show.")
     doc.table(throughput_table(rows))
-    png = plots.batch_throughput_plot(rows, out / f"{prefix}batch-throughput.png", title)
+    png = plots.batch_throughput_plot(rows, page.plot_path("batch-throughput.png"), title)
     if png:
         doc.image(png, "Throughput against batch size per device")
         images.append(png)
@@ -99,7 +98,6 @@ def crossover_table(rows: list[CrossoverRow]) -> Table:
 def throughput_table(rows: list[CrossoverRow]) -> Table:
     body = []
     for r in rows:
-        best = max(range(len(r.batches)), key=lambda i: r.throughput_per_s[i])
         body.append(
             [
                 _case(r),
@@ -107,9 +105,9 @@ def throughput_table(rows: list[CrossoverRow]) -> Table:
                 r.key.dtype,
                 r.device_label,
                 ", ".join(map(str, r.batches)),
-                f"{format_rate(r.best_throughput_per_s, r.item_unit)} (b={r.batches[best]})",
+                r.best_cell(),
                 str(r.saturation_batch),
-                format_seconds(r.latency_batch1_s),
+                format_saved("latency_batch1_s", r.latency_batch1_s),
             ]
         )
     header = [

@@ -12,9 +12,6 @@ from accelbench.report.plots import DPI, line_style, plain
 from accelbench.results.data_parallel import ONE_WORKER, DataParallelRow, data_parallel_rows
 from accelbench.results.formats import (
     case_words,
-    format_rate,
-    format_seconds,
-    format_signed_share,
 )
 from accelbench.results.runs import Run
 
@@ -46,22 +43,11 @@ def report_section(doc: Document, runs: list[Run], out: Path) -> list[Path]:
     body = []
     for index, rows in per_run:
         for r in rows:
-            unit = r.item_unit
             line = [str(index + 1)] if several else []
             case = case_words(r.key, "framework", "workload", "variant")
             line += [case, r.key.phase, r.key.dtype]
             line += [r.device_label or r.key.device, r.backend or "-", str(r.workers)]
-            line += [
-                str(r.hosts or "-"),
-                format_seconds(r.median_s),
-                format_rate(r.throughput_per_s, unit),
-                format_rate(r.throughput_per_worker_per_s, unit),
-                f"{r.efficiency:.0%}" if r.efficiency else "-",
-                r.baseline or "-",
-                format_signed_share(r.allreduce_exposed_share),
-                format_signed_share(r.vs_single_device),
-            ]
-            body.append(line)
+            body.append([*line, str(r.hosts or "-"), *r.figure_cells()])
     first = 5 if several else 4
     doc.table(Table(header, body, numeric=set(range(first + 1, len(header)))))
     png = efficiency_plot(per_run, out / PLOT_NAME, several)

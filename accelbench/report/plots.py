@@ -20,8 +20,9 @@ from typing import TYPE_CHECKING, Any
 from accelbench.results.record import execution_label
 
 if TYPE_CHECKING:
+    from accelbench.core.spec import CaseSpec
     from accelbench.results.crossover import CrossoverRow
-    from accelbench.results.views import MachineTable, Series
+    from accelbench.results.views import CaseRow, MachineTable, Series
 
 DPI = 120
 WIDE_RATIO = 30  # a y range over this many-fold is drawn on a log axis
@@ -146,31 +147,31 @@ def _log_if_wide(ax: Any, values: Sequence[float], headroom: float = 1.0, axis: 
         set_lim(0, high * 1.25 * headroom)
 
 
-def _case_names(rows: Sequence[dict[str, Any]], extra: Sequence[str] = ()) -> list[str]:
-    """Short case names: framework, dtype and size only where they vary between rows."""
-    varying = [f for f in ("framework", "dtype", "size") if len({r[f] for r in rows}) > 1]
+def _case_names(keys: Sequence[CaseSpec]) -> list[str]:
+    """Short case names: framework, dtype and size only where they vary between cases."""
+    varying = [f for f in ("framework", "dtype", "size") if len({getattr(k, f) for k in keys}) > 1]
     names = []
-    for r in rows:
-        parts = [r["framework"]] if "framework" in varying else []
-        parts += [r["workload"], r["variant"], r["phase"]]
-        parts += [execution_label(r["mode"], r["memory_format"], default="")]
-        parts += [r[f] for f in ("dtype", "size") if f in varying]
-        names.append(" ".join(p for p in parts if p) + "".join(extra))
+    for k in keys:
+        parts = [k.framework] if "framework" in varying else []
+        parts += [k.workload, k.variant, k.phase]
+        parts += [execution_label(k.mode, k.memory_format, default="")]
+        parts += [getattr(k, f) for f in ("dtype", "size") if f in varying]
+        names.append(" ".join(p for p in parts if p))
     return names
 
 
-def speedup_plot(device_rows: list[dict[str, Any]], path: Path, title: str) -> Path | None:
+def speedup_plot(device_rows: list[CaseRow], path: Path, title: str) -> Path | None:
     """Bars of speedup over the CPU per case, one per accelerator (rows of
     ``views.case_rows``, whose speedups follow the summary's rule)."""
-    rows = [r for r in device_rows if r["device"] != "cpu" and r["speedup"]]
+    rows = [r for r in device_rows if r.device != "cpu" and r.speedup]
     if not rows:
         return None
-    names, table = _case_table(rows, lambda r: r["speedup"])
+    names, table = _case_table(rows, lambda r: r.speedup)
     devices = list(table)
     fig = _bars_figure(len(names), len(devices))
     ax = fig.add_subplot()
     _grouped_bars(ax, names, list(table.items()), lambda v: f"{v:.3g}x", horizontal=True)
-    _log_if_wide(ax, [r["speedup"] for r in rows] + [1.0], headroom=1.3, axis="x")
+    _log_if_wide(ax, [r.speedup for r in rows] + [1.0], headroom=1.3, axis="x")
     ax.axvline(1.0, color="0.3", linewidth=1, linestyle="--", label="CPU (1x)")
     ax.set_xlabel("speedup over the CPU (x, higher is faster)")
     fig.suptitle(f"Speedup over the CPU, median time per step\n{plain(title)}", fontsize=10)
@@ -178,18 +179,18 @@ def speedup_plot(device_rows: list[dict[str, Any]], path: Path, title: str) -> P
     return _save(fig, path)
 
 
-def throughput_plot(device_rows: list[dict[str, Any]], path: Path, title: str) -> Path | None:
+def throughput_plot(device_rows: list[CaseRow], path: Path, title: str) -> Path | None:
     """Bars of throughput per case, one per device (log axis: units differ between cases)."""
-    rows = [r for r in device_rows if r["throughput_per_s"]]
+    rows = [r for r in device_rows if r.items_per_s]
     if not rows:
         return None
-    names, table = _case_table(rows, lambda r: r["throughput_per_s"], unit="/s")
+    names, table = _case_table(rows, lambda r: r.items_per_s, unit="/s")
     devices = list(table)
     fig = _bars_figure(len(names), len(devices))
     ax = fig.add_subplot()
     _grouped_bars(ax, names, list(table.items()), _short, horizontal=True)
     ax.set_xscale("log")
-    positive = [r["throughput_per_s"] for r in rows]
+    positive = [r.items_per_s for r in rows]
     ax.set_xlim(min(positive) / 3, max(positive) * 12)
     ax.set_xlabel("per second (log scale)")
     fig.suptitle(f"Throughput per device (unit beside each case)\n{plain(title)}", fontsize=10)
@@ -197,45 +198,41 @@ def throughput_plot(device_rows: list[dict[str, Any]], path: Path, title: str) -
     return _save(fig, path)
 
 
-def energy_plot(device_rows: list[dict[str, Any]], path: Path, title: str) -> Path | None:
+def energy_plot(device_rows: list[CaseRow], path: Path, title: str) -> Path | None:
     """Bars of items per joule per case, one per device (``views.case_rows`` whose energy
     was measured)."""
-    rows = [r for r in device_rows if r.get("energy") and r["energy"].items_per_joule]
+    rows = [r for r in device_rows if r.energy and r.energy.items_per_joule]
     if not rows:
         return None
-    names, table = _case_table(rows, lambda r: r["energy"].items_per_joule, unit="/J")
+    names, table = _case_table(rows, lambda r: r.energy.items_per_joule, unit="/J")
     devices = list(table)
     fig = _bars_figure(len(names), len(devices))
     ax = fig.add_subplot()
     _grouped_bars(ax, names, list(table.items()), _short, horizontal=True)
-    _log_if_wide(ax, [r["energy"].items_per_joule for r in rows], headroom=1.3, axis="x")
+    _log_if_wide(ax, [r.energy.items_per_joule for r in rows], headroom=1.3, axis="x")
     ax.set_xlabel("items per joule (higher is more efficient)")
     fig.suptitle(f"Energy efficiency over the timed rounds (NVML)\n{plain(title)}", fontsize=10)
     _legend(fig, len(devices))
     return _save(fig, path)
 
 
-def _case_key(row: dict[str, Any]) -> Any:
-    return row["key"].case
-
-
 def _case_table(
-    rows: Sequence[dict[str, Any]], value: Callable[[dict[str, Any]], float], unit: str = ""
+    rows: Sequence[CaseRow], value: Callable[[CaseRow], float | None], unit: str = ""
 ) -> tuple[list[str], dict[str, list[float | None]]]:
     """The bars of a per-case plot: one name per case, in the order the rows first show it
     (with ``unit`` after the case's item unit, e.g. "images/s", where ``unit`` is given),
     and per device label the cases' ``value``s (None where the device has no row)."""
-    cases: dict[Any, dict[str, Any]] = {}
+    cases: dict[CaseSpec, CaseRow] = {}
     for r in rows:
-        cases.setdefault(_case_key(r), r)
+        cases.setdefault(r.key.case, r)
     keys = list(cases)
-    names = _case_names(list(cases.values()))
+    names = _case_names(keys)
     if unit:
-        names = [f"{n} ({r['item_unit']}{unit})" for n, r in zip(names, cases.values())]
-    devices = list(dict.fromkeys(r["device_label"] for r in rows))
+        names = [f"{n} ({r.item_unit}{unit})" for n, r in zip(names, cases.values())]
+    devices = list(dict.fromkeys(r.device_label for r in rows))
     table: dict[str, list[float | None]] = {d: [None] * len(keys) for d in devices}
     for r in rows:
-        table[r["device_label"]][keys.index(_case_key(r))] = value(r)
+        table[r.device_label][keys.index(r.key.case)] = value(r)
     return names, table
 
 

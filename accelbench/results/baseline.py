@@ -20,7 +20,6 @@ while the machine was busy (or on battery, throttled), and a smoke-size case unl
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -246,13 +245,11 @@ def saved_case_times(
     if choice is None or choice.path is None:
         return {}
     want = set(wanted)
-    times = {}
-    for entry in load_run(choice.path).data["benchmarks"]:
-        seconds = (entry.get("extra_info") or {}).get("case_wall_s")
-        name = entry.get("fullname")
-        if name in want and isinstance(seconds, (int, float)) and 0 < seconds < math.inf:
-            times[name] = float(seconds)
-    return times
+    return {
+        r.fullname: r.case_wall_s
+        for r in load_run(choice.path).records
+        if r.fullname in want and r.case_wall_s
+    }
 
 
 def without_counterpart(

@@ -35,11 +35,11 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from accelbench.core.saved_form import format_saved
 from accelbench.core.spec import CaseSpec, variant_batch, without_batch
 from accelbench.results.formats import (
     case_words,
     format_compact,
-    format_seconds,
     format_table,
     headline_block,
 )
@@ -145,6 +145,12 @@ class CrossoverRow(Row):
     crossover_between: tuple[int, int] | None = None
     faster_below_crossover: tuple[int, ...] = ()
 
+    def best_cell(self) -> str:
+        """The best throughput and the batch it was reached at: ``128k images/s (b=64)``."""
+        best = max(range(len(self.batches)), key=lambda i: self.throughput_per_s[i])
+        shown = format_saved("throughput_per_s", self.best_throughput_per_s, self.item_unit)
+        return f"{shown} (b={self.batches[best]})"
+
 
 def crossover_rows(records: Iterable[Record]) -> list[CrossoverRow]:
     """One row per curve (case and device) of every batch sweep in ``records``."""
@@ -235,7 +241,7 @@ def render(rows: list[CrossoverRow]) -> str:
                 r.key.device,
                 describe_crossover(r),
                 str(r.saturation_batch),
-                format_seconds(r.latency_batch1_s),
+                format_saved("latency_batch1_s", r.latency_batch1_s),
                 *(cells.get(b, "-") for b in all_batches),
             ]
         )

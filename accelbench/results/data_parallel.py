@@ -25,10 +25,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from accelbench.core.launch import WORKERS_KEY
+from accelbench.core.saved_form import format_saved
 from accelbench.core.spec import CaseSpec, without_field
 from accelbench.results.formats import (
     case_words,
-    format_rate,
     format_seconds,
     format_signed_share,
     format_table,
@@ -77,6 +77,20 @@ class DataParallelRow(Row):
     efficiency: float | None
     allreduce_exposed_share: float | None
     vs_single_device: float | None
+
+    def figure_cells(self) -> list[str]:
+        """Median, throughput, per worker, efficiency, baseline, all-reduce, vs single
+        device: as the summary and the report show them."""
+        unit = self.item_unit
+        return [
+            format_seconds(self.median_s),
+            format_saved("throughput_per_s", self.throughput_per_s, unit),
+            format_saved("throughput_per_worker_per_s", self.throughput_per_worker_per_s, unit),
+            f"{self.efficiency:.0%}" if self.efficiency else "-",
+            self.baseline or "-",
+            format_saved("allreduce_exposed_share", self.allreduce_exposed_share),
+            format_signed_share(self.vs_single_device),
+        ]
 
 
 def _elsewhere(others: Sequence[Iterable[Record]]) -> dict[CaseSpec, Record]:
@@ -165,24 +179,9 @@ def render(rows: list[DataParallelRow]) -> str:
     header.append("vs single device")
     body = []
     for r in rows:
-        unit = r.item_unit
-        body.append(
-            [
-                case_words(r.key, "framework", "workload", "variant"),
-                r.key.phase,
-                r.key.dtype,
-                r.key.device,
-                r.backend or "-",
-                str(r.workers),
-                format_seconds(r.median_s),
-                format_rate(r.throughput_per_s, unit),
-                format_rate(r.throughput_per_worker_per_s, unit),
-                f"{r.efficiency:.0%}" if r.efficiency else "-",
-                r.baseline or "-",
-                format_signed_share(r.allreduce_exposed_share),
-                format_signed_share(r.vs_single_device),
-            ]
-        )
+        case = case_words(r.key, "framework", "workload", "variant")
+        body.append([case, r.key.phase, r.key.dtype, r.key.device, r.backend or "-"])
+        body[-1] += [str(r.workers), *r.figure_cells()]
     title = (
         "data-parallel scaling (same batch per worker; efficiency: the baseline's median "
         "time per step over k workers'; all-reduce: share of the step waiting for the "

@@ -8,8 +8,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from accelbench.core.saved_form import format_saved
 from accelbench.results.figures import key_of, measured
-from accelbench.results.formats import case_words, format_compact, format_figure, format_table
+from accelbench.results.formats import case_words, format_table
 from accelbench.results.record import Energy, Record
 from accelbench.results.section import Row, Section
 
@@ -59,8 +60,9 @@ def render(rows: list[EnergyRow]) -> str:
                 r.key.phase,
                 r.key.dtype,
                 str(r.device),
-                format_figure(e.joules_per_step) + (" (coarse)" if e.coarse else ""),
-                f"{format_compact(e.items_per_joule)} {r.item_unit}/J",
+                format_saved("energy.joules_per_step", e.joules_per_step)
+                + (" (coarse)" if e.coarse else ""),
+                f"{format_saved('energy.items_per_joule', e.items_per_joule)} {r.item_unit}/J",
                 f"{e.mean_power_w:.0f} W" if e.mean_power_w else "-",
                 f"{e.counter_check:.2f}x integrated" if e.counter_check else "-",
             ]

@@ -1,5 +1,8 @@
 """Numbers and tables as text, for the summary, ``compare`` and the report's cells.
 
+The number formatters of ``accelbench.core.numbers`` are re-exported here beside those of
+the read side's derived figures (speedups, exponents, shares of a ceiling).
+
 Marks say which figures deserve less trust: ``noisy`` (IQR over 10% of the median) and the
 conditions a case ran under (``busy``, ``battery``, ``low-power``, ``throttled``).
 """
@@ -12,48 +15,39 @@ import math
 from collections.abc import Iterator
 
 from accelbench.core.conditions import FLAG_WORDS
+from accelbench.core.numbers import (
+    format_bandwidth,
+    format_compact,
+    format_figure,
+    format_rate,
+    format_seconds,
+    format_signed_share,
+    format_throughput,
+)
 from accelbench.core.spec import EAGER, CaseSpec
 from accelbench.results.record import NOISY, NOISY_IQR_SHARE
 
-# Numbers ----------------------------------------------------------------------------------
+__all__ = [
+    "case_words",
+    "folded_columns",
+    "format_bandwidth",
+    "format_bounded_share",
+    "format_compact",
+    "format_exponent",
+    "format_figure",
+    "format_rate",
+    "format_seconds",
+    "format_share",
+    "format_signed_share",
+    "format_speedup",
+    "format_speedup_short",
+    "format_table",
+    "format_throughput",
+    "headline_block",
+    "marks_legend",
+]
 
-
-def format_seconds(value: float | None) -> str:
-    if value is None:
-        return "-"
-    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("us", 1e-6)):
-        if value >= scale:
-            return f"{value / scale:.3g} {unit}"
-    return f"{value / 1e-9:.3g} ns"
-
-
-def format_rate(value: float | None, unit: str = "") -> str:
-    if value is None:
-        return "-"
-    for suffix, scale in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
-        if value >= scale:
-            return f"{value / scale:.3g}{suffix} {unit}/s".strip()
-    return f"{value:.3g} {unit}/s".strip()
-
-
-def format_bandwidth(bytes_per_s: float | None) -> str:
-    """Bytes per second in decimal units: 89.8 GB/s, 4.22 TB/s."""
-    if bytes_per_s is None:
-        return "-"
-    for suffix, scale in (("TB/s", 1e12), ("GB/s", 1e9), ("MB/s", 1e6)):
-        if bytes_per_s >= scale:
-            return f"{bytes_per_s / scale:.3g} {suffix}"
-    return f"{bytes_per_s / 1e3:.3g} kB/s"
-
-
-def format_throughput(value: float | None, unit: str, tflops: float | None = None) -> str:
-    """A throughput in the unit people quote: TFLOP/s for the matmul ceiling, GB/s or TB/s
-    for bytes, otherwise items per second."""
-    if unit == "matmuls" and tflops:
-        return f"{tflops:.3g} TFLOP/s"
-    if unit == "bytes":
-        return format_bandwidth(value)
-    return format_rate(value, unit)
+# Numbers (derived figures; a saved figure prints as ``core.saved_form.FIGURES`` says) ---
 
 
 def format_speedup(value: float | None) -> str:
@@ -81,31 +75,6 @@ def format_bounded_share(share: float | None, mark: str | None) -> str:
     if share is None:
         return f"over: {mark}" if mark else "-"
     return format_share(share) + (f" ({mark})" if mark else "")
-
-
-def format_signed_share(share: float | None) -> str:
-    """A signed percentage: +3.1%, -0.4% (a share below zero is noise, shown as measured)."""
-    return "-" if share is None else f"{share * 100:+.1f}%"
-
-
-def format_figure(value: float | None) -> str:
-    """Three significant digits without an exponent: 0.0000219, 0.107, 4.2, 765, 4210."""
-    if not value:
-        return "-"
-    if abs(value) >= 100:
-        return f"{value:.0f}"
-    decimals = max(0, 2 - math.floor(math.log10(abs(value))))
-    return f"{value:.{decimals}f}".rstrip("0").rstrip(".")
-
-
-def format_compact(value: float | None) -> str:
-    """A figure whose unit is said elsewhere: 6.97k, 41M, 4200, 0.107."""
-    if value is None:
-        return "-"
-    for suffix, scale in (("T", 1e12), ("G", 1e9), ("M", 1e6), ("k", 1e3)):
-        if value >= 10 * scale or (value >= scale and suffix != "k"):
-            return f"{value / scale:.3g}{suffix}"
-    return format_figure(value)
 
 
 # Inside ``folded_columns()``, a table leaves out the columns no row has a value in.

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from itertools import combinations
 from typing import Any
 
+from accelbench.core.saved_form import format_saved
 from accelbench.core.spec import CaseSpec
 from accelbench.results.figures import (
     FRAMEWORK_NAMES,
@@ -22,7 +23,6 @@ from accelbench.results.formats import (
     format_seconds,
     format_speedup,
     format_table,
-    format_throughput,
 )
 from accelbench.results.record import Record, device_order
 from accelbench.results.section import Row, Section
@@ -147,7 +147,9 @@ def render(rows: list[FrameworkRow]) -> str:
             figures = r.of(fw)
             line += [
                 format_seconds(figures.median_s),
-                format_throughput(figures.throughput_per_s, r.item_unit, figures.tflops_per_s),
+                format_saved(
+                    "throughput_per_s", figures.throughput_per_s, r.item_unit, figures.tflops_per_s
+                ),
                 format_speedup(figures.speedup_over_cpu),
             ]
         line += [format_speedup(r.pair(a, b)) for a, b in pairs]

@@ -10,12 +10,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from accelbench.core.saved_form import format_saved
 from accelbench.core.spec import EAGER, LLM_PHASES, CaseSpec, parse_length_variant, weights_of
 from accelbench.results.figures import key_of, measured, speedup
 from accelbench.results.formats import (
     format_bounded_share,
     format_figure,
-    format_rate,
     format_seconds,
     format_speedup,
     format_speedup_short,
@@ -128,11 +128,11 @@ def render(rows: list[LlmRow]) -> str:
             r.key.size,
             r.device,
             *([r.key.mode] if modes else []),
-            format_rate(r.tokens_per_s, "tokens"),
+            format_saved("throughput_per_s", r.tokens_per_s, "tokens"),
             format_seconds(r.time_per_token_s),
             format_figure(r.gb_per_s),
             format_bounded_share(r.copy_share, r.copy_share_mark),
-            format_figure(r.tflops_per_s),
+            format_saved("tflops_per_s", r.tflops_per_s),
             format_bounded_share(r.matmul_share, r.matmul_share_mark),
             *([format_speedup(r.speedup_over_cpu)] if versus else []),
         ]

@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from accelbench.core.saved_form import format_saved
 from accelbench.core.spec import EAGER, CaseSpec
 from accelbench.results.figures import key_of, measured, speedup
 from accelbench.results.formats import (
@@ -15,7 +16,6 @@ from accelbench.results.formats import (
     format_seconds,
     format_speedup,
     format_table,
-    format_throughput,
 )
 from accelbench.results.record import Record, device_order, execution_label, mode_order
 from accelbench.results.section import Row, Section
@@ -150,7 +150,7 @@ def render(rows: list[ModeRow]) -> str:
             r.device,
             execution_label(r.mode, r.memory_format),
             format_seconds(r.median_s),
-            format_throughput(r.throughput_per_s, r.item_unit, r.tflops_per_s),
+            format_saved("throughput_per_s", r.throughput_per_s, r.item_unit, r.tflops_per_s),
             format_speedup(r.speedup_over_cpu),
         ]
         line += [_marked_ratio(r, "compile_over_eager")] if compiled else []
@@ -158,7 +158,7 @@ def render(rows: list[ModeRow]) -> str:
         if compiled:
             recompiles = r.recompiles_timed
             line += [
-                format_seconds(r.compile_time_s),
+                format_saved("compile_time_s", r.compile_time_s),
                 "-" if recompiles is None else str(recompiles),
             ]
         body.append(line)

@@ -130,6 +130,7 @@ class Record:
     extra: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
     stability_reason: str = ""  # why the rounds are unstable (flag ``unstable``), or ""
     steps_per_round: int | None = None  # k: steps timed together between synchronizes
+    case_wall_s: float | None = None  # the case start to end, setup and parity included
     # A workload's own figures (``saved_form.WORKLOAD_FIGURES``): the ceiling's ``matmul_n``,
     # a language model's ``generated_per_round`` (tokens per timed round of tg).
     workload_figures: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))

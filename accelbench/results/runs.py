@@ -5,9 +5,9 @@ A run is one file pytest-benchmark wrote: ``--benchmark-autosave`` stores them a
 is not such a file, or holds an entry that does not read as a result, raises ``RunError``
 whose message is one line for the user: nothing is read past a bad value.
 
-The run's own ``accelbench`` block says which results format wrote it (``format``; absent
-in runs saved before formats were numbered, which read as format 1) and whether the run
-was interrupted (``partial``).
+The run's own ``accelbench`` block (``results.run_block``) says which results format wrote
+it (``format``; absent in runs saved before formats were numbered, which read as format 1)
+and whether the run was interrupted (``partial``); it is read once, into ``Run.block``.
 """
 
 from __future__ import annotations
@@ -15,18 +15,29 @@ from __future__ import annotations
 import json
 import os
 import stat
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from accelbench.core.saved_form import Unusable
 from accelbench.results.record import Record, parse_entries
+from accelbench.results.run_block import RESULTS_FORMAT, RunBlock
 
 DEFAULT_STORAGE = ".benchmarks"
 SAVE_HINT = "save one with: pytest benchmarks --benchmark-only --benchmark-autosave"
 MAX_FILE_BYTES = 64 * 2**20  # a standard run is about 100 KiB; far larger is not a run
 MAX_INT_DIGITS = 40  # no count the suite saves needs more; a 5,000-digit one is corrupt
-RESULTS_FORMAT = 2  # the format this version writes; it reads 1 up to this
+__all__ = [  # RESULTS_FORMAT: re-exported for the writer
+    "DEFAULT_STORAGE",
+    "RESULTS_FORMAT",
+    "Run",
+    "RunError",
+    "find_runs",
+    "load_run",
+    "newest_run",
+]
 PARTIAL_NOTE = "partial run"
 
 
@@ -40,18 +51,25 @@ def _dict(value: Any) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class Run:
-    """One saved run: its file, its records and the facts saved with it."""
+    """One saved run: its file, its records and what it says of itself (``block``)."""
 
     path: Path
     data: dict[str, Any]
     records: tuple[Record, ...]
-    format: int = RESULTS_FORMAT
-    partial_reason: str | None = None
+    block: RunBlock = field(default_factory=RunBlock)
+
+    @property
+    def format(self) -> int:
+        return self.block.format
+
+    @property
+    def partial_reason(self) -> str | None:
+        return self.block.partial_reason
 
     @property
     def partial(self) -> bool:
         """The run did not finish (Ctrl-C, a crash, a stop on failure): some cases are missing."""
-        return self.partial_reason is not None
+        return self.block.partial
 
     @property
     def measured(self) -> list[Record]:
@@ -62,11 +80,6 @@ class Run:
     def plain(self) -> list[str]:
         """Names of entries without this suite's extra_info (plain pytest-benchmark ones)."""
         return [r.name for r in self.records if not r.measured]
-
-    @property
-    def block(self) -> dict[str, Any]:
-        """The run's own ``accelbench`` block: summary sections, configuration, run facts."""
-        return _dict(self.data.get("accelbench"))
 
     @property
     def machine_info(self) -> dict[str, Any]:
@@ -117,14 +130,14 @@ class Run:
             parts.append(f"torch {torch['torch']}")
         return ", ".join(parts)
 
-    def device_facts(self) -> dict[str, dict[str, Any]]:
-        """Per device name: ``usable``, ``label`` and ``reason`` as probed for the run."""
-        run, machine = self.block.get("environment"), self.machine_info.get("accelbench")
-        for where in (_dict(run), _dict(machine)):
-            devices = _dict(_dict(where.get("torch")).get("devices"))
-            if devices:
-                return {name: _dict(facts) for name, facts in devices.items()}
-        return {}
+    def device_facts(self) -> Mapping[str, Mapping[str, Any]]:
+        """Per device name: ``usable``, ``label`` and ``reason`` as probed for the run (runs
+        saved before the run's block held them: as the machine facts did)."""
+        if self.block.device_facts:
+            return self.block.device_facts
+        machine = _dict(self.machine_info.get("accelbench"))
+        devices = _dict(_dict(machine.get("torch")).get("devices"))
+        return {name: _dict(facts) for name, facts in devices.items()}
 
     def device_label(self, device: str) -> str:
         """What a person calls ``device`` on this run's machine."""
@@ -219,36 +232,18 @@ def load_run(path: str | Path) -> Run:
     data = _parse(path, _read(path))
     if not isinstance(data, dict) or not isinstance(data.get("benchmarks"), list):
         raise RunError(f"{path}: JSON, but not a pytest-benchmark saved run (no 'benchmarks' list)")
-    block = data.get("accelbench", {})
-    if not isinstance(block, dict):
-        raise RunError(f"{path}: its 'accelbench' block is not an object: not a saved run")
-    version = block.get("format", 1)
-    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
-        raise RunError(f"{path}: its results format {version!r} is not a version number")
-    if version > RESULTS_FORMAT:
-        raise RunError(
-            f"{path}: saved by a newer accelbench (results format {version}); this version "
-            f"reads formats 1 to {RESULTS_FORMAT}: update accelbench to read it"
-        )
-    partial = block.get("partial", False)
-    if not isinstance(partial, bool):
-        raise RunError(f"{path}: its 'partial' mark is {partial!r}, not true or false")
-    reason = block.get("partial_reason")
-    partial_reason = (str(reason) if reason else "interrupted") if partial else None
+    try:
+        block = RunBlock.read(data.get("accelbench", {}))
+    except Unusable as exc:
+        raise RunError(f"{path}: {exc}") from None
     entries = data["benchmarks"]
     if not entries:
         raise RunError(f"{path}: the saved run holds no benchmarks")
-    records, problems = parse_entries(entries, partial=partial)
+    records, problems = parse_entries(entries, partial=block.partial)
     if problems:
         more = f" (and {len(problems) - 1} more unusable)" if len(problems) > 1 else ""
         raise RunError(f"{path}: {problems[0]}{more}; not a usable saved run")
-    return Run(
-        path=path,
-        data=data,
-        records=tuple(records),
-        format=version,
-        partial_reason=partial_reason,
-    )
+    return Run(path=path, data=data, records=tuple(records), block=block)
 
 
 def find_runs(paths: list[str | Path]) -> tuple[list[Run], list[str]]:

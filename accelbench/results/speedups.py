@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from accelbench.core.conditions import FLAG_WORDS
+from accelbench.core.saved_form import format_saved
 from accelbench.core.spec import CaseSpec
 from accelbench.results.figures import key_of, measured, speedup, sweep_points
 from accelbench.results.formats import (
@@ -17,7 +18,6 @@ from accelbench.results.formats import (
     format_speedup,
     format_speedup_short,
     format_table,
-    format_throughput,
     headline_block,
     marks_legend,
 )
@@ -112,10 +112,12 @@ def _render_speedups(rows: list[SpeedupRow], title: str) -> str:
                 execution_label(r.key.mode, r.key.memory_format),
                 r.key.dtype,
                 format_seconds(r.cpu_median_s),
-                format_throughput(r.cpu_throughput_per_s, unit, r.cpu_tflops_per_s),
+                format_saved("throughput_per_s", r.cpu_throughput_per_s, unit, r.cpu_tflops_per_s),
                 r.device or "-",
                 format_seconds(r.device_median_s),
-                format_throughput(r.device_throughput_per_s, unit, r.device_tflops_per_s),
+                format_saved(
+                    "throughput_per_s", r.device_throughput_per_s, unit, r.device_tflops_per_s
+                ),
                 format_speedup(r.speedup),
                 *([_marks_text(r)] if found else []),
             ]

@@ -23,10 +23,11 @@ ceilings from ``results.shares``), the attention series and the across-machines 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from accelbench.core.ceilings import COPY, MATMUL
+from accelbench.core.saved_form import format_saved
 from accelbench.core.spec import IDENTITY_FIELDS, LLM_PHASES, CaseSpec
 from accelbench.results.crossover import CROSSOVER
 from accelbench.results.data_parallel import DATA_PARALLEL
@@ -35,10 +36,17 @@ from accelbench.results.figures import key_of, measured, speedup, sweep_points
 from accelbench.results.frameworks import FRAMEWORKS
 from accelbench.results.llm import LLM
 from accelbench.results.modes import MODES
-from accelbench.results.record import Record, device_order, execution_label, mode_order, natural_key
+from accelbench.results.record import (
+    Energy,
+    Record,
+    device_order,
+    execution_label,
+    mode_order,
+    natural_key,
+)
 from accelbench.results.scaling import SCALING, scaling_rows
 from accelbench.results.section import Row, Section
-from accelbench.results.shares import ceilings, copy_share, is_ceiling, matmul_share, share_fields
+from accelbench.results.shares import Share, ceilings, copy_share, is_ceiling, matmul_share
 from accelbench.results.speedups import SPEEDUPS
 
 if TYPE_CHECKING:
@@ -93,79 +101,107 @@ def _device(row: Any) -> str | None:
     return row.get("device") if isinstance(row, dict) else row.device
 
 
-def case_rows(records: Iterable[Record]) -> list[dict[str, Any]]:
-    """One row per measured record with every figure the report shows; the speedup over the
-    CPU by the summary's rule (none for the CPU itself: it is the reference)."""
+@dataclass(frozen=True)
+class CaseRow:
+    """One measured record with every figure the report shows: its speedup over the CPU by
+    the summary's rule (None for the CPU itself: it is the reference), its TFLOP/s as a share
+    of the run's matmul ceiling and its bytes/s of the copy ceiling (``results.shares``)."""
+
+    key: CaseSpec
+    device_label: str
+    median_s: float
+    iqr_s: float | None
+    noisy: bool
+    flags: tuple[str, ...]
+    energy: Energy | None
+    items_per_s: float | None
+    item_unit: str
+    tflops_per_s: float | None
+    bytes_per_s: float | None
+    matmul_share: Share
+    copy_share: Share
+    speedup: float | None
+    ceiling: bool
+    compile_time_s: float | None
+    recompiles_timed: int | None
+
+    @property
+    def device(self) -> str:
+        return self.key.device
+
+    def order(self) -> tuple[Any, ...]:
+        """Ceilings last; then by case, with the devices in their usual order."""
+        k = self.key
+        return (
+            self.ceiling,
+            k.workload,
+            k.framework,
+            k.phase,
+            natural_key(k.variant),
+            mode_order(k.mode),
+            k.memory_format,
+            k.dtype,
+            k.size,
+            device_order(k.device),
+        )
+
+    def throughput_cell(self) -> str:
+        return format_saved("throughput_per_s", self.items_per_s, self.item_unit)
+
+    def headline(self) -> tuple[float | None, str]:
+        """The one figure that says how fast a case ran: GB/s for a copy, TFLOP/s for a
+        matmul ceiling, otherwise items per second; with its unit."""
+        if self.ceiling and self.key.variant == COPY and self.bytes_per_s:
+            return self.bytes_per_s / 1e9, "GB/s"
+        if self.ceiling and self.key.variant == MATMUL and self.tflops_per_s:
+            return self.tflops_per_s, "TFLOP/s"
+        return self.items_per_s, f"{self.item_unit}/s"
+
+
+def case_rows(records: Iterable[Record]) -> list[CaseRow]:
+    """One row per measured record, in the report's order."""
     records = measured(records)
     by_case: dict[CaseSpec, dict[str, Record]] = {}
     for r in records:
         by_case.setdefault(key_of(r).case, {})[r.device] = r
     peaks = ceilings(records)
-    rows = []
-    for r in records:
-        key = key_of(r)
-        rows.append(
-            {
-                **key.as_dict(),
-                "key": key,
-                "device_label": r.label,
-                "median_s": r.median_s,
-                "iqr_s": r.stats.iqr,
-                "noisy": r.noisy,
-                "flags": list(r.condition_flags),
-                "energy": r.energy,
-                "throughput_per_s": r.throughput_per_s,
-                "item_unit": r.item_unit,
-                "tflops_per_s": r.tflops_per_s,
-                "bytes_per_s": r.bytes_per_s,
-                **share_fields("matmul", matmul_share(r, peaks), "ceiling_share"),
-                **share_fields("copy", copy_share(r, peaks), "bandwidth_share"),
-                "speedup": None if r.device == "cpu" else speedup(by_case[key.case].get("cpu"), r),
-                "ceiling": is_ceiling(r),
-                "compile_time_s": r.compile_time_s,
-                "recompiles_timed": r.recompiles_timed,
-            }
+    rows = [
+        CaseRow(
+            key=key_of(r),
+            device_label=r.label,
+            median_s=r.median_s,
+            iqr_s=r.stats.iqr,
+            noisy=r.noisy,
+            flags=tuple(r.condition_flags),
+            energy=r.energy,
+            items_per_s=r.throughput_per_s,
+            item_unit=r.item_unit,
+            tflops_per_s=r.tflops_per_s,
+            bytes_per_s=r.bytes_per_s,
+            matmul_share=matmul_share(r, peaks),
+            copy_share=copy_share(r, peaks),
+            speedup=None if r.device == "cpu" else speedup(by_case[key_of(r).case].get("cpu"), r),
+            ceiling=is_ceiling(r),
+            compile_time_s=r.compile_time_s,
+            recompiles_timed=r.recompiles_timed,
         )
-    return sorted(rows, key=row_order)
+        for r in records
+    ]
+    return sorted(rows, key=CaseRow.order)
 
 
-def row_order(row: dict[str, Any]) -> tuple[Any, ...]:
-    return (
-        row["ceiling"],
-        row["workload"],
-        row["framework"],
-        row["phase"],
-        natural_key(row["variant"]),
-        mode_order(row["mode"]),
-        row["memory_format"],
-        row["dtype"],
-        row["size"],
-        device_order(row["device"]),
-    )
-
-
-def headline(row: dict[str, Any]) -> tuple[float | None, str]:
-    """The one figure that says how fast a case ran: GB/s for a copy, TFLOP/s for a matmul
-    ceiling, otherwise throughput; with its unit."""
-    if row["ceiling"] and row["variant"] == COPY and row["bytes_per_s"]:
-        return row["bytes_per_s"] / 1e9, "GB/s"
-    if row["ceiling"] and row["variant"] == MATMUL and row["tflops_per_s"]:
-        return row["tflops_per_s"], "TFLOP/s"
-    return row["throughput_per_s"], f"{row['item_unit']}/s"
-
-
-def bar_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def bar_rows(rows: list[CaseRow]) -> list[CaseRow]:
     """The rows a bar chart shows: of a sequence-length sweep only its longest length (the
     attention plot shows them all), of a batch sweep only its largest batch (the batch
     plots show them all)."""
     largest: dict[tuple[str, CaseSpec], int] = {}
     for row in rows:
-        for sweep, value in sweep_points(row["key"]).items():
+        for sweep, value in sweep_points(row.key).items():
             largest[sweep] = max(largest.get(sweep, 0), value)
     return [
         row
         for row in rows
-        if all(value == largest[sweep] for sweep, value in sweep_points(row["key"]).items())
+        if all(value == largest[sweep] for sweep, value in sweep_points(row.key).items())
     ]
 
 
@@ -223,35 +259,30 @@ def machine_table(runs: list[Run]) -> MachineTable:
     column_keys: list[tuple[int, str]] = []
     labels: list[str] = []
     cells: dict[CaseSpec, dict[tuple[int, str], float | None]] = {}
-    case_info: dict[CaseSpec, tuple[str, str, dict[str, Any]]] = {}
+    first: dict[CaseSpec, tuple[str, str, CaseRow]] = {}  # name, unit, a row on no device
     for index, run in enumerate(runs):
         for row in case_rows(run.records):
-            col = (index, row["device"])
+            col = (index, row.device)
             if col not in column_keys:
                 column_keys.append(col)
-                labels.append(row["device_label"])
-            value, unit = headline(row)
-            case = row["key"].case
+                labels.append(row.device_label)
+            value, unit = row.headline()
+            case = row.key.case
             cells.setdefault(case, {})[col] = value
-            conditions = (
-                row["dtype"],
-                row["size"],
-                execution_label(case.mode, case.memory_format, default=""),
-            )
-            name = f"{case.label} ({', '.join(c for c in conditions if c)})"
-            case_info.setdefault(case, (name, unit, {**row, "device": "", "key": case}))
+            execution = execution_label(case.mode, case.memory_format, default="")
+            conditions = ", ".join(c for c in (case.dtype, case.size, execution) if c)
+            first.setdefault(case, (f"{case.label} ({conditions})", unit, replace(row, key=case)))
     shared = {label for label in labels if labels.count(label) > 1}
     labels = [  # the same chip in two runs: tell the columns apart
         f"{label} [run {key[0] + 1}]" if label in shared else label
         for label, key in zip(labels, column_keys)
     ]
-    order = sorted(cells, key=lambda k: row_order(case_info[k][2]))
-    pseudo = [case_info[k][2] for k in order]
-    plotted = {id(r) for r in bar_rows(pseudo)}
+    order = sorted(cells, key=lambda k: first[k][2].order())
+    plotted = set(bar_rows([first[k][2] for k in order]))
     return MachineTable(
         columns=labels,
-        cases=[case_info[k][0] for k in order],
-        units=[case_info[k][1] for k in order],
+        cases=[first[k][0] for k in order],
+        units=[first[k][1] for k in order],
         values=[[cells[k].get(col) for col in column_keys] for k in order],
-        in_plot=[id(r) in plotted for r in pseudo],
+        in_plot=[first[k][2] in plotted for k in order],
     )
