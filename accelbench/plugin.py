@@ -394,7 +394,7 @@ def pytest_collection_with_yardsticks(
     needed: dict[tuple[str, str], tuple[str, pytest.Item]] = {}
     for item in items:
         cls, spec = _item_spec(item, suite) or (None, None)
-        if ceiling := getattr(cls, "yardsticks", {}).get(getattr(spec, "phase", None)):
+        if cls is not None and (ceiling := cls.yardsticks.get(spec.phase)):
             needed.setdefault((spec.device, ceiling), (spec.framework, item))
     for path, item in {i.path.parent: i for _, i in needed.values()}.items():
         for module in sorted(path.glob("test_ceiling*.py")):

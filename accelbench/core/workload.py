@@ -48,6 +48,10 @@ class Workload(ABC):
     memory_formats: ClassVar[tuple[str, ...]] = ()
     # How the runner measures it; None: one process on one device (the default strategy).
     strategy: ClassVar[type[CaseStrategy] | None] = None
+    # The ceiling each phase is read against (phase -> accelbench.core.ceilings.COPY or
+    # MATMUL): a selected case brings that ceiling into the run, so its share is never
+    # missing. Empty: no share of a ceiling.
+    yardsticks: ClassVar[dict[str, str]] = {}
 
     def __init__(self, spec: CaseSpec, device: Any) -> None:
         self.spec = spec
