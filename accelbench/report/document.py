@@ -18,25 +18,14 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from accelbench.results.markdown import Markup, escape
+
 # A backslash escape, a `code span` or *emphasis*: the Markdown this module writes and reads.
 _INLINE = re.compile(r"\\([!-/:-@\[-`{-~])|`([^`]+)`|\*([^*\s][^*]*)\*")
+
+
 # What Markdown or HTML would read in text: always a backslash, backquote, *, <, >, &, | or $
 # (GitHub's math); a _ not inside a word; a ] that would close a link; a # opening the text.
-_SPECIAL = re.compile(r"[\\`*<>&|$]|(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])|\](?=[(\[:])|^#")
-
-
-class Markup(str):
-    """Text the report wrote as Markdown on purpose (``*noisy*``): ``escape`` leaves it be."""
-
-
-def escape(text: object) -> str:
-    """Any text as Markdown that shows exactly that text: each character Markdown or HTML
-    would read (``<``, ``*``, backquote, backslash, ...) backslash-escaped."""
-    if isinstance(text, Markup):
-        return text
-    return _SPECIAL.sub(lambda match: "\\" + match.group(), str(text))
-
-
 def code_span(text: object) -> str:
     """Text as a `code span`; where it holds a backquote or ``<``, escaped text instead."""
     text = str(text)

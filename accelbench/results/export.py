@@ -37,7 +37,7 @@ from accelbench.results import llama_bench
 from accelbench.results.record import Record
 from accelbench.results.runs import Run
 
-FORMATS = ("github-action-benchmark", "bencher", "csv", "llama-bench")
+FORMATS = ("github-action-benchmark", "bencher", "csv", "llama-bench", "llama-bench-md")
 
 
 def benchmark_name(record: Record) -> str:
@@ -286,6 +286,7 @@ EXPORTERS = {
     "bencher": bencher,
     "csv": csv_table,
     "llama-bench": llama_bench.jsonl,
+    "llama-bench-md": llama_bench.markdown,
 }
 
 

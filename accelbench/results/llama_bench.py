@@ -24,6 +24,7 @@ import json
 from typing import Any
 
 from accelbench.core.spec import LLM_PHASES, parse_length_variant, weights_of
+from accelbench.results.markdown import escape
 from accelbench.results.record import Record
 from accelbench.results.runs import Run
 
@@ -69,8 +70,8 @@ def rows(run: Run) -> list[dict[str, Any]]:
         avg_ts = per_step / mean_s
         parameters = shapes.get("parameters")
         quantized = weights(r) not in DTYPE_TYPES.values()
-        model_size = r.extra.get("weight_bytes")
-        if model_size is None and parameters and not quantized:
+        model_size = None
+        if parameters and not quantized:
             model_size = parameters * DTYPE_BYTES.get(r.key.dtype, 0) or None
         model = shapes.get("shape_of") or f"llm {r.key.size}"
         out.append(
@@ -108,3 +109,57 @@ def rows(run: Run) -> list[dict[str, Any]]:
 def jsonl(run: Run) -> str:
     """The rows as llama-bench's ``-o jsonl``: one JSON object per line."""
     return "".join(json.dumps(row, sort_keys=False) + "\n" for row in rows(run))
+
+
+MARKDOWN_HEADER = (
+    "model",
+    "size",
+    "params",
+    "backend",
+    "mode",
+    "threads",
+    "test",
+    "t/s",
+    "median t/s",
+)
+
+
+def markdown(run: Run) -> str:
+    """The rows as llama-bench's default table (``-o md``): model, size, params, backend,
+    threads, test and ``t/s`` as ``avg ± stddev`` (llama-bench's), with the suite's mode beside
+    the backend (llama-bench has one way of running; here eager, graph and compile are
+    different rows) and the median tokens/s the suite's other tables give: a mean that
+    outliers pulled down shows as a large ``±`` and a median far above it."""
+    lines = [
+        _md_row(MARKDOWN_HEADER),
+        "| --- | ---: | ---: | --- | --- | ---: | --- | ---: | ---: |",
+    ]
+    for row in rows(run):
+        lines.append(
+            _md_row(
+                (
+                    row["model_type"],
+                    _gib(row["model_size"]),
+                    _billions(row["model_n_params"]),
+                    row["backends"],
+                    row["mode"],
+                    "" if row["n_threads"] is None else row["n_threads"],
+                    row["test"],
+                    f"{row['avg_ts']:.2f} ± {row['stddev_ts']:.2f}",
+                    f"{row['median_ts']:.2f}",
+                )
+            )
+        )
+    return "\n".join(lines) + "\n"
+
+
+def _md_row(cells: tuple[object, ...]) -> str:
+    return "| " + " | ".join(escape(cell) for cell in cells) + " |"
+
+
+def _gib(size: object) -> str:
+    return f"{size / 2**30:.2f} GiB" if isinstance(size, (int, float)) and size else ""
+
+
+def _billions(count: object) -> str:
+    return f"{count / 1e9:.2f} B" if isinstance(count, (int, float)) and count else ""
