@@ -33,6 +33,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from llm_event_check import copy_gb_per_s, event_times_s  # tools/, beside this file
+
 from accelbench import backends
 from accelbench.backends.torch.cuda_graph import CapturedCall
 from accelbench.core.spec import CaseSpec, length_variant
@@ -40,25 +42,6 @@ from accelbench.workloads import llm_compiled
 from accelbench.workloads.llm import CONTEXT, LanguageModel
 
 COMPILED = ("reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
-
-
-def event_times_s(device, run: Callable[[], object], rounds: int) -> list[float]:
-    run()
-    timer = device.timer()
-    for _ in range(rounds):
-        timer.start()
-        run()
-        timer.stop()
-    device.synchronize()
-    return timer.elapsed_s()[-rounds:]
-
-
-def copy_gb_per_s(device, gib: float, dtype: torch.dtype, rounds: int) -> float:
-    elements = int(gib * 2**30) // torch.empty((), dtype=dtype).element_size()
-    src = torch.ones(elements, dtype=dtype, device=device.torch_device())
-    dst = torch.empty_like(src)
-    median = statistics.median(event_times_s(device, lambda: dst.copy_(src), rounds))
-    return 2 * src.numel() * src.element_size() / median / 1e9
 
 
 def round_of(workload: LanguageModel, way: str) -> Callable[[], object]:
