@@ -4,7 +4,7 @@
   sysinfo                        the chip, OS, GPU and framework facts a run records
   report [RUN ...] [--out DIR]   saved runs -> Markdown, PNG plots and one HTML page
   compare BASELINE CURRENT       change per benchmark; --fail-on regression gates CI
-  export RUN --format FORMAT     github-action-benchmark, bencher or csv [--out FILE]
+  export RUN --format FORMAT     github-action-benchmark, bencher, csv, llama-bench(-md)
 
 Exit codes: 0 done, 1 a regression (with --fail-on regression), 2 bad input or usage.
 """
@@ -121,10 +121,13 @@ def build_parser() -> Parser:
 
     export = commands.add_parser(
         "export",
-        help="a saved run for benchmark trackers: github-action-benchmark, bencher, csv",
+        help="a saved run for benchmark trackers: github-action-benchmark, bencher, csv; the "
+        "language model as llama-bench's JSONL or table",
         description="Write a saved run's median throughput per benchmark, named by its whole "
         "identity (framework, workload, variant, phase, device, dtype, size, mode), as "
-        "github-action-benchmark's customBiggerIsBetter JSON, Bencher's BMF JSON or CSV.",
+        "github-action-benchmark's customBiggerIsBetter JSON, Bencher's BMF JSON or CSV; or "
+        "its language-model cases as llama-bench's -o jsonl lines (llama-bench) or its "
+        "Markdown table (llama-bench-md).",
     )
     export.add_argument("run", metavar="RUN", help="the saved run (pytest-benchmark JSON)")
     export.add_argument("--format", required=True, choices=FORMATS, help="the output format")
