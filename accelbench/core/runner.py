@@ -106,9 +106,8 @@ class Runner:
         device = strategy.device = strategy.open()
         benchmark.group = spec.group
         device.set_precision(spec.dtype)
-        compiler = workload_cls if issubclass(workload_cls, Compilable) else None
-        if spec.mode == EAGER:
-            compiler = None
+        compiled = spec.mode != EAGER and issubclass(workload_cls, Compilable)
+        compiler = workload_cls if compiled else None
         if compiler is not None:
             compiler.clear_compiled()
         try:

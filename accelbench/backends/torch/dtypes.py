@@ -12,7 +12,7 @@ TORCH_DTYPES = {
     "fp16": torch.float16,
     "bf16": torch.bfloat16,
 }
-_NAMES = {torch.float16: "fp16", torch.bfloat16: "bf16"}
+_NAMES = {dtype: name for name, dtype in TORCH_DTYPES.items() if dtype != torch.float32}
 
 
 def torch_dtype(name: str) -> torch.dtype:

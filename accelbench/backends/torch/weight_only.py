@@ -28,6 +28,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from accelbench.core.spec import DTYPES as SUITE_DTYPES
+
 GROUP_SIZE = 64
 INT4_LEVELS = 15
 INT8_MAX = 127
@@ -37,10 +39,10 @@ OPS = {
 }
 # Activation dtypes each kernel takes (the run's dtype; tf32 runs fp32 tensors).
 DTYPES = {
-    ("w4", "cpu"): ("fp32", "tf32", "fp16", "bf16"),
+    ("w4", "cpu"): SUITE_DTYPES,
     ("w4", "cuda"): ("bf16",),
-    ("w8", "cpu"): ("fp32", "tf32", "fp16", "bf16"),
-    ("w8", "cuda"): ("fp32", "tf32", "fp16", "bf16"),
+    ("w8", "cpu"): SUITE_DTYPES,
+    ("w8", "cuda"): SUITE_DTYPES,
 }
 
 
