@@ -39,7 +39,8 @@ from collections import Counter
 from dataclasses import dataclass
 
 from accelbench.core.conditions import FLAG_WORDS
-from accelbench.results.formats import format_seconds, format_table
+from accelbench.core.numbers import format_seconds
+from accelbench.results.formats import format_table
 from accelbench.results.record import Record
 from accelbench.results.runs import Run, RunError
 
