@@ -20,11 +20,11 @@ from accelbench.core.launch import (
     workers_variant,
 )
 from accelbench.core.measure import SynchronizedBlocks
+from accelbench.core.numbers import format_signed_share
 from accelbench.core.parity import ParityError
 from accelbench.core.sizes import TimingBudget
 from accelbench.results import text, views
 from accelbench.results.data_parallel import DATA_PARALLEL, data_parallel_rows
-from accelbench.results.formats import format_signed_share
 from accelbench.results.record import Unusable, parse_entries, parse_entry
 from accelbench.results.speedups import speedup_rows
 

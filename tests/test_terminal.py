@@ -6,8 +6,8 @@ from dataclasses import dataclass
 import pytest
 from fixtures.runs import ceiling, record
 
+from accelbench.core.numbers import format_bandwidth, format_throughput
 from accelbench.results import frameworks, speedups, views
-from accelbench.results.formats import format_bandwidth, format_throughput
 from accelbench.results.record import parse_entries
 from accelbench.results.section import Row, Section
 from accelbench.results.text import (

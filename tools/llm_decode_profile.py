@@ -41,8 +41,6 @@ from accelbench.core.spec import CaseSpec, length_variant
 from accelbench.workloads import llm_compiled
 from accelbench.workloads.llm import CONTEXT, LanguageModel
 
-COMPILED = ("reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
-
 
 def round_of(workload: LanguageModel, way: str) -> Callable[[], object]:
     """A function that decodes one round of ``generate`` tokens in ``way``."""

@@ -7,10 +7,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from accelbench.core.ceilings import COPY, MATMUL
+from accelbench.core.numbers import format_figure
 from accelbench.core.saved_form import format_saved
 from accelbench.report.document import Table
 from accelbench.report.page import RunPage, speedup_cell
-from accelbench.results.formats import format_figure
 from accelbench.results.record import device_order
 from accelbench.results.shares import CeilingFigures, ceilings
 from accelbench.results.views import CaseRow

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from accelbench.core.numbers import format_compact
 from accelbench.report import plots
 from accelbench.report.document import Document, Table
-from accelbench.results.formats import format_compact
 from accelbench.results.runs import Run
 from accelbench.results.views import machine_table
 

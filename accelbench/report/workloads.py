@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from accelbench.core.numbers import format_figure, format_seconds
 from accelbench.core.saved_form import format_saved
 from accelbench.core.spec import EAGER
 from accelbench.report.document import Markup, Table, escape
 from accelbench.report.page import RunPage, speedup_cell
-from accelbench.results.formats import format_bounded_share, format_figure, format_seconds
+from accelbench.results.formats import format_bounded_share
 from accelbench.results.record import NOISY_IQR_SHARE
 from accelbench.results.views import CaseRow
 

@@ -34,11 +34,13 @@ Works on any pytest-benchmark run; this suite's identity is used where present.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from dataclasses import dataclass
 
 from accelbench.core.conditions import FLAG_WORDS
-from accelbench.results.formats import format_seconds, format_table
+from accelbench.core.numbers import format_seconds
+from accelbench.results.formats import format_table
 from accelbench.results.record import Record
 from accelbench.results.runs import Run, RunError
 
@@ -334,13 +336,15 @@ def render(comparison: Comparison, baseline: Run, current: Run) -> str:
     return "\n".join(lines)
 
 
+# ASCII digits only: float() also takes other scripts' digits ("\u0661\u0665") and "1_5".
+_PERCENTAGE = re.compile(r"\s*[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)\s*%?\s*")
+
+
 def parse_threshold(text: str) -> float:
     """'15%' or '15' -> 15.0 (percent); ValueError with a one-line message otherwise."""
-    value = text.strip().removesuffix("%").strip()
-    try:
-        number = float(value)
-    except ValueError:
-        raise ValueError(f"{text!r} is not a percentage (e.g. 15%)") from None
+    if not _PERCENTAGE.fullmatch(text):
+        raise ValueError(f"{text!r} is not a percentage (e.g. 15%)")
+    number = float(text.strip().removesuffix("%").strip())
     if not 0 <= number < 1e6:  # also refuses nan and inf
         raise ValueError(f"{text!r}: the threshold must be a percentage of 0 or more (e.g. 15%)")
     return number

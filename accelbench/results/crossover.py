@@ -35,14 +35,10 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from accelbench.core.numbers import format_compact
 from accelbench.core.saved_form import format_saved
 from accelbench.core.spec import CaseSpec, variant_batch, without_batch
-from accelbench.results.formats import (
-    case_words,
-    format_compact,
-    format_table,
-    headline_block,
-)
+from accelbench.results.formats import case_words, format_table, headline_block
 from accelbench.results.record import Record
 from accelbench.results.section import Row, Section
 

@@ -25,14 +25,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from accelbench.core.launch import WORKERS_KEY
+from accelbench.core.numbers import format_seconds, format_signed_share
 from accelbench.core.saved_form import format_saved
 from accelbench.core.spec import CaseSpec, without_field
-from accelbench.results.formats import (
-    case_words,
-    format_seconds,
-    format_signed_share,
-    format_table,
-)
+from accelbench.results.formats import case_words, format_table
 from accelbench.results.record import Record
 from accelbench.results.section import Row, Section
 

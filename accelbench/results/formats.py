@@ -1,7 +1,7 @@
 """Numbers and tables as text, for the summary, ``compare`` and the report's cells.
 
-The number formatters of ``accelbench.core.numbers`` are re-exported here beside those of
-the read side's derived figures (speedups, exponents, shares of a ceiling).
+The formatters of the read side's derived figures (speedups, exponents, shares of a
+ceiling); a saved figure's own formatters are ``accelbench.core.numbers``'.
 
 Marks say which figures deserve less trust: ``noisy`` (IQR over 10% of the median) and the
 conditions a case ran under (``busy``, ``battery``, ``low-power``, ``throttled``).
@@ -15,34 +15,18 @@ import math
 from collections.abc import Iterator
 
 from accelbench.core.conditions import FLAG_WORDS
-from accelbench.core.numbers import (
-    format_bandwidth,
-    format_compact,
-    format_figure,
-    format_rate,
-    format_seconds,
-    format_signed_share,
-    format_throughput,
-)
 from accelbench.core.spec import EAGER, CaseSpec
 from accelbench.results.record import NOISY, NOISY_IQR_SHARE
 
 __all__ = [
     "case_words",
     "folded_columns",
-    "format_bandwidth",
     "format_bounded_share",
-    "format_compact",
     "format_exponent",
-    "format_figure",
-    "format_rate",
-    "format_seconds",
     "format_share",
-    "format_signed_share",
     "format_speedup",
     "format_speedup_short",
     "format_table",
-    "format_throughput",
     "headline_block",
     "marks_legend",
 ]

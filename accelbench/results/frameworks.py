@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from itertools import combinations
 from typing import Any
 
+from accelbench.core.numbers import format_seconds
 from accelbench.core.saved_form import format_saved
 from accelbench.core.spec import CaseSpec
 from accelbench.results.figures import (
@@ -18,12 +19,7 @@ from accelbench.results.figures import (
     measured,
     speedup,
 )
-from accelbench.results.formats import (
-    case_words,
-    format_seconds,
-    format_speedup,
-    format_table,
-)
+from accelbench.results.formats import case_words, format_speedup, format_table
 from accelbench.results.record import Record, device_order
 from accelbench.results.section import Row, Section
 

@@ -10,13 +10,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from accelbench.core.numbers import format_figure, format_seconds
 from accelbench.core.saved_form import format_saved
 from accelbench.core.spec import EAGER, LLM_PHASES, CaseSpec, parse_length_variant, weights_of
 from accelbench.results.figures import key_of, measured, speedup
 from accelbench.results.formats import (
     format_bounded_share,
-    format_figure,
-    format_seconds,
     format_speedup,
     format_speedup_short,
     format_table,

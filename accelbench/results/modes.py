@@ -8,15 +8,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from accelbench.core.numbers import format_seconds
 from accelbench.core.saved_form import format_saved
 from accelbench.core.spec import EAGER, CaseSpec
 from accelbench.results.figures import key_of, measured, speedup
-from accelbench.results.formats import (
-    case_words,
-    format_seconds,
-    format_speedup,
-    format_table,
-)
+from accelbench.results.formats import case_words, format_speedup, format_table
 from accelbench.results.record import Record, device_order, execution_label, mode_order
 from accelbench.results.section import Row, Section
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from accelbench.core.numbers import format_seconds
 from accelbench.core.spec import CaseSpec, parse_length_variant
 from accelbench.results.figures import (
     MIN_FIT_POINTS,
@@ -17,7 +18,7 @@ from accelbench.results.figures import (
     speedup,
     trusted_exponent,
 )
-from accelbench.results.formats import case_words, format_exponent, format_seconds, format_table
+from accelbench.results.formats import case_words, format_exponent, format_table
 from accelbench.results.record import Record
 from accelbench.results.section import Row, Section
 

@@ -8,13 +8,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from accelbench.core.conditions import FLAG_WORDS
+from accelbench.core.numbers import format_seconds
 from accelbench.core.saved_form import format_saved
 from accelbench.core.spec import CaseSpec
 from accelbench.results.figures import key_of, measured, speedup, sweep_points
 from accelbench.results.formats import (
     case_words,
     folded_columns,
-    format_seconds,
     format_speedup,
     format_speedup_short,
     format_table,
