@@ -45,6 +45,8 @@ def fake_framework(suite, monkeypatch):
 
 @pytest.fixture
 def lazy_framework(suite, monkeypatch):
+    # lazyfw's workload reuses fakefw's, so the package travels along (unregistered).
+    shutil.copytree(ROOT / "tests" / "plugin_backend" / "fakefw", suite.path / "fakefw")
     return plug_in(suite, monkeypatch, "lazyfw", "LazyFW")
 
 

@@ -134,10 +134,15 @@ class GreedyDecode(FixedRounds):
         """tg: one token at the next position, from the cache; greedy, on the device."""
         if self.position == self.capacity:  # steps beyond a round (warm-up): start over
             self.round_start()
-        self.logits = self.model(self.token, self.position, self.cache)
-        self.token = self.argmax(self.logits)
+        self.logits, self.token = self.next_token()
         self.position += 1
         return self.token
+
+    def next_token(self) -> tuple[Any, Any]:
+        """The logits at the next position and the token they choose. A compile mode's
+        override runs its compiled decode, which keeps the token and position itself."""
+        logits = self.model(self.token, self.position, self.cache)
+        return logits, self.argmax(logits)
 
     def round_start(self) -> None:
         """tg: back to the first position after the prompt and the prompt's next token.
@@ -282,17 +287,12 @@ class LanguageModel(GreedyDecode, Compilable, Workload):
     def argmax(self, logits: torch.Tensor) -> torch.Tensor:
         return logits.argmax(-1)
 
-    def generate_token(self) -> Any:
-        """tg: as ``GreedyDecode.generate_token``; in compile mode one call of the compiled
-        decode, which reads the token and the position on the device and advances both."""
+    def next_token(self) -> tuple[Any, Any]:
+        """As ``GreedyDecode.next_token``; in compile mode one call of the compiled decode,
+        which reads the token and the position on the device and advances both."""
         if self.decoder is None:
-            return super().generate_token()
-        if self.position == self.capacity:
-            self.round_start()
-        self.logits = self.decoder()
-        self.position += 1
-        self.token = self.decoder.token
-        return self.token
+            return super().next_token()
+        return self.decoder(), self.decoder.token
 
     def round_start(self) -> None:
         super().round_start()

@@ -33,6 +33,7 @@ from typing import Any
 
 import torch
 
+from accelbench.backends.torch.workload import _compile_counters
 from accelbench.workloads.llm_model import DecoderLM, KVCache
 
 CUDA_MODE = "max-autotune"
@@ -99,13 +100,8 @@ def compile_counters() -> dict[str, int]:
     is logged; such a step pays a launch per kernel)."""
     from torch._dynamo.utils import counters
 
-    return {
-        "compiled_graphs": int(counters["stats"]["unique_graphs"]),
-        "graph_breaks": int(sum(counters["graph_break"].values())),
-        "fx_graph_cache_hits": int(counters["inductor"]["fxgraph_cache_hit"]),
-        "fx_graph_cache_misses": int(counters["inductor"]["fxgraph_cache_miss"]),
-        "cudagraph_skips": int(counters["inductor"]["cudagraph_skips"]),
-    }
+    skips = int(counters["inductor"]["cudagraph_skips"])
+    return _compile_counters(counters) | {"cudagraph_skips": skips}
 
 
 class DeviceDecode:

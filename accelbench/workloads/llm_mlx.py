@@ -165,16 +165,11 @@ class MlxLanguageModel(GreedyDecode, MlxWorkload):
         d["position"] = d["position"] + 1
         return logits
 
-    def generate_token(self) -> Any:
-        """tg: ``GreedyDecode.generate_token``, or in compile mode one compiled ``advance``."""
+    def next_token(self) -> tuple[Any, Any]:
+        """As ``GreedyDecode.next_token``, or in compile mode one compiled ``advance``."""
         if self.compiled_decode is None:
-            return super().generate_token()
-        if self.position == self.capacity:
-            self.round_start()
-        self.logits = self.compiled_decode()
-        self.position += 1
-        self.token = self.decoding["token"]
-        return self.token
+            return super().next_token()
+        return self.compiled_decode(), self.decoding["token"]
 
     def round_start(self) -> None:
         super().round_start()

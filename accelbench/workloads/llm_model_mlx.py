@@ -79,15 +79,19 @@ class MlxDecoderLM:
     def __call__(self, tokens: Any, start: int, cache: MlxKVCache, rows: Any = None) -> Any:
         """Writes the cache at the new positions; logits (batch, rows, vocab) of ``rows``
         (an index array or slice of the new tokens; None: the last one)."""
-        mx, w = self.mx, self.weights
+        w = self.weights
         end = start + tokens.shape[1]
         if end > cache.capacity:
             raise ValueError(f"positions {start}..{end} exceed the cache's {cache.capacity}")
         x = w["embed.weight"][tokens]
         for layer in range(self.size.layers):
             x = self.block(layer, x, start, cache)
-        x = x[:, -1:] if rows is None else x[:, rows]
-        x = mx.fast.rms_norm(x, w["norm.weight"], NORM_EPS)
+        return self.logits(x[:, -1:] if rows is None else x[:, rows])
+
+    def logits(self, x: Any) -> Any:
+        """The final norm and the head (the embedding table where tied)."""
+        w = self.weights
+        x = self.mx.fast.rms_norm(x, w["norm.weight"], NORM_EPS)
         # A quantized model has a head of its own even when tied (llm_quant_mlx).
         return self.linear(x, w["head.weight"] if "head.weight" in w else w["embed.weight"])
 
@@ -105,8 +109,7 @@ class MlxDecoderLM:
         x = w["embed.weight"][token]
         for layer in range(self.size.layers):
             x = self.block(layer, x, position, cache, mask)
-        x = mx.fast.rms_norm(x, w["norm.weight"], NORM_EPS)
-        return self.linear(x, w["head.weight"] if "head.weight" in w else w["embed.weight"])
+        return self.logits(x)
 
     def block(self, layer: int, x: Any, start: Any, cache: MlxKVCache, mask: Any = None) -> Any:
         """One layer, as ``llm_model.Block``; x (batch, tokens, d) at positions ``start...``.

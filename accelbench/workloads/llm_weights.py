@@ -58,11 +58,6 @@ class WeightFormat:
         packed = rows * cols * self.bits // 8
         return packed + rows * self.groups(cols) * self.scale_fields * scale_itemsize
 
-    def describe(self) -> str:
-        groups = "per output channel" if self.group_size is None else f"groups of {self.group_size}"
-        extra = " and a zero point" if self.scale_fields == 2 else ""
-        return f"{self.bits}-bit, {groups}, a scale{extra} each"
-
 
 TORCH_FORMATS = {
     W4: WeightFormat(W4, bits=4, group_size=64, scale_fields=2),
