@@ -29,9 +29,10 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from accelbench import backends
+from accelbench.backends.torch.dtypes import TORCH_DTYPES as DTYPES
 from accelbench.core.spec import CaseSpec, length_variant
 from accelbench.results.runs import Run, RunError, load_run
-from accelbench.workloads.llm import CONTEXT, DTYPES, LanguageModel
+from accelbench.workloads.llm import CONTEXT, LanguageModel
 
 
 def event_times_s(device, run: Callable[[], object], rounds: int) -> list[float]:

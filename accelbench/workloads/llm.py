@@ -49,7 +49,7 @@ import torch
 
 from accelbench.backends.torch import weight_only
 from accelbench.backends.torch.cuda_graph import CapturedCall, is_capture_failure
-from accelbench.backends.torch.dtypes import TORCH_DTYPES, dtype_name, torch_dtype
+from accelbench.backends.torch.dtypes import dtype_name, torch_dtype
 from accelbench.backends.torch.workload import TorchWorkload, inductor_unavailable_reason
 from accelbench.core.ceilings import COPY, MATMUL
 from accelbench.core.compiled import Compilable
@@ -94,7 +94,6 @@ from accelbench.workloads.llm_weights import (
 GIB = 2**30
 CONTEXT = "ctx"  # the variant's name part: ctx-L=512
 PROMPT_PARITY_ROWS = 8  # prompt positions whose logits pp's parity compares
-DTYPES = TORCH_DTYPES  # tools/llm_event_check.py reads them here
 
 
 def host_memory_available_bytes() -> int:
