@@ -127,7 +127,7 @@ def crowded_entries() -> list[dict]:
 
 
 @pytest.fixture(scope="module")
-def browser():
+def browser(tmp_path_factory):
     webdriver = pytest.importorskip(
         "selenium.webdriver",
         reason="selenium is not installed: pip install -r requirements-dev.txt",
@@ -152,7 +152,8 @@ def browser():
         "--hide-scrollbars",
     ):
         options.add_argument(flag)
-    options.add_argument(f"--user-data-dir={Path(shutil.os.environ.get('TMPDIR', '/tmp'))}")
+    # A profile of its own: two sessions sharing one (TMPDIR itself) fail to start the second.
+    options.add_argument(f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}")
     chrome = webdriver.Chrome(service=Service(executable_path=driver), options=options)
     width, height = VIEWPORT
     chrome.execute_cdp_cmd(
