@@ -9,6 +9,8 @@ the settings chosen for inductor are checked as data.
 from __future__ import annotations
 
 import json
+import math
+import re
 
 import pytest
 import torch
@@ -135,8 +137,40 @@ def test_the_cache_token_and_position_are_static_addresses(dynamo_only, monkeypa
     monkeypatch.setattr(torch._dynamo, "mark_static_address", marked.append)
     workload = make(mode="compile")
     decoder = workload.decoder
-    expected = (workload.cache.keys, workload.cache.values, decoder.token, decoder.position)
+    expected = (*workload.cache.tensors(), decoder.token, decoder.position)
     assert [id(t) for t in marked] == [id(t) for t in expected]
+
+
+def test_every_layer_has_a_cache_tensor_of_its_own():
+    cache = make().cache
+    storages = {t.untyped_storage().data_ptr() for t in cache.tensors()}
+    assert len(storages) == 2 * SMOKE_SIZE.layers
+
+
+@pytest.fixture
+def inductor_codegen():
+    """Inductor generates code afresh (not from its cache), from a clean dynamo state."""
+    from torch._inductor import config
+
+    torch._dynamo.reset()
+    with config.patch(fx_graph_cache=False):
+        yield
+    torch._dynamo.reset()
+
+
+def test_inductor_writes_each_layers_cache_in_place(inductor_codegen):
+    """Real inductor code generation on the CPU: no buffer of the compiled decode is as large
+    as one layer's cache. (With the layers' caches as views of one tensor, inductor copied
+    that whole tensor at every layer's write.)"""
+    from torch._inductor.utils import run_and_get_code
+
+    workload = make(mode="compile")
+    with torch.inference_mode():
+        _, code = run_and_get_code(workload.step)
+    layer_cache = workload.cache.keys[0].numel()
+    buffers = re.findall(r"empty_strided_\w+\(\(([\d, ]+)\)", "\n".join(code))
+    sizes = [math.prod(int(n) for n in shape.split(",") if n.strip()) for shape in buffers]
+    assert buffers and max(sizes) < layer_cache
 
 
 def test_a_compile_session_times_tokens_with_the_compile_time_apart(suite, monkeypatch):

@@ -193,7 +193,7 @@ def test_every_matmul_weight_is_quantized_and_the_norms_and_lookup_are_not(weigh
 @pytest.mark.parametrize("dtype", ["fp32", "bf16"])
 def test_bytes_per_token_are_the_stored_packed_weights_norms_lookup_row_and_cache(weights, dtype):
     workload = make("tg", dtype, weights)
-    itemsize = workload.cache.keys.element_size()
+    itemsize = workload.cache.itemsize
     stored = llm_quant.stored_weight_bytes(workload.model)
     norms = sum(p.numel() for n, p in workload.model.named_parameters() if "norm" in n)
     row = SMOKE_SIZE.d_model

@@ -199,7 +199,7 @@ def test_bytes_per_generated_token_are_the_weights_once_and_the_cache_at_its_pos
     model, itemsize = workload.model, 2 if dtype == "bf16" else 4
     weights = sum(p.numel() * p.element_size() for n, p in model.named_parameters())
     weights -= model.embed.weight.numel() * itemsize - SMOKE_SIZE.d_model * itemsize
-    position = workload.cache.keys[:, :, :, 0].numel() * itemsize * 2  # a key and a value
+    position = sum(t[:, :, 0].numel() for t in workload.cache.tensors()) * itemsize  # k and v
     attended = sum(t + 1 for t in range(PROMPT, PROMPT + N)) / N
     expected = weights + position * (attended + 1)  # read every attended, write the new one
     assert workload.bytes_per_step() == round(expected)

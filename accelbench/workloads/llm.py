@@ -457,7 +457,7 @@ class LanguageModel(GreedyDecode, Compilable, Workload):
         return step_flops(self.size, self.spec.phase, self.context, self.generated_per_step)
 
     def bytes_per_step(self) -> int | None:
-        itemsize = self.cache.keys.element_size()
+        itemsize = self.cache.itemsize
         weight_bytes = None
         if self.weights:  # the scales are stored in the run's dtype
             weight_bytes = packed_bytes_per_token(self.size, self.format, itemsize)

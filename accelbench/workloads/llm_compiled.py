@@ -122,7 +122,7 @@ class DeviceDecode:
         self.cache = cache
         self.token = token.clone()
         self.position = torch.full((1,), position, dtype=torch.long, device=token.device)
-        for tensor in (cache.keys, cache.values, self.token, self.position):
+        for tensor in (*cache.tensors(), self.token, self.position):
             torch._dynamo.mark_static_address(tensor)
         self.step = settings.compile(self.advance)
 

@@ -135,24 +135,38 @@ def decode_bytes(
 
 @dataclass
 class KVCache:
-    """Keys and values of every layer: (layers, batch, kv_heads, capacity, head_dim) each."""
+    """Keys and values, a (batch, kv_heads, capacity, head_dim) tensor per layer each.
 
-    keys: torch.Tensor
-    values: torch.Tensor
+    One tensor per layer, not one for all layers: a compiled decode writes a layer's cache in
+    place only where that cache is a graph input of its own (a write into a view of one
+    shared tensor made inductor copy the whole tensor at every layer's write).
+    """
+
+    keys: list[torch.Tensor]
+    values: list[torch.Tensor]
 
     @classmethod
     def empty(
         cls, size: LlmSize, batch: int, capacity: int, dtype: torch.dtype, device: Any
     ) -> KVCache:
-        shape = (size.layers, batch, size.kv_heads, capacity, size.head_dim)
+        shape = (batch, size.kv_heads, capacity, size.head_dim)
+        layers = range(size.layers)
         return cls(
-            torch.zeros(shape, dtype=dtype, device=device),
-            torch.zeros(shape, dtype=dtype, device=device),
+            [torch.zeros(shape, dtype=dtype, device=device) for _ in layers],
+            [torch.zeros(shape, dtype=dtype, device=device) for _ in layers],
         )
 
     @property
     def capacity(self) -> int:
-        return self.keys.shape[3]
+        return self.keys[0].shape[2]
+
+    @property
+    def itemsize(self) -> int:
+        return self.keys[0].element_size()
+
+    def tensors(self) -> list[torch.Tensor]:
+        """Every layer's keys, then every layer's values."""
+        return [*self.keys, *self.values]
 
 
 def rotary_tables(size: LlmSize, positions: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -213,18 +227,17 @@ class Block(nn.Module):
         self, q: torch.Tensor, keys: torch.Tensor, values: torch.Tensor, mask: torch.Tensor
     ) -> torch.Tensor:
         """``attend_one`` over the whole cache, ``mask`` (1, capacity) hiding the positions
-        after the token's, written out as two matmuls and a softmax (in fp32, as sdpa's
-        kernels accumulate): the same function, which a compiler fuses into a few reductions.
-        Through ``scaled_dot_product_attention`` an H100 ran cuDNN's flash kernel for these
-        few query rows at about 110 GB/s, 12.6% of a token of the 1.24B model (torch 2.11,
-        docs/runs/h100/profile_full_bf16.txt)."""
+        after the token's: the same function, written as products and sums (in fp32, as
+        sdpa's kernels accumulate) rather than matmuls. With a handful of query rows per kv
+        head, a matmul or fused-attention kernel keeps most of the GPU idle; as reductions,
+        a compiler spreads the cache's positions over the whole GPU (docs/modes-and-sweeps.md)."""
         s = self.size
         batch = q.shape[0]
-        grouped = q.reshape(batch, s.kv_heads, s.group, s.head_dim)
-        scores = (grouped @ keys.transpose(-1, -2)).float() * s.head_dim**-0.5
-        scores = scores.masked_fill(~mask, float("-inf"))
-        attended = scores.softmax(-1).to(values.dtype) @ values
-        return attended.reshape(batch, 1, s.heads * s.head_dim)
+        grouped = q.reshape(batch, s.kv_heads, s.group, 1, s.head_dim).float()
+        scores = (grouped * keys[:, :, None].float()).sum(-1) * s.head_dim**-0.5
+        weights = scores.masked_fill(~mask, float("-inf")).softmax(-1)
+        attended = (weights[..., None] * values[:, :, None].float()).sum(-2)
+        return attended.to(values.dtype).reshape(batch, 1, s.heads * s.head_dim)
 
     def rest(self, x: torch.Tensor, attended: torch.Tensor) -> torch.Tensor:
         """The output projection, the residual, and the MLP with its residual."""
