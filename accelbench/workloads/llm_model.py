@@ -228,9 +228,9 @@ class Block(nn.Module):
     ) -> torch.Tensor:
         """``attend_one`` over the whole cache, ``mask`` (1, capacity) hiding the positions
         after the token's: the same function, written as products and sums (in fp32, as
-        sdpa's kernels accumulate) rather than matmuls. With a handful of query rows per kv
-        head, a matmul or fused-attention kernel keeps most of the GPU idle; as reductions,
-        a compiler spreads the cache's positions over the whole GPU (docs/modes-and-sweeps.md)."""
+        sdpa's kernels accumulate). A compiler fuses them into reductions, leaving no batched
+        matmul for ``max-autotune`` to benchmark; as matmuls, the compile took minutes and
+        decoded no faster (docs/modes-and-sweeps.md)."""
         s = self.size
         batch = q.shape[0]
         grouped = q.reshape(batch, s.kv_heads, s.group, 1, s.head_dim).float()
