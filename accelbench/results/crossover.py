@@ -38,6 +38,7 @@ from dataclasses import dataclass
 from accelbench.core.numbers import format_compact
 from accelbench.core.saved_form import format_saved
 from accelbench.core.spec import CaseSpec, variant_batch, without_batch
+from accelbench.results.figures import curve_rows
 from accelbench.results.formats import case_words, format_table, headline_block
 from accelbench.results.record import Record
 from accelbench.results.section import Row, Section
@@ -150,11 +151,7 @@ class CrossoverRow(Row):
 
 def crossover_rows(records: Iterable[Record]) -> list[CrossoverRow]:
     """One row per curve (case and device) of every batch sweep in ``records``."""
-    curves = sweep_curves(records)
-    return [
-        _row(curve, points, curves.get(curve.replace(device="cpu")))
-        for curve, points in sorted(curves.items(), key=lambda item: item[0].sort_key())
-    ]
+    return curve_rows(sweep_curves(records), _row)
 
 
 def _row(curve: CaseSpec, points: dict[int, Record], cpu: dict[int, Record] | None) -> CrossoverRow:

@@ -5,7 +5,8 @@ block and ``report`` show the same value.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from typing import TypeVar
 
 import numpy as np
 
@@ -114,3 +115,18 @@ def sweep_points(key: CaseSpec) -> dict[tuple[str, CaseSpec], int]:
             rest = str(variant.without(field_key))
             points[field_key, key.replace(variant=rest, device="")] = value
     return points
+
+
+R = TypeVar("R")
+Points = dict[int, Record]
+
+
+def curve_rows(
+    curves: dict[CaseSpec, Points], row: Callable[[CaseSpec, Points, Points | None], R]
+) -> list[R]:
+    """``row(curve, its points, the same curve's points on the CPU or None)`` of each curve
+    (a case on a device, its points by length or batch), in case order."""
+    ordered = sorted(curves.items(), key=lambda item: item[0].sort_key())
+    return [
+        row(curve, points, curves.get(curve.replace(device="cpu"))) for curve, points in ordered
+    ]

@@ -54,7 +54,7 @@ def format_share(share: float | None) -> str:
 
 
 def format_bounded_share(share: float | None, mark: str | None) -> str:
-    """A share of a ceiling with its mark (``views.bounded_share``): ``52%``, ``52% (ceiling
+    """A share of a ceiling with its mark (``shares.bounded_share``): ``52%``, ``52% (ceiling
     busy)``, or where the case ran over the ceiling, no figure: ``over: ceiling busy``."""
     if share is None:
         return f"over: {mark}" if mark else "-"

@@ -23,14 +23,15 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from accelbench.core.ceilings import BYTES_PER_ELEMENT
 from accelbench.core.spec import LLM_PHASES, parse_length_variant, weights_of
+from accelbench.results.llm import DECODE, llm_test_name
 from accelbench.results.markdown import escape
 from accelbench.results.record import Record
 from accelbench.results.runs import Run
 
 # llama.cpp's names of the unquantized types.
 DTYPE_TYPES = {"fp32": "F32", "tf32": "F32", "fp16": "F16", "bf16": "BF16"}
-DTYPE_BYTES = {"fp32": 4, "tf32": 4, "fp16": 2, "bf16": 2}
 
 
 def weights(record: Record) -> str:
@@ -42,10 +43,9 @@ def weights(record: Record) -> str:
 
 
 def llama_test_name(phase: str, context: int, generated: int) -> str:
-    """llama-bench's test name: ``pp512``; ``tg128 @ d512`` (``tg128`` at depth 0)."""
-    if phase == "pp":
-        return f"pp{context}"
-    return f"tg{generated}" + (f" @ d{context}" if context else "")
+    """llama-bench's test name: the summary's (``pp512``, ``tg128 @ d512``), but ``tg128`` at
+    depth 0, as llama-bench prints it."""
+    return llm_test_name(phase, context, generated).removesuffix(" @ d0")
 
 
 def rows(run: Run) -> list[dict[str, Any]]:
@@ -60,7 +60,7 @@ def rows(run: Run) -> list[dict[str, Any]]:
         point = parse_length_variant(r.key.variant)
         shapes = r.extra.get("shapes") if isinstance(r.extra.get("shapes"), dict) else {}
         context = point[1] if point else int(shapes.get("context") or 0)
-        decode = r.key.phase == "tg"
+        decode = r.key.phase == DECODE
         per_round = r.workload_figures.get("generated_per_round")
         generated = per_round or int(shapes.get("generate") or 0)
         n_tokens = generated if decode else context
@@ -72,7 +72,7 @@ def rows(run: Run) -> list[dict[str, Any]]:
         quantized = weights(r) not in DTYPE_TYPES.values()
         model_size = None
         if parameters and not quantized:
-            model_size = parameters * DTYPE_BYTES.get(r.key.dtype, 0) or None
+            model_size = parameters * BYTES_PER_ELEMENT.get(r.key.dtype, 0) or None
         model = shapes.get("shape_of") or f"llm {r.key.size}"
         out.append(
             {

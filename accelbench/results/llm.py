@@ -23,7 +23,14 @@ from accelbench.results.formats import (
 )
 from accelbench.results.record import Record, device_order
 from accelbench.results.section import Row, Section
-from accelbench.results.shares import Share, ceilings, copy_share, matmul_share, share_fields
+from accelbench.results.shares import (
+    CeilingFigures,
+    Share,
+    ceilings,
+    copy_share,
+    matmul_share,
+    share_fields,
+)
 
 PROMPT, DECODE = LLM_PHASES
 
@@ -78,11 +85,14 @@ def llm_rows(records: Iterable[Record]) -> list[LlmRow]:
     need ``benchmarks/test_ceiling.py`` in the run."""
     records = measured(records)
     index = {key_of(r): r for r in records}
-    rows = [_row(r, index, ceilings(records)) for r in records if key_of(r).phase in LLM_PHASES]
+    peaks = ceilings(records)
+    rows = [_row(r, index, peaks) for r in records if key_of(r).phase in LLM_PHASES]
     return sorted(rows, key=lambda row: (*row.order(), device_order(row.device)))
 
 
-def _row(r: Record, index: dict[CaseSpec, Record], peaks: dict[tuple[str, str], Any]) -> LlmRow:
+def _row(
+    r: Record, index: dict[CaseSpec, Record], peaks: dict[tuple[str, str], CeilingFigures]
+) -> LlmRow:
     key = key_of(r)
     point = parse_length_variant(key.variant)
     context = point[1] if point else None

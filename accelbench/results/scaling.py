@@ -12,6 +12,7 @@ from accelbench.core.numbers import format_seconds
 from accelbench.core.spec import CaseSpec, parse_length_variant
 from accelbench.results.figures import (
     MIN_FIT_POINTS,
+    curve_rows,
     key_of,
     longer_half_exponent,
     measured,
@@ -56,11 +57,7 @@ def _curves(records: Iterable[Record]) -> dict[CaseSpec, dict[int, Record]]:
 
 def scaling_rows(records: Iterable[Record]) -> list[ScalingRow]:
     """One row per (case, device, implementation) with at least one length measured."""
-    curves = _curves(records)
-    return [
-        _row(curve, points, curves.get(curve.replace(device="cpu")))
-        for curve, points in sorted(curves.items(), key=lambda item: item[0].sort_key())
-    ]
+    return curve_rows(_curves(records), _row)
 
 
 def _row(curve: CaseSpec, points: dict[int, Record], cpu: dict[int, Record] | None) -> ScalingRow:
@@ -94,10 +91,9 @@ def render(rows: list[ScalingRow]) -> str:
     body = []
     for r in rows:
         speedups = r.speedup_over_cpu or [None] * len(r.lengths)
-        flagged = r.flagged or [False] * len(r.lengths)
         cells = {
             n: format_seconds(t) + ("*" if bad else "") + (f" {s:.2f}x" if s else "")
-            for n, t, s, bad in zip(r.lengths, r.median_s, speedups, flagged)
+            for n, t, s, bad in zip(r.lengths, r.median_s, speedups, r.flagged)
         }
         body.append(
             [

@@ -94,11 +94,7 @@ def compute_all(records: Iterable[Record]) -> dict[str, list[dict[str, Any]]]:
 
 def accelerator_measured(summary: Mapping[str, list[Any]]) -> bool:
     """Whether any accelerator case was measured (a speedup row names a device)."""
-    return any(_device(r) for r in summary.get(SPEEDUPS.key) or [])
-
-
-def _device(row: Any) -> str | None:
-    return row.get("device") if isinstance(row, dict) else row.device
+    return any(r.device for r in summary.get(SPEEDUPS.key) or [])
 
 
 @dataclass(frozen=True)
@@ -123,7 +119,6 @@ class CaseRow:
     speedup: float | None
     ceiling: bool
     compile_time_s: float | None
-    recompiles_timed: int | None
 
     @property
     def device(self) -> str:
@@ -183,7 +178,6 @@ def case_rows(records: Iterable[Record]) -> list[CaseRow]:
             speedup=None if r.device == "cpu" else speedup(by_case[key_of(r).case].get("cpu"), r),
             ceiling=is_ceiling(r),
             compile_time_s=r.compile_time_s,
-            recompiles_timed=r.recompiles_timed,
         )
         for r in records
     ]
