@@ -76,7 +76,7 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     """Under a launch of several ranks, single-device cases skip with the reason."""
     world_size = launch.current().world_size
     marker = item.get_closest_marker("workload")
-    strategy = getattr(marker.args[0], "strategy", None) if marker else None
+    strategy = marker.args[0].strategy if marker else None
     if world_size == 1 or marker is None or (strategy is not None and strategy.spans_ranks):
         return
     from accelbench.plugin import STATE

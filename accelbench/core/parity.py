@@ -90,6 +90,19 @@ class ParityResult:
         tokens_ok = self.tokens is None or self.tokens.explained
         return self.max_error <= self.tolerance and tokens_ok
 
+    def info(self, reference: str | None = None) -> dict[str, Any]:
+        """The extra_info fields of this verdict (``reference``: what it was checked against)."""
+        info: dict[str, Any] = {
+            "parity_max_rel_error": self.max_error,
+            "parity_tolerance": self.tolerance,
+            "parity_errors": self.errors,
+        }
+        if reference is not None:
+            info["parity_reference"] = reference
+        if self.tokens is not None:
+            info["parity_tokens"] = self.tokens.as_dict()
+        return info
+
 
 def relative_error(actual: np.ndarray, expected: np.ndarray) -> float:
     actual = np.asarray(actual, dtype=np.float64)

@@ -358,7 +358,7 @@ class SingleDevice(CaseStrategy):
         parity.check(result, f"{device.label} [{execution}]" if execution else device.label)
         gc.collect()
         reference = f"{reference_spec.framework} {reference_spec.device} {reference_spec.dtype}"
-        return parity_info(result, reference)
+        return result.info(reference)
 
 
 def timed_info(
@@ -412,20 +412,6 @@ def timed_info(
         step_no_sync_median_s=group.no_sync_s,
         allreduce_exposed_share=(group.sync_s - group.no_sync_s) / group.sync_s,
     )
-    return info
-
-
-def parity_info(result: parity.ParityResult, reference: str | None = None) -> dict[str, Any]:
-    """The extra_info fields of a parity verdict (``reference``: what it was checked against)."""
-    info: dict[str, Any] = {
-        "parity_max_rel_error": result.max_error,
-        "parity_tolerance": result.tolerance,
-        "parity_errors": result.errors,
-    }
-    if reference is not None:
-        info["parity_reference"] = reference
-    if result.tokens is not None:
-        info["parity_tokens"] = result.tokens.as_dict()
     return info
 
 

@@ -48,7 +48,7 @@ def _cells(r: CaseRow) -> list[str]:
     assert e is not None
     joules = format_saved("energy.joules_per_step", e.joules_per_step)
     return [
-        " ".join(p for p in (k.framework, k.workload, k.variant, k.phase) if p),
+        k.label,
         k.dtype,
         r.device_label,
         joules + (" (coarse)" if e.coarse else ""),

@@ -29,7 +29,6 @@ from accelbench.core.conditions import CaseWatch, without_sibling_workers
 from accelbench.core.launch import parse_workers_variant
 from accelbench.core.measure import TIMING_MODE, TimingPlan, plan_timing, time_first_step
 from accelbench.core.parity import relative_error
-from accelbench.core.runner import parity_info
 from accelbench.core.sizes import TimingBudget
 from accelbench.core.strategy import CaseSkipped, CaseStrategy, GroupFigures, Started
 from accelbench.core.timed_window import TimedWindow, group_energy
@@ -59,14 +58,22 @@ class DataParallelRun(CaseStrategy):
                 f"0-{workers - 1}"
             )
         self.group = group
-        device = self.runner.frameworks.get_device(spec.framework, spec.device)
-        reason = group.agree(_local_reason(spec.device, spec.dtype, device))
+        reason = group.agree(self._local_reason())
         if reason:
             raise CaseSkipped(reason)
+        device = self.runner.frameworks.get_device(spec.framework, spec.device)
         self.synced = distributed.GroupSynchronized(device, group)
         self.reference: Any = None  # rank 0's single-device workload, for the FLOP count
         self.flops_per_worker: int | None = None
         return device
+
+    def _local_reason(self) -> str | None:
+        """Why this rank cannot run the case (its CUDA device in the launch, else what would
+        skip a single-device case: the device, the dtype); None when it can."""
+        world = distributed.world()
+        if self.spec.device == "cuda" and world.cuda_reason:
+            return world.cuda_reason
+        return self.runner.unusable_reason(self.workload_cls, self.spec)
 
     def agree(self, reason: str | None) -> str | None:
         return self.group.agree(reason)
@@ -204,14 +211,7 @@ class DataParallelRun(CaseStrategy):
             dict(zip(group.members, rank_errors)), reference_error, spec.dtype
         )
         ddp_parity.check(result, f"{spec.workload} {spec.variant} on {workload.device.label}")
-        return parity_info(result)
-
-
-def _local_reason(device_name: str, dtype: str, device: Any) -> str | None:
-    """Why this rank cannot run the case (its own device, the dtype); None when it can."""
-    if device_name == "cuda" and distributed.world().cuda_reason:
-        return distributed.world().cuda_reason
-    return device.unusable_reason or device.dtype_unsupported_reason(dtype)
+        return result.info()
 
 
 def allreduce_pairs(plan: TimingPlan) -> int:
