@@ -27,7 +27,9 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -42,22 +44,23 @@ from accelbench.workloads import llm_compiled
 from accelbench.workloads.llm import CONTEXT, LanguageModel
 
 
-def round_of(workload: LanguageModel, way: str) -> Callable[[], object]:
-    """A function that decodes one round of ``generate`` tokens in ``way``."""
+def round_of(
+    workload: LanguageModel, way: str, decoder: llm_compiled.DeviceDecode | None = None
+) -> Callable[[], object]:
+    """A function that decodes one round of ``generate`` tokens in ``way`` (a compiled way:
+    through ``decoder``, by default a ``DeviceDecode`` compiled with inductor's mode ``way``)."""
     if way == "eager":
         return lambda: workload.generate_round()
     if way == "graph":
         return CapturedCall(workload.generate_round)
-    import torch._dynamo
-    import torch._inductor
+    if decoder is None:
+        import torch._dynamo
 
-    torch._dynamo.reset()
-    settings = llm_compiled.CompileSettings(
-        "inductor", way, dict(torch._inductor.list_mode_options(way))
-    )
-    decoder = llm_compiled.DeviceDecode(
-        workload.model, workload.cache, workload.first_token, workload.context, settings
-    )
+        torch._dynamo.reset()
+        settings = llm_compiled.compile_settings("cuda", mode=way)
+        decoder = llm_compiled.DeviceDecode(
+            workload.model, workload.cache, workload.first_token, workload.context, settings
+        )
 
     def decode_round() -> object:
         decoder.set(workload.first_token, workload.context)
@@ -97,6 +100,57 @@ def profile(run: Callable[[], object], tokens: int, bytes_per_token: float) -> N
         )
 
 
+@dataclass
+class Bench:
+    """The suite's tg case on CUDA, its bytes per token, and a copy ceiling timed alike."""
+
+    device: Any
+    workload: LanguageModel
+    copy_gb_per_s: float
+    rounds: int
+
+    @classmethod
+    def build(cls, size: str, dtype: str, context: int, rounds: int, copy_gib: float) -> Bench:
+        """Builds the case and times the copy; prints what and where."""
+        spec = CaseSpec("torch", "llm", "cuda", "tg", dtype, size, length_variant(CONTEXT, context))
+        device = backends.get_device("torch", "cuda")
+        device.set_precision(dtype)
+        workload = LanguageModel(spec, device)
+        copy = copy_gb_per_s(device, copy_gib, workload.dtype, rounds)
+        where = f"{size} {dtype} tg{workload.size.generate} @ d{context}"
+        print(f"{device.label}, torch {torch.__version__}, {where}")
+        print(f"copy ceiling ({copy_gib:g} GiB, events): {copy:.0f} GB/s")
+        return cls(device, workload, copy, rounds)
+
+    @property
+    def tokens(self) -> int:
+        return self.workload.size.generate
+
+    @property
+    def bytes_per_token(self) -> int:
+        return self.workload.bytes_per_step()
+
+    def time(self, run: Callable[[], object]) -> tuple[float, list[float]]:
+        """Seconds of ``run``'s first two rounds (compiling, capturing), then ``rounds`` event
+        times of a round."""
+        start = time.perf_counter()
+        run()
+        run()
+        self.device.synchronize()
+        return time.perf_counter() - start, event_times_s(self.device, run, self.rounds)
+
+    def line(self, way: str, first_s: float, times: list[float], note: str = "") -> str:
+        """tokens/s, ms/token, GB/s and the share of the copy of the median round."""
+        per_token = statistics.median(times) / self.tokens
+        rate = self.bytes_per_token / per_token / 1e9
+        rounds = f"{min(times) * 1e3 / self.tokens:.3f}..{max(times) * 1e3 / self.tokens:.3f}"
+        return (
+            f"{way:28s} {1 / per_token:8.1f} tokens/s  {per_token * 1e3:6.3f} ms/token  "
+            f"{rate:7.0f} GB/s  {rate / self.copy_gb_per_s:6.1%} of copy  "
+            f"(rounds {rounds} ms/token; first two rounds {first_s:.1f} s{note})"
+        )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", default="full")
@@ -122,41 +176,17 @@ def main() -> int:
             shape_of=f"custom {args.shape}",
         )
         LanguageModel.SIZES[args.size] = shape
-    spec = CaseSpec(
-        "torch", "llm", "cuda", "tg", args.dtype, args.size, length_variant(CONTEXT, args.context)
-    )
-    device = backends.get_device("torch", "cuda")
-    device.set_precision(args.dtype)
-    workload = LanguageModel(spec, device)
-    tokens = workload.size.generate
-    bytes_per_token = workload.bytes_per_step()
-    copy = copy_gb_per_s(device, args.copy_gib, workload.dtype, args.rounds)
-    where = f"{spec.size} {spec.dtype} tg{tokens} @ d{args.context}"
-    print(f"{device.label}, torch {torch.__version__}, {where}")
-    print(f"copy ceiling ({args.copy_gib:g} GiB, events): {copy:.0f} GB/s")
+    bench = Bench.build(args.size, args.dtype, args.context, args.rounds, args.copy_gib)
     ways = {}
     for way in args.ways.split(","):
         with torch.inference_mode():
-            run = round_of(workload, way)
-            start = time.perf_counter()
-            run()
-            run()
-            device.synchronize()
-            first_s = time.perf_counter() - start
-            times = event_times_s(device, run, args.rounds)
-        per_token = statistics.median(times) / tokens
-        rate = bytes_per_token / per_token / 1e9
-        ways[way] = run
-        print(
-            f"{way:28s} {1 / per_token:8.1f} tokens/s  {per_token * 1e3:6.3f} ms/token  "
-            f"{rate:7.0f} GB/s  {rate / copy:6.1%} of copy  "
-            f"(rounds {min(times) * 1e3 / tokens:.3f}..{max(times) * 1e3 / tokens:.3f} ms/token; "
-            f"first two rounds {first_s:.1f} s)"
-        )
+            ways[way] = run = round_of(bench.workload, way)
+            first_s, times = bench.time(run)
+        print(bench.line(way, first_s, times))
     if args.profile:
         print(f"profile of one round, {args.profile}:")
         with torch.inference_mode():
-            profile(ways[args.profile], tokens, bytes_per_token)
+            profile(ways[args.profile], bench.tokens, bench.bytes_per_token)
     return 0
 
 

@@ -22,6 +22,7 @@ import math
 import statistics
 import sys
 import time
+import types
 from pathlib import Path
 
 import torch
@@ -30,14 +31,13 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tools"))
 
-from llm_decode_profile import profile  # noqa: E402
+from llm_decode_profile import Bench, profile, round_of  # noqa: E402
 from llm_event_check import copy_gb_per_s, event_times_s  # noqa: E402
 
 from accelbench import backends  # noqa: E402
 from accelbench.backends.torch.cuda_graph import CapturedCall  # noqa: E402
-from accelbench.core.spec import CaseSpec, length_variant  # noqa: E402
 from accelbench.workloads import llm_compiled, llm_model  # noqa: E402
-from accelbench.workloads.llm import CONTEXT, LanguageModel  # noqa: E402
+from accelbench.workloads.llm import LanguageModel  # noqa: E402
 
 
 def attend_matmul(self, q, keys, values, mask):
@@ -51,7 +51,6 @@ def attend_matmul(self, q, keys, values, mask):
     return attended.reshape(batch, 1, s.heads * s.head_dim)
 
 
-MATMUL_ATTENTION = attend_matmul
 attend_elementwise = llm_model.Block.attend_cache  # products and sums
 
 
@@ -73,18 +72,9 @@ def call_each(calls):
     return [f(*arguments) for f, *arguments in calls]
 
 
-class Sized:
-    size = None
-
-
 def graph_time_us(device, fn, calls: int, rounds: int = 20) -> float:
-    fn()
-    torch.cuda.synchronize()
-    graph = torch.cuda.CUDAGraph()
-    with torch.cuda.graph(graph):
-        fn()
-    times = event_times_s(device, graph.replay, rounds)
-    return statistics.median(times) / calls * 1e6
+    """Microseconds per call of ``fn`` (``calls`` calls) replayed as one CUDA graph."""
+    return statistics.median(event_times_s(device, CapturedCall(fn), rounds)) / calls * 1e6
 
 
 def micro(device) -> None:
@@ -92,8 +82,7 @@ def micro(device) -> None:
 
     torch.manual_seed(0)
     size = LanguageModel.SIZES["full"]
-    block = Sized()
-    block.size = size
+    block = types.SimpleNamespace(size=size)
     cap, used, layers = 640, 601, 64
     shape = (1, size.kv_heads, cap, size.head_dim)
     dev = device.torch_device()
@@ -118,12 +107,12 @@ def micro(device) -> None:
         "sdpa-flash": sdpa(SDPBackend.FLASH_ATTENTION),
         "sdpa-efficient": sdpa(SDPBackend.EFFICIENT_ATTENTION),
         "sdpa-cudnn": sdpa(SDPBackend.CUDNN_ATTENTION),
-        "matmul-eager": lambda q, k, v: MATMUL_ATTENTION(block, q, k, v, mask),
+        "matmul-eager": lambda q, k, v: attend_matmul(block, q, k, v, mask),
         "elementwise-eager": lambda q, k, v: attend_elementwise(block, q, k, v, mask),
     }
     for name, options in (("cdt", {"coordinate_descent_tuning": True}), ("default", {})):
         ways[f"matmul-compiled-{name}"] = torch.compile(
-            lambda q, k, v: MATMUL_ATTENTION(block, q, k, v, mask), options=options or None
+            lambda q, k, v: attend_matmul(block, q, k, v, mask), options=options or None
         )
         ways[f"elementwise-compiled-{name}"] = torch.compile(
             lambda q, k, v: attend_elementwise(block, q, k, v, mask), options=options or None
@@ -167,104 +156,61 @@ def micro(device) -> None:
 REDUCE_OVERHEAD_CDT = {"triton.cudagraphs": True, "coordinate_descent_tuning": True}
 WAYS = {
     # name: (inductor options, attention, argmax)
-    "mm-ma": ("max-autotune", MATMUL_ATTENTION, None),
+    "mm-ma": ("max-autotune", attend_matmul, None),
     "ew-ma": ("max-autotune", attend_elementwise, None),
     "ew2-ma": ("max-autotune", attend_elementwise, argmax_two_stage),
-    "mm-cdt": (REDUCE_OVERHEAD_CDT, MATMUL_ATTENTION, None),
+    "mm-cdt": (REDUCE_OVERHEAD_CDT, attend_matmul, None),
     "ew-cdt": (REDUCE_OVERHEAD_CDT, attend_elementwise, None),
     "ew2-cdt": (REDUCE_OVERHEAD_CDT, attend_elementwise, argmax_two_stage),
     "ew2-ro": ("reduce-overhead", attend_elementwise, argmax_two_stage),
 }
 
 
-def decoder_of(workload, way):
-    import torch._dynamo
-    import torch._inductor
+class TwoStageDecode(llm_compiled.DeviceDecode):
+    def choose(self, logits):
+        return argmax_two_stage(logits)
 
+
+def decoder_of(workload, way):
+    """The compiled decode of ``way`` (``WAYS``), the model's attention set to the way's."""
     options, attention, argmax = WAYS[way]
     torch._dynamo.reset()
     llm_model.Block.attend_cache = attention
     if isinstance(options, str):
-        settings = llm_compiled.CompileSettings(
-            "inductor", options, dict(torch._inductor.list_mode_options(options))
-        )
+        settings = llm_compiled.compile_settings("cuda", mode=options)
     else:
         settings = llm_compiled.CompileSettings("inductor", way, options)
-    decoder = llm_compiled.DeviceDecode(
-        workload.model, workload.cache, workload.first_token, workload.context, settings
-    )
-    if argmax is not None:
-
-        def advance():
-            logits = decoder.model.decode(decoder.token, decoder.position, decoder.cache)
-            decoder.token.copy_(argmax(logits))
-            decoder.position.add_(1)
-            return logits
-
-        decoder.step = settings.compile(advance)
-
-    def decode_round():
-        decoder.set(workload.first_token, workload.context)
-        for _ in range(workload.size.generate):
-            token = decoder()
-        return token
-
-    return decode_round, decoder
+    decode = llm_compiled.DeviceDecode if argmax is None else TwoStageDecode
+    return decode(workload.model, workload.cache, workload.first_token, workload.context, settings)
 
 
-def measure(device, workload, way, eager_tokens, args):
-    """One way's decode round, the seconds its first two rounds took, whether its first 8
-    tokens are the eager decode's (None for graph), and the event times of its rounds."""
-    if way == "graph":
-        run, decoder = CapturedCall(workload.generate_round), None
-    else:
-        run, decoder = decoder_of(workload, way)
-    start = time.perf_counter()
-    run()
-    run()
-    device.synchronize()
-    first_s = time.perf_counter() - start
-    same = None
-    if decoder is not None:
-        decoder.set(workload.first_token, workload.context)
-        same = [decoder().argmax(-1).item() for _ in range(8)] == eager_tokens
-    return run, first_s, same, event_times_s(device, run, args.rounds)
+def first_tokens(decoder, workload, count: int = 8) -> list[int]:
+    decoder.set(workload.first_token, workload.context)
+    return [decoder().argmax(-1).item() for _ in range(count)]
 
 
-def model(device, args) -> None:
-    spec = CaseSpec("torch", "llm", "cuda", "tg", "bf16", args.size, length_variant(CONTEXT, 512))
-    device.set_precision("bf16")
-    workload = LanguageModel(spec, device)
-    tokens = workload.size.generate
-    bytes_per_token = workload.bytes_per_step()
-    copy = copy_gb_per_s(device, 1.0, workload.dtype, 10)
-    print(f"{device.label}, torch {torch.__version__}, {args.size} bf16 tg{tokens} @ d512")
-    print(f"copy ceiling (1 GiB, events): {copy:.0f} GB/s")
+def model(args) -> None:
+    bench = Bench.build(args.size, "bf16", 512, args.rounds, 1.0)
+    workload = bench.workload
     with torch.inference_mode():
-        eager_tokens = []
         workload.round_start()
-        for _ in range(8):
-            eager_tokens.append(workload.generate_token().item())
+        eager = [workload.generate_token().item() for _ in range(8)]
     for way in args.ways.split(","):
         try:
             with torch.inference_mode():
-                run, first_s, same, times = measure(device, workload, way, eager_tokens, args)
+                decoder = None if way == "graph" else decoder_of(workload, way)
+                run = round_of(workload, way, decoder)
+                first_s, times = bench.time(run)
+                same = None if decoder is None else first_tokens(decoder, workload) == eager
         except Exception as exc:
             print(f"{way}: failed: {type(exc).__name__}: {str(exc)[:300]}", flush=True)
             continue
-        per_token = statistics.median(times) / tokens
-        rate = bytes_per_token / per_token / 1e9
-        print(
-            f"{way:12s} {1 / per_token:8.1f} tokens/s  {per_token * 1e3:6.3f} ms/token  "
-            f"{rate:7.0f} GB/s  {rate / copy:6.1%} of copy  "
-            f"(rounds {min(times) * 1e3 / tokens:.3f}..{max(times) * 1e3 / tokens:.3f}; "
-            f"first two rounds {first_s:.1f} s; 8 tokens as eager: {same})",
-            flush=True,
-        )
+        print(bench.line(way, first_s, times, f"; 8 tokens as eager: {same}"), flush=True)
         if way == args.profile:
             with torch.inference_mode():
-                profile(run, tokens, bytes_per_token)
-    print(f"copy ceiling again: {copy_gb_per_s(device, 1.0, workload.dtype, 10):.0f} GB/s")
+                profile(run, bench.tokens, bench.bytes_per_token)
+    copy = copy_gb_per_s(bench.device, 1.0, workload.dtype, args.rounds)
+    print(f"copy ceiling again: {copy:.0f} GB/s")
 
 
 def main() -> int:
@@ -275,11 +221,10 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=10)
     parser.add_argument("--profile", default="")
     args = parser.parse_args()
-    device = backends.get_device("torch", "cuda")
     if args.what == "micro":
-        micro(device)
+        micro(backends.get_device("torch", "cuda"))
     else:
-        model(device, args)
+        model(args)
     return 0
 
 

@@ -24,8 +24,6 @@ from accelbench.results.markdown import Markup, escape
 _INLINE = re.compile(r"\\([!-/:-@\[-`{-~])|`([^`]+)`|\*([^*\s][^*]*)\*")
 
 
-# What Markdown or HTML would read in text: always a backslash, backquote, *, <, >, &, | or $
-# (GitHub's math); a _ not inside a word; a ] that would close a link; a # opening the text.
 def code_span(text: object) -> str:
     """Text as a `code span`; where it holds a backquote or ``<``, escaped text instead."""
     text = str(text)

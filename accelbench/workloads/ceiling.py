@@ -22,6 +22,7 @@ import numpy as np
 from accelbench.core.ceilings import (
     BYTES_PER_ELEMENT,
     CEILING_SIZES,
+    CEILING_VARIANTS,
     CEILING_WORKLOAD,
     COPY,
     MATMUL,
@@ -54,11 +55,11 @@ class Ceiling(Workload):
 
     @classmethod
     def variants(cls, size: str) -> list[str]:
-        return [MATMUL, COPY]
+        return list(CEILING_VARIANTS)
 
     def __init__(self, spec: Any, device: Any) -> None:
         super().__init__(spec, device)
-        if spec.variant not in (MATMUL, COPY):
+        if spec.variant not in CEILING_VARIANTS:
             raise ValueError(
                 f"ceiling variant must be {MATMUL!r} or {COPY!r}, not {spec.variant!r}"
             )

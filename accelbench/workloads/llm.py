@@ -51,7 +51,7 @@ from accelbench.backends.torch import weight_only
 from accelbench.backends.torch.cuda_graph import CapturedCall, is_capture_failure
 from accelbench.backends.torch.dtypes import dtype_name, torch_dtype
 from accelbench.backends.torch.workload import TorchWorkload, inductor_unavailable_reason
-from accelbench.core.ceilings import COPY, MATMUL
+from accelbench.core.ceilings import BYTES_PER_ELEMENT, COPY, MATMUL
 from accelbench.core.compiled import Compilable
 from accelbench.core.parity import GENERATED_LOGITS, GENERATED_TOKENS
 from accelbench.core.spec import (
@@ -127,7 +127,22 @@ def memory_needed_bytes(size: LlmSize, context: int, capacity: int, itemsize: in
 class GreedyDecode(FixedRounds):
     """The decode state of a language model, whatever its framework: the next position and
     the token that goes in there. A subclass has ``model``, ``cache``, ``spec``, ``context``,
-    ``capacity`` and ``first_token``, and says how to take the ``argmax`` of logits."""
+    ``capacity`` and ``first_token``, and says how to take the ``argmax`` of logits.
+
+    In compile mode a subclass sets ``decoder``: its compiled decode, which keeps the next
+    token (``decoder.token``) and its position on the device, is put at a position with
+    ``decoder.set(token, position)`` and decodes one token per call, returning its logits.
+    """
+
+    decoder: Any = None
+    weight_formats: ClassVar[dict[str, WeightFormat]] = {}  # quantized weights, by name
+
+    def weight_bytes(self, itemsize: int) -> int | None:
+        """What a token reads of quantized weights (``self.weights``): packed, with their
+        scales in the run's dtype; None for unquantized ones, whose count is their dtype's."""
+        if not self.weights:
+            return None
+        return packed_bytes_per_token(self.size, self.weight_formats[self.weights], itemsize)
 
     def generate_token(self) -> Any:
         """tg: one token at the next position, from the cache; greedy, on the device."""
@@ -138,17 +153,29 @@ class GreedyDecode(FixedRounds):
         return self.token
 
     def next_token(self) -> tuple[Any, Any]:
-        """The logits at the next position and the token they choose. A compile mode's
-        override runs its compiled decode, which keeps the token and position itself."""
+        """The logits at the next position and the token they choose: one call of the
+        compiled decode in compile mode."""
+        if self.decoder is not None:
+            return self.decoder(), self.decoder.token
         logits = self.model(self.token, self.position, self.cache)
         return logits, self.argmax(logits)
 
     def round_start(self) -> None:
         """tg: back to the first position after the prompt and the prompt's next token.
-        Two assignments, no device work: cheap enough to sit inside a timed round."""
+        Assignments (and in compile mode two small device writes): cheap enough to sit
+        inside a timed round."""
         if self.spec.phase == "tg":
             self.position = self.context
             self.token = self.first_token
+            if self.decoder is not None:
+                self.decoder.set(self.first_token, self.context)
+
+    def decode_at(self, token: Any, position: int) -> Any:
+        """The logits of ``token`` at ``position``, as the timed steps compute them."""
+        if self.decoder is None:
+            return self.model(token, position, self.cache)
+        self.decoder.set(token, position)
+        return self.decoder()
 
     def argmax(self, logits: Any) -> Any:
         raise NotImplementedError
@@ -221,7 +248,7 @@ class LanguageModel(GreedyDecode, Compilable, Workload):
     SIZES["quick"] = dataclasses.replace(
         SIZES["standard"], contexts=(128,), generate=32, parity_tokens=8, weights=()
     )
-    weight_formats: dict[str, WeightFormat] = TORCH_FORMATS
+    weight_formats = TORCH_FORMATS
 
     @classmethod
     def variants(cls, size: str) -> list[str]:
@@ -285,18 +312,6 @@ class LanguageModel(GreedyDecode, Compilable, Workload):
 
     def argmax(self, logits: torch.Tensor) -> torch.Tensor:
         return logits.argmax(-1)
-
-    def next_token(self) -> tuple[Any, Any]:
-        """As ``GreedyDecode.next_token``; in compile mode one call of the compiled decode,
-        which reads the token and the position on the device and advances both."""
-        if self.decoder is None:
-            return super().next_token()
-        return self.decoder(), self.decoder.token
-
-    def round_start(self) -> None:
-        super().round_start()
-        if self.decoder is not None and self.spec.phase == "tg":
-            self.decoder.set(self.first_token, self.context)
 
     def generate_round(self) -> torch.Tensor:
         """tg in graph mode: a whole round, ``generate`` tokens from the first position after
@@ -425,14 +440,10 @@ class LanguageModel(GreedyDecode, Compilable, Workload):
 
     def decode_forced(self) -> torch.Tensor:
         """The logits of decoding the seeded tokens after the prompt, (1, parity_tokens, vocab)."""
-        steps = range(self.size.parity_tokens)
-        token = [self.forced[:, i : i + 1] for i in steps]
-        if self.decoder is None:
-            return torch.cat([self.model(token[i], self.context + i, self.cache) for i in steps], 1)
-        logits = []
-        for i in steps:
-            self.decoder.set(token[i], self.context + i)
-            logits.append(self.decoder().clone())  # the next call may reuse its output
+        logits = [
+            self.decode_at(self.forced[:, i : i + 1], self.context + i).clone()  # compile mode:
+            for i in range(self.size.parity_tokens)  # the next call may reuse its output
+        ]
         return torch.cat(logits, 1)
 
     def decode_greedy(self) -> tuple[torch.Tensor, torch.Tensor]:
@@ -458,21 +469,14 @@ class LanguageModel(GreedyDecode, Compilable, Workload):
 
     def bytes_per_step(self) -> int | None:
         itemsize = self.cache.itemsize
-        weight_bytes = None
-        if self.weights:  # the scales are stored in the run's dtype
-            weight_bytes = packed_bytes_per_token(self.size, self.format, itemsize)
         return step_bytes(
             self.size,
             self.spec.phase,
             self.context,
             itemsize,
             self.generated_per_step,
-            weight_bytes,
+            self.weight_bytes(itemsize),
         )
-
-    @property
-    def format(self) -> WeightFormat:
-        return self.weight_formats[self.weights]
 
     def shapes(self) -> dict[str, Any]:
         return case_shapes(self.size, self.spec.phase, self.context)
@@ -600,7 +604,7 @@ def check_fits(
     """Raise MemoryError when the case needs more than ``available`` bytes (None: unknown,
     not checked). On the host (``on_host``), the largest matrix drawn in fp32 and its cast
     count too."""
-    itemsize = 2 if spec.dtype in ("fp16", "bf16") else 4
+    itemsize = BYTES_PER_ELEMENT.get(spec.dtype, 4)
     context = context_length(spec)
     needed = memory_needed_bytes(size, context, capacity, itemsize)
     if on_host:

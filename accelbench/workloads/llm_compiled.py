@@ -74,12 +74,15 @@ class CompileSettings:
         return {"compile_backend": self.backend, "compile_mode": self.mode}
 
 
-def compile_settings(device_type: str, backend: str = "inductor") -> CompileSettings:
-    """The settings for a device: ``CUDA_MODE`` on CUDA, inductor's default elsewhere; a
-    backend other than inductor (the suite's own tests use dynamo's ``eager``) takes none."""
+def compile_settings(
+    device_type: str, backend: str = "inductor", mode: str | None = None
+) -> CompileSettings:
+    """The settings for a device: inductor's ``mode`` (by default ``CUDA_MODE`` on CUDA, its
+    default mode elsewhere); a backend other than inductor (the suite's own tests use
+    dynamo's ``eager``) takes none."""
     if backend != "inductor":
         return CompileSettings(backend, OTHER_MODE)
-    mode = CUDA_MODE if device_type == "cuda" else OTHER_MODE
+    mode = mode or (CUDA_MODE if device_type == "cuda" else OTHER_MODE)
     import torch._inductor
 
     return CompileSettings(backend, mode, dict(torch._inductor.list_mode_options(mode)))
@@ -127,12 +130,16 @@ class DeviceDecode:
         self.step = settings.compile(self.advance)
 
     def advance(self) -> torch.Tensor:
-        """One token at ``position``: its logits (1, 1, vocab); the argmax becomes ``token``
-        and the position moves on by one."""
+        """One token at ``position``: its logits (1, 1, vocab); the token they choose becomes
+        ``token`` and the position moves on by one."""
         logits = self.model.decode(self.token, self.position, self.cache)
-        self.token.copy_(logits.argmax(-1))
+        self.token.copy_(self.choose(logits))
         self.position.add_(1)
         return logits
+
+    def choose(self, logits: torch.Tensor) -> torch.Tensor:
+        """The next token of ``logits`` (1, 1, vocab): greedy, the argmax, (1, 1)."""
+        return logits.argmax(-1)
 
     def set(self, token: torch.Tensor, position: int) -> None:
         """Put the decode at ``position`` with ``token`` to go in there (device work only)."""

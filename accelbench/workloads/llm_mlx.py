@@ -53,7 +53,6 @@ from accelbench.workloads.llm import (
     case_shapes,
     check_fits,
     context_length,
-    packed_bytes_per_token,
     seeded_tokens,
     spread,
     step_bytes,
@@ -75,6 +74,7 @@ class MlxLanguageModel(GreedyDecode, MlxWorkload):
     SIZES = LanguageModel.SIZES
     yardsticks = LanguageModel.yardsticks
     twin = LanguageModel
+    weight_formats = MLX_FORMATS
 
     dequantize = False  # MlxQuantizedReference: the quantized weights as fp32 matrices
 
@@ -108,7 +108,7 @@ class MlxLanguageModel(GreedyDecode, MlxWorkload):
         self.check_memory()
         self.dtype = self.compute_dtype or mx.float32
         if self.weights:
-            fmt = MLX_FORMATS[self.weights]
+            fmt = self.weight_formats[self.weights]
             drawn = quantized_mlx_weights(self.size, SEED, self.dtype, mx, fmt, self.dequantize)
         else:
             drawn = mlx_weights(self.size, SEED, self.dtype, mx)
@@ -123,8 +123,7 @@ class MlxLanguageModel(GreedyDecode, MlxWorkload):
         self.position = self.context
         self.token: Any = None
         self.logits: Any = None
-        self.decoding: dict[str, Any] | None = None  # compile mode's tg: token and position
-        self.compiled_decode: Callable[[], Any] | None = None
+        self.decoder: MlxDeviceDecode | None = None  # compile mode's tg state
         if self.spec.phase == "tg":  # the prompt, processed once, untimed
             self.prompt_logits = self.model(self.prompt, 0, self.cache)
             self.first_token = mx.argmax(self.prompt_logits, axis=-1)
@@ -139,49 +138,19 @@ class MlxLanguageModel(GreedyDecode, MlxWorkload):
     def state(self) -> list[Any]:
         """The cache every step writes (and in compile mode's tg the token and position):
         evaluated with the step's result."""
-        if self.decoding is not None:
-            return [*self.cache.arrays(), self.decoding]
+        if self.decoder is not None:
+            return [*self.cache.arrays(), self.decoder.state]
         return self.cache.arrays()
 
     def compile_step(self) -> None:
-        """pp: ``mx.compile`` of the forward pass (``MlxWorkload.compile_step``). tg: of
-        ``advance``, the decode with its token and position as arrays; a step is
+        """pp: ``mx.compile`` of the forward pass (``MlxWorkload.compile_step``). tg: the
+        decode with its token and position as arrays (``MlxDeviceDecode``); a step is
         ``generate_token`` around it."""
         if self.spec.phase == "pp":
             super().compile_step()
             return
-        mx = self.mx
-        self.decoding = {"token": self.first_token, "position": mx.array(self.context)}
-        state = self.state()
-        self.compiled_decode = mx.compile(self.advance, inputs=state, outputs=state)
+        self.decoder = MlxDeviceDecode(self.model, self.cache, self.first_token, self.context)
         self._step = self.generate_token
-
-    def advance(self) -> Any:
-        """One token at the array position: its logits; the argmax becomes the token and the
-        position moves on by one."""
-        d = self.decoding
-        logits = self.model.decode(d["token"], d["position"], self.cache)
-        d["token"] = self.mx.argmax(logits, axis=-1)
-        d["position"] = d["position"] + 1
-        return logits
-
-    def next_token(self) -> tuple[Any, Any]:
-        """As ``GreedyDecode.next_token``, or in compile mode one compiled ``advance``."""
-        if self.compiled_decode is None:
-            return super().next_token()
-        return self.compiled_decode(), self.decoding["token"]
-
-    def round_start(self) -> None:
-        super().round_start()
-        if self.decoding is not None and self.spec.phase == "tg":
-            self.decoding.update(token=self.first_token, position=self.mx.array(self.context))
-
-    def decode_at(self, token: Any, position: int) -> Any:
-        """The logits of ``token`` at ``position``, as the timed steps compute them."""
-        if self.compiled_decode is None:
-            return self.model(token, position, self.cache)
-        self.decoding.update(token=token, position=self.mx.array(position))
-        return self.compiled_decode()
 
     def process_prompt(self) -> Any:
         """pp: the whole prompt in one forward pass; the last position's logits."""
@@ -238,9 +207,7 @@ class MlxLanguageModel(GreedyDecode, MlxWorkload):
 
     def bytes_per_step(self) -> int | None:
         itemsize = self.dtype.size
-        weight_bytes = None
-        if self.weights:  # scales and biases are stored in the run's dtype
-            weight_bytes = packed_bytes_per_token(self.size, MLX_FORMATS[self.weights], itemsize)
+        weight_bytes = self.weight_bytes(itemsize)
         return step_bytes(self.size, self.spec.phase, self.context, itemsize, 1, weight_bytes)
 
     def shapes(self) -> dict[str, Any]:
@@ -267,3 +234,34 @@ class MlxQuantizedReference(MlxLanguageModel):
     CPU in fp32: the reference spec)."""
 
     dequantize = True
+
+
+class MlxDeviceDecode:
+    """tg's compile mode in MLX: the next token and its position as arrays (``state``),
+    advanced by each call of ``advance`` through ``mx.compile`` (the cache and the state its
+    inputs and outputs); as ``llm_compiled.DeviceDecode`` for PyTorch."""
+
+    def __init__(self, model: MlxDecoderLM, cache: MlxKVCache, token: Any, position: int) -> None:
+        self.model, self.cache, self.mx = model, cache, model.mx
+        self.state = {"token": token, "position": self.mx.array(position)}
+        arrays = [*cache.arrays(), self.state]
+        self.step = self.mx.compile(self.advance, inputs=arrays, outputs=arrays)
+
+    @property
+    def token(self) -> Any:
+        return self.state["token"]
+
+    def advance(self) -> Any:
+        """One token at the array position: its logits; the argmax becomes the token and the
+        position moves on by one."""
+        d = self.state
+        logits = self.model.decode(d["token"], d["position"], self.cache)
+        d["token"] = self.mx.argmax(logits, axis=-1)
+        d["position"] = d["position"] + 1
+        return logits
+
+    def set(self, token: Any, position: int) -> None:
+        self.state.update(token=token, position=self.mx.array(position))
+
+    def __call__(self) -> Any:
+        return self.step()

@@ -20,14 +20,7 @@ from torch import nn
 
 from accelbench.backends.torch import weight_only
 from accelbench.workloads.llm_model import DecoderLM, LlmSize, seeded_weights
-
-MATRICES = ("qkv", "out", "gate_up", "down")
-
-
-def is_matrix(name: str) -> bool:
-    """A weight that a decode step multiplies by (the embedding table only as a tied head)."""
-    owner, _, attribute = name.rpartition(".")
-    return attribute == "weight" and (owner.rpartition(".")[2] in MATRICES or owner == "head")
+from accelbench.workloads.llm_weights import is_matrix, quantized_as
 
 
 def build_quantized(
@@ -43,17 +36,15 @@ def build_quantized(
     with torch.device("meta"):
         model = DecoderLM(size)
     for name, value in seeded_weights(size, seed):
-        owner_name, _, attribute = name.rpartition(".")
-        owner = model.get_submodule(owner_name)
-        if name == "embed.weight" and size.tied:
-            model.head = _matrix(weights, value, dtype, device, dequantize)
-        if is_matrix(name):
-            parent_name, _, child = owner_name.rpartition(".")
+        quantized = quantized_as(name, size.tied)
+        if quantized is not None:  # the module that multiplies by it becomes a quantized one
+            parent_name, _, child = quantized.rpartition(".")[0].rpartition(".")
             parent = model.get_submodule(parent_name) if parent_name else model
             setattr(parent, child, _matrix(weights, value, dtype, device, dequantize))
-        else:
+        if not is_matrix(name):
+            owner_name, _, attribute = name.rpartition(".")
             weight = nn.Parameter(value.to(device=device, dtype=dtype), requires_grad=False)
-            setattr(owner, attribute, weight)
+            setattr(model.get_submodule(owner_name), attribute, weight)
         del value
     return model.eval()
 

@@ -21,8 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from accelbench.workloads.llm_model import LlmSize, seeded_weights
-from accelbench.workloads.llm_quant import is_matrix
-from accelbench.workloads.llm_weights import WeightFormat
+from accelbench.workloads.llm_weights import WeightFormat, is_matrix, quantized_as
 
 
 @dataclass(frozen=True)
@@ -77,12 +76,12 @@ def quantized_mlx_weights(
         array = mx.array(value.numpy())
         del value
         entries = []
-        if is_matrix(name) or (name == "embed.weight" and size.tied):
+        quantized_name = quantized_as(name, size.tied)
+        if quantized_name is not None:
             quantized = quantize(array, fmt, dtype, mx)
-            head = "head.weight" if name == "embed.weight" else name
             if dequantize:
                 quantized = quantized.dequantized(mx).astype(dtype)
-            entries.append((head, quantized))
+            entries.append((quantized_name, quantized))
         if not is_matrix(name):
             entries.append((name, array.astype(dtype)))
         for entry, weight in entries:

@@ -36,6 +36,24 @@ if TYPE_CHECKING:  # llm_model imports torch
 __all__ = ["W4", "W8", "WEIGHTS", "weights_of"]  # the names, from the variant grammar
 
 
+MATRICES = ("qkv", "out", "gate_up", "down")  # a layer's matmul weights, by module name
+
+
+def is_matrix(name: str) -> bool:
+    """A weight that a decode step multiplies by (the embedding table only as a tied head)."""
+    owner, _, attribute = name.rpartition(".")
+    return attribute == "weight" and (owner.rpartition(".")[2] in MATRICES or owner == "head")
+
+
+def quantized_as(name: str, tied: bool) -> str | None:
+    """The name a drawn weight is quantized under: a matrix its own; a tied embedding table
+    ``head.weight`` (the head reads it whole, the lookup one row, unquantized); None for a
+    weight kept in the run's dtype."""
+    if is_matrix(name):
+        return name
+    return "head.weight" if name == "embed.weight" and tied else None
+
+
 @dataclass(frozen=True)
 class WeightFormat:
     """How one quantized matrix (rows = outputs, cols = inputs) is stored.
