@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import re
 
+# What Markdown or HTML would read in text: always a backslash, backquote, *, <, >, &, | or $
+# (GitHub's math); a _ not inside a word; a ] that would close a link; a # opening the text.
 _SPECIAL = re.compile(r"[\\`*<>&|$]|(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])|\](?=[(\[:])|^#")
 
 
